@@ -1,0 +1,1 @@
+//! Mesos operator API client (master and agent): wire types, transport, leader handling.

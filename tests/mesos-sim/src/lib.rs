@@ -1,0 +1,1 @@
+//! Mesos master + agent simulator.
