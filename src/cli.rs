@@ -1,0 +1,127 @@
+//! The command-line contract (design.md): names, flags and their parsing. Kept apart from `main`
+//! so packaging can generate the man page and shell completions from the same definitions.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use url::Url;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mesos-maint",
+    version,
+    about = "Take a Mesos / DC/OS agent node out of the cluster safely, and bring it back",
+    long_about = "Take a Mesos / DC/OS agent node out of the cluster safely before a reboot, a \
+termination or maintenance, and bring it back afterwards.\n\nExit codes: 0 done/safe, 1 not safe \
+(check), 2 usage or configuration error, 3 undetermined (master or agent unreachable, \
+authentication refused, unexpected answer), 4 deadline exceeded, 5 refused by policy, 70 internal \
+error."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// One more configuration fragment, on top of the config.d directories
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Leading master, or any master (redirects are followed) [default: discovered]
+    #[arg(long, global = true, value_name = "URL", value_parser = parse_url)]
+    pub master: Option<Url>,
+    /// Local agent [default: http://127.0.0.1:5051]
+    #[arg(long, global = true, value_name = "URL", value_parser = parse_url)]
+    pub agent: Option<Url>,
+    /// Where the drain marker lives [default: /var/lib/mesos-maint]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Output format
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
+    /// Short for --output json
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More log output (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less log output
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+}
+
+impl GlobalArgs {
+    pub fn output(&self) -> OutputFormat {
+        if self.json {
+            OutputFormat::Json
+        } else {
+            self.output.unwrap_or(OutputFormat::Text)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One report: agent, leading master, drain state, live tasks by framework, operations, units
+    Status,
+    /// Is it safe to reboot or power off? Exit 0 safe, 1 not safe, 3 undetermined
+    Check,
+    /// Drain this agent: request the drain, wait until verified, then stop the agent units
+    Drain(DrainArgs),
+    /// DEACTIVATE_AGENT only: no new work; running tasks keep running
+    Deactivate,
+    /// Start the units if stopped, wait until the agent is registered, REACTIVATE_AGENT
+    Reactivate(ReactivateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DrainArgs {
+    /// Cap every task's kill grace period (e.g. 90s, 10m); absent: each task's own
+    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    pub max_grace_period: Option<Duration>,
+    /// Leave the cluster for good (mark_gone): the agent never comes back with this id
+    #[arg(long)]
+    pub decommission: bool,
+    /// Give up (exit 4) when not drained by then [default: 1h]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, conflicts_with = "no_deadline")]
+    pub deadline: Option<Duration>,
+    /// Wait as long as it takes
+    #[arg(long)]
+    pub no_deadline: bool,
+    /// Leave the agent and docker units running
+    #[arg(long)]
+    pub no_stop: bool,
+    /// At the deadline, escalate: SIGUSR1 to the agent (it unregisters and kills its tasks), then stop it
+    #[arg(long, conflicts_with = "no_stop")]
+    pub force: bool,
+    /// Print the plan against the live state; send and stop nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Why (recorded in the marker and the log)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReactivateArgs {
+    /// Leave the units alone (do not start docker or the agent)
+    #[arg(long)]
+    pub no_start: bool,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    crate::config::parse_duration(s)
+}
+
+fn parse_url(s: &str) -> Result<Url, String> {
+    crate::config::parse_url(s)
+}

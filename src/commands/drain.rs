@@ -1,0 +1,206 @@
+//! `drain` (and `--dry-run`): builds the request from flags and settings and runs the executor.
+
+use serde::Serialize;
+
+use crate::cli::{DrainArgs, OutputFormat};
+use crate::commands::Ctx;
+use crate::drain::hooks::{HookStage, Hooks};
+use crate::drain::plan::{plan, PlanInput};
+use crate::drain::progress::ConsoleObserver;
+use crate::drain::{self, DrainDeps, DrainRequest, Outcome, Policy, Trigger};
+use crate::exit::Exit;
+use crate::mesos::{leader, MasterClient};
+use crate::node::{LocalObs, LocalWork, MasterObs};
+
+pub fn request_from(ctx: &Ctx, args: &DrainArgs, trigger: Trigger) -> DrainRequest {
+    let s = &ctx.settings;
+    DrainRequest {
+        trigger,
+        policy: Policy {
+            decommission: args.decommission,
+            stop_units: !args.no_stop,
+            stop_docker: s.units.stop_docker,
+            force: args.force,
+        },
+        max_grace_period: args.max_grace_period.or(s.drain.max_grace_period),
+        deadline: if args.no_deadline {
+            None
+        } else {
+            args.deadline.or(s.drain.deadline)
+        },
+        reason: args.reason.clone(),
+    }
+}
+
+pub fn hooks(ctx: &Ctx) -> Hooks {
+    Hooks {
+        dir: ctx.settings.drain.hooks_dir.clone(),
+        timeout: ctx.settings.drain.hook_timeout,
+    }
+}
+
+pub async fn deps(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<DrainDeps> {
+    let systemd = if req.policy.stop_units {
+        Some(ctx.systemd_required().await?)
+    } else {
+        None
+    };
+    Ok(DrainDeps {
+        master_transport: ctx.transport()?,
+        configured_master: ctx.settings.master.clone(),
+        agent: ctx.agent()?,
+        store: ctx.markers(),
+        hooks: hooks(ctx),
+        systemd,
+        units: ctx.settings.units.clone(),
+    })
+}
+
+#[derive(Serialize)]
+struct OutcomeJson<'a> {
+    agent_id: &'a str,
+    master: String,
+    drain_state: &'static str,
+    forced: bool,
+    already_requested: bool,
+    elapsed_seconds: f64,
+    master_requests: u64,
+    resumed_from: Option<&'static str>,
+}
+
+pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
+    let req = request_from(ctx, args, Trigger::Manual);
+    if args.dry_run {
+        return dry_run(ctx, &req).await;
+    }
+    let deps = deps(ctx, &req).await?;
+    let mut observer = ConsoleObserver::new(ctx.quiet);
+    let outcome = drain::run(req.clone(), deps, &mut observer).await?;
+    print_outcome(ctx, &req, &outcome);
+    Ok(Exit::Ok)
+}
+
+pub fn print_outcome(ctx: &Ctx, req: &DrainRequest, o: &Outcome) {
+    let state = if req.policy.decommission { "GONE" } else { "DRAINED" };
+    match ctx.output {
+        OutputFormat::Json => ctx.print_json(&OutcomeJson {
+            agent_id: &o.agent_id,
+            master: o.master.to_string(),
+            drain_state: state,
+            forced: o.forced,
+            already_requested: o.already_requested,
+            elapsed_seconds: o.elapsed.as_secs_f64(),
+            master_requests: o.master_requests,
+            resumed_from: o.resumed_from.map(|s| s.name()),
+        }),
+        OutputFormat::Text => {
+            println!(
+                "agent {} is {state}{} after {:.1}s{}",
+                o.agent_id,
+                if o.forced { " (FORCED at the deadline)" } else { "" },
+                o.elapsed.as_secs_f64(),
+                if req.policy.stop_units {
+                    "; agent units stopped"
+                } else {
+                    "; units left running (--no-stop)"
+                }
+            );
+        }
+    }
+}
+
+async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
+    let agent = ctx.agent()?;
+    let markers = ctx.markers();
+    let marker = markers.load().ok().flatten();
+    let info = agent.get_agent().await;
+    let agent_id = match (&info, &marker) {
+        (Ok(i), _) if i.id.is_some() => i.id.clone().unwrap(),
+        (_, Some(m)) => m.agent_id.clone(),
+        (Ok(_), None) => anyhow::bail!(crate::exit::Refusal::Undetermined(
+            "the local agent has no agent id yet (not registered); nothing to drain".into()
+        )),
+        (Err(e), None) => anyhow::bail!(crate::exit::Refusal::Undetermined(format!(
+            "cannot ask the local agent for its id: {e}"
+        ))),
+    };
+    let (url, _) = leader::resolve_master(ctx.settings.master.as_ref(), &agent).await;
+    let master = MasterClient::new(ctx.transport()?, url);
+    let master_obs = match master.agent(&agent_id).await {
+        Ok(l) => MasterObs::from_lookup(&l),
+        Err(e) => MasterObs::Unreachable(e.to_string()),
+    };
+    let (tasks, ops, names) = tokio::join!(agent.get_tasks(), agent.get_operations(), agent.get_frameworks());
+    let local = match (tasks, ops) {
+        (Ok(t), Ok(o)) => LocalObs::Seen(LocalWork::from_api(&t, &o, &names.unwrap_or_default())),
+        (Err(e), _) | (_, Err(e)) => LocalObs::Unreachable(e.to_string()),
+    };
+    let units = if req.policy.stop_units {
+        Some(plan_units(ctx, req).await)
+    } else {
+        None
+    };
+    let hooks = hooks(ctx);
+    let leader = master.leader_url().to_string();
+    let p = plan(&PlanInput {
+        agent_id: &agent_id,
+        master: &leader,
+        master_obs: &master_obs,
+        local: &local,
+        policy: req.policy,
+        max_grace_period: req.max_grace_period,
+        deadline: req.deadline,
+        units,
+        marker: marker.as_ref(),
+        pre_hooks: hooks.list(HookStage::PreDrain),
+        post_hooks: hooks.list(HookStage::PostDrain),
+    });
+    match ctx.output {
+        OutputFormat::Json => ctx.print_json(&p),
+        OutputFormat::Text => {
+            println!("dry run: nothing is sent or stopped");
+            println!("agent {} on {} ({})", p.agent_id, p.master, p.drain_state);
+            for (i, s) in p.steps.iter().enumerate() {
+                if s.starts_with("  ") {
+                    println!("   {s}");
+                } else {
+                    println!("{:>2}. {s}", i + 1);
+                }
+            }
+            for b in &p.blockers {
+                println!("BLOCKER: {b}");
+            }
+        }
+    }
+    Ok(if p.blockers.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Undetermined
+    })
+}
+
+async fn plan_units(ctx: &Ctx, req: &DrainRequest) -> Result<drain::units::UnitPlan, String> {
+    let Some(sd) = ctx.systemd_if_available().await else {
+        return Err("cannot reach systemd over D-Bus to find the agent units".into());
+    };
+    let candidates = &ctx.settings.units.agent;
+    let agent = match sd.detect_agent_units(candidates).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return Err(format!("no agent unit found (looked for {})", candidates.join(", "))),
+        Err(e) => return Err(e.to_string()),
+    };
+    let docker = if req.policy.stop_docker {
+        match sd.unit_state(&ctx.settings.units.docker).await {
+            Ok(st) if st.is_loaded() => Some(ctx.settings.units.docker.clone()),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    Ok(drain::units::UnitPlan {
+        agent,
+        docker,
+        docker_signal: ctx.settings.units.docker_signal,
+        job_timeout: ctx.settings.units.job_timeout,
+    })
+}

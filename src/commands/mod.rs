@@ -1,0 +1,98 @@
+//! One file per command; each turns validated settings into calls on the external-system modules
+//! and returns the exit code it decided on (errors are classified in `exit::classify`).
+
+pub mod deactivate;
+pub mod drain;
+pub mod observe;
+pub mod reactivate;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::cli::OutputFormat;
+use crate::config::Settings;
+use crate::drain::MarkerStore;
+use crate::mesos::{AgentClient, Auth, Transport, TransportSettings};
+use crate::systemd::Systemd;
+
+/// How long `status`/`check` wait for the system bus before reporting units as unknown.
+const SYSTEMD_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What every command gets: validated settings and output preferences.
+pub struct Ctx {
+    pub settings: Settings,
+    pub output: OutputFormat,
+    pub quiet: bool,
+}
+
+impl Ctx {
+    fn auth(&self) -> anyhow::Result<Auth> {
+        let a = &self.settings.auth;
+        Ok(match (&a.principal, &a.secret_file, &a.token_file) {
+            (Some(p), Some(f), _) => Auth::basic_from_file(p, f)?,
+            (Some(p), None, _) => {
+                anyhow::bail!(crate::exit::Refusal::Usage(format!(
+                    "auth.principal '{p}' is set without auth.secret_file"
+                )))
+            }
+            (None, _, Some(t)) => Auth::token_from_file(t)?,
+            _ => Auth::None,
+        })
+    }
+
+    /// A fresh HTTP transport with the configured auth and CA; one per peer so request counts
+    /// and leader caches stay apart.
+    pub fn transport(&self) -> anyhow::Result<Arc<Transport>> {
+        let settings = TransportSettings {
+            auth: self.auth()?,
+            ca_file: self.settings.auth.ca_file.clone(),
+            ..TransportSettings::default()
+        };
+        Ok(Arc::new(Transport::new(settings)?))
+    }
+
+    pub fn agent(&self) -> anyhow::Result<AgentClient> {
+        Ok(AgentClient::new(self.transport()?, self.settings.agent.clone()))
+    }
+
+    pub fn markers(&self) -> MarkerStore {
+        MarkerStore::new(&self.settings.state_dir)
+    }
+
+    /// systemd when it can be reached; `None` (logged) otherwise. For read-only reporting.
+    pub async fn systemd_if_available(&self) -> Option<Systemd> {
+        match tokio::time::timeout(SYSTEMD_CONNECT_TIMEOUT, Systemd::connect()).await {
+            Ok(Ok(sd)) => Some(sd),
+            Ok(Err(e)) => {
+                tracing::debug!("systemd not available: {e}");
+                None
+            }
+            Err(_) => {
+                tracing::debug!("systemd did not answer within {SYSTEMD_CONNECT_TIMEOUT:?}");
+                None
+            }
+        }
+    }
+
+    /// systemd, required: a clear error (exit 3) when the bus or systemd cannot be reached.
+    pub async fn systemd_required(&self) -> anyhow::Result<Systemd> {
+        tokio::time::timeout(SYSTEMD_CONNECT_TIMEOUT, Systemd::connect())
+            .await
+            .map_err(|_| {
+                crate::exit::Refusal::Undetermined(format!(
+                    "the system bus did not answer within {SYSTEMD_CONNECT_TIMEOUT:?}"
+                ))
+            })?
+            .context("cannot reach systemd over D-Bus (use --no-stop/--no-start to leave units alone)")
+    }
+
+    pub fn print_json<T: serde::Serialize>(&self, value: &T) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).expect("serialisable output")
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! Gathering what `status` and `check` report: the local agent, the master's view of this agent,
+//! the units and this tool's marker, asked concurrently and each failing on its own.
+
+use crate::commands::Ctx;
+use crate::mesos::{leader, MasterClient};
+use crate::node::{drain_state_name, Exceptions, LocalObs, LocalWork, MasterObs};
+use crate::report::{Observed, UnitReport};
+
+pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
+    let agent = ctx.agent()?;
+    let marker = match ctx.markers().load() {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!("ignoring unreadable marker: {e}");
+            None
+        }
+    };
+    let (info, tasks, ops, names) = tokio::join!(
+        agent.get_agent(),
+        agent.get_tasks(),
+        agent.get_operations(),
+        agent.get_frameworks()
+    );
+    let local = match (tasks, ops) {
+        (Ok(t), Ok(o)) => LocalObs::Seen(LocalWork::from_api(&t, &o, &names.unwrap_or_default())),
+        (Err(e), _) | (_, Err(e)) => LocalObs::Unreachable(e.to_string()),
+    };
+    let (agent_id, hostname) = match &info {
+        Ok(i) => (i.id.clone(), Some(i.hostname.clone())),
+        // A stopped agent cannot name itself; the marker of our own drain can.
+        Err(_) => (marker.as_ref().map(|m| m.agent_id.clone()), None),
+    };
+    let (url, _) = leader::resolve_master(ctx.settings.master.as_ref(), &agent).await;
+    let master_client = MasterClient::new(ctx.transport()?, url);
+    let master = match &agent_id {
+        Some(id) => match master_client.agent(id).await {
+            Ok(lookup) => MasterObs::from_lookup(&lookup),
+            Err(e) => MasterObs::Unreachable(e.to_string()),
+        },
+        None => MasterObs::Unreachable(match &info {
+            Err(e) => format!("the agent id is unknown (local agent: {e})"),
+            Ok(_) => "the local agent has no id yet (not registered)".into(),
+        }),
+    };
+    let decommission_finished = match (&marker, &agent_id) {
+        (Some(m), Some(id)) => m.decommission_finished(id),
+        _ => false,
+    };
+    let (units, agent_unit_stopped) = observe_units(ctx).await;
+    let observed = Observed {
+        agent_id,
+        hostname,
+        master_url: Some(master_client.leader_url().to_string()),
+        drain_state: drain_state_name(&master, decommission_finished),
+        master,
+        local,
+        units,
+        marker,
+    };
+    Ok((
+        observed,
+        Exceptions {
+            agent_unit_stopped,
+            decommission_finished,
+        },
+    ))
+}
+
+/// The agent and docker units as systemd sees them; empty when the bus is not reachable.
+async fn observe_units(ctx: &Ctx) -> (Vec<UnitReport>, bool) {
+    let Some(sd) = ctx.systemd_if_available().await else {
+        return (Vec::new(), false);
+    };
+    let mut out = Vec::new();
+    let mut agent_stopped = false;
+    match sd.detect_agent_units(&ctx.settings.units.agent).await {
+        Ok(Some(units)) => {
+            let names = std::iter::once(units.service.clone()).chain(units.socket.clone());
+            for name in names {
+                if let Ok(st) = sd.unit_state(&name).await {
+                    if name == units.service {
+                        agent_stopped = st.is_stopped();
+                    }
+                    out.push(UnitReport {
+                        name: st.name.clone(),
+                        active_state: st.active_state.clone(),
+                        sub_state: st.sub_state.clone(),
+                    });
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::debug!("cannot detect agent units: {e}"),
+    }
+    if let Ok(st) = sd.unit_state(&ctx.settings.units.docker).await {
+        if st.is_loaded() {
+            out.push(UnitReport {
+                name: st.name.clone(),
+                active_state: st.active_state.clone(),
+                sub_state: st.sub_state.clone(),
+            });
+        }
+    }
+    (out, agent_stopped)
+}

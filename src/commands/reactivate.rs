@@ -1,0 +1,164 @@
+//! `reactivate`: start the units if stopped (docker first, then the agent socket and service),
+//! wait until the agent is registered, REACTIVATE_AGENT, clear the marker.
+
+use std::time::{Duration, Instant};
+
+use crate::cli::{OutputFormat, ReactivateArgs};
+use crate::commands::{deactivate::resolve, Ctx};
+use crate::exit::{Exit, Refusal};
+use crate::mesos::{AgentClient, AgentLookup, MasterClient, MesosError};
+use crate::systemd::Systemd;
+
+/// How long a started agent may take to recover and re-register before we give up.
+pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(300);
+const REGISTER_POLL_MIN: Duration = Duration::from_millis(250);
+const REGISTER_POLL_MAX: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reactivated {
+    Done,
+    /// 400 "Agent is not deactivated": nothing to do.
+    AlreadyActive,
+    /// 409 on an agent that is not currently registered: the master saved it anyway.
+    SavedWhileUnregistered,
+}
+
+/// REACTIVATE_AGENT with the master's quirks turned into outcomes (API reference 6.4).
+pub async fn reactivate_agent(master: &MasterClient, id: &str) -> anyhow::Result<Reactivated> {
+    match master.reactivate_agent(id).await {
+        Ok(()) => Ok(Reactivated::Done),
+        Err(e) => match (e.status(), e.body()) {
+            (Some(400), Some(b)) if b.contains("not deactivated") => Ok(Reactivated::AlreadyActive),
+            (Some(400), Some(b)) if b.contains("DRAINING") => Err(Refusal::Undetermined(format!(
+                "the master refused REACTIVATE_AGENT: agent {id} is still DRAINING (wait for DRAINED, \
+                 or let `mesos-maint drain` finish)"
+            ))
+            .into()),
+            (Some(409), _) => Ok(Reactivated::SavedWhileUnregistered),
+            _ => Err(e.into()),
+        },
+    }
+}
+
+pub async fn run(ctx: &Ctx, args: &ReactivateArgs) -> anyhow::Result<Exit> {
+    let agent = ctx.agent()?;
+    let started = if args.no_start {
+        Vec::new()
+    } else {
+        let sd = ctx.systemd_required().await?;
+        start_units(ctx, &sd).await?
+    };
+    if !started.is_empty() {
+        wait_for_agent_id(&agent).await?;
+    }
+    let (id, master) = resolve(ctx, &agent).await?;
+    if !started.is_empty() {
+        wait_registered(&master, &id).await?;
+    }
+    let outcome = reactivate_agent(&master, &id).await?;
+    match outcome {
+        Reactivated::SavedWhileUnregistered => tracing::warn!(
+            "the master answered 409 (agent {id} not currently registered); the reactivation is saved \
+             and applies when the agent re-registers"
+        ),
+        Reactivated::AlreadyActive => tracing::info!("agent {id} was not deactivated; nothing to do"),
+        Reactivated::Done => {}
+    }
+    ctx.markers().clear().map_err(|e| anyhow::anyhow!("cannot clear the marker: {e}"))?;
+    match ctx.output {
+        OutputFormat::Json => ctx.print_json(&serde_json::json!({
+            "agent_id": id,
+            "master": master.leader_url().to_string(),
+            "reactivated": true,
+            "already_active": outcome == Reactivated::AlreadyActive,
+            "saved_while_unregistered": outcome == Reactivated::SavedWhileUnregistered,
+            "started_units": started,
+        })),
+        OutputFormat::Text => {
+            for u in &started {
+                println!("started {u}");
+            }
+            println!(
+                "agent {id} {} on {}",
+                match outcome {
+                    Reactivated::Done => "reactivated",
+                    Reactivated::AlreadyActive => "was already active",
+                    Reactivated::SavedWhileUnregistered =>
+                        "reactivation saved (the agent is not registered yet)",
+                },
+                master.leader_url()
+            );
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+/// Starts what is stopped: docker first (the agent's containerizer needs it), then the agent's
+/// socket before its service (systemd refuses a socket whose service already runs).
+pub async fn start_units(ctx: &Ctx, sd: &Systemd) -> anyhow::Result<Vec<String>> {
+    let units = &ctx.settings.units;
+    let agent = sd.detect_agent_units(&units.agent).await?.ok_or_else(|| {
+        Refusal::Usage(format!(
+            "no agent unit found (looked for {}); set units.agent or use --no-start",
+            units.agent.join(", ")
+        ))
+    })?;
+    let mut order = Vec::new();
+    if units.stop_docker {
+        order.push(units.docker.clone());
+    }
+    order.extend(agent.socket.clone());
+    order.push(agent.service.clone());
+    let mut started = Vec::new();
+    for name in order {
+        let st = sd.unit_state(&name).await?;
+        if !st.is_loaded() || st.is_active() {
+            continue;
+        }
+        tracing::info!("starting {name}");
+        sd.start_unit(&name, units.job_timeout).await?;
+        started.push(name);
+    }
+    Ok(started)
+}
+
+async fn wait_for_agent_id(agent: &AgentClient) -> anyhow::Result<String> {
+    let until = Instant::now() + REGISTER_TIMEOUT;
+    let mut pause = REGISTER_POLL_MIN;
+    loop {
+        match agent.get_agent().await {
+            Ok(info) if info.id.is_some() => return Ok(info.id.unwrap()),
+            Ok(_) => tracing::debug!("agent has no id yet"),
+            Err(e) => tracing::debug!("agent not answering yet: {e}"),
+        }
+        if Instant::now() + pause > until {
+            anyhow::bail!(Refusal::Undetermined(format!(
+                "the local agent did not come up with an id within {}",
+                humantime::format_duration(REGISTER_TIMEOUT)
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(REGISTER_POLL_MAX);
+    }
+}
+
+async fn wait_registered(master: &MasterClient, id: &str) -> anyhow::Result<()> {
+    let until = Instant::now() + REGISTER_TIMEOUT;
+    let mut pause = REGISTER_POLL_MIN;
+    loop {
+        match master.agent(id).await {
+            Ok(AgentLookup::Registered(_)) => return Ok(()),
+            Ok(_) => tracing::debug!("agent {id} not registered with the master yet"),
+            Err(e @ MesosError::AuthRefused { .. }) => return Err(e.into()),
+            Err(e) => tracing::debug!("cannot ask the master yet: {e}"),
+        }
+        if Instant::now() + pause > until {
+            anyhow::bail!(Refusal::Undetermined(format!(
+                "agent {id} did not re-register with the master within {}",
+                humantime::format_duration(REGISTER_TIMEOUT)
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(REGISTER_POLL_MAX);
+    }
+}

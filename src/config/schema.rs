@@ -1,0 +1,73 @@
+//! The public configuration keys and their types: the single list that validation, unknown-key
+//! warnings and documentation share.
+
+/// The type a key must have in a TOML fragment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Path,
+    Url,
+    Duration,
+    Bool,
+    StrList,
+    Signal,
+    SocketAddr,
+    Table(&'static [(&'static str, Kind)]),
+}
+
+impl Kind {
+    pub fn expected(self) -> &'static str {
+        match self {
+            Kind::Str => "expected a string",
+            Kind::Path => "expected an absolute path string",
+            Kind::Url => "expected a URL string like \"http://leader.mesos:5050\"",
+            Kind::Duration => "expected a duration string like \"90s\", \"10m\" or \"1h30m\"",
+            Kind::Bool => "expected true or false",
+            Kind::StrList => "expected a list of strings",
+            Kind::Signal => "expected a signal name like \"SIGUSR1\"",
+            Kind::SocketAddr => "expected an address like \"127.0.0.1:9464\"",
+            Kind::Table(_) => "expected a table",
+        }
+    }
+}
+
+pub const AUTH: &[(&str, Kind)] = &[
+    ("principal", Kind::Str),
+    ("secret_file", Kind::Path),
+    ("token_file", Kind::Path),
+    ("ca_file", Kind::Path),
+];
+
+pub const DRAIN: &[(&str, Kind)] = &[
+    ("max_grace_period", Kind::Duration),
+    ("deadline", Kind::Duration),
+    ("hooks_dir", Kind::Path),
+    ("hook_timeout", Kind::Duration),
+];
+
+pub const UNITS: &[(&str, Kind)] = &[
+    ("agent", Kind::StrList),
+    ("docker", Kind::Str),
+    ("docker_signal", Kind::Signal),
+    ("stop_docker", Kind::Bool),
+    ("job_timeout", Kind::Duration),
+];
+
+pub const DAEMON: &[(&str, Kind)] = &[
+    ("delay_inhibitor", Kind::Bool),
+    ("block_inhibitor", Kind::Bool),
+    ("metrics_listen", Kind::SocketAddr),
+];
+
+pub const ROOT: &[(&str, Kind)] = &[
+    ("master", Kind::Url),
+    ("agent", Kind::Url),
+    ("state_dir", Kind::Path),
+    ("auth", Kind::Table(AUTH)),
+    ("drain", Kind::Table(DRAIN)),
+    ("units", Kind::Table(UNITS)),
+    ("daemon", Kind::Table(DAEMON)),
+];
+
+/// Top-level keys with an environment twin (`MESOS_MAINT_<KEY>`).
+pub const ENV_KEYS: &[&str] = &["master", "agent", "state_dir"];

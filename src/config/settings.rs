@@ -1,0 +1,100 @@
+//! Typed, validated settings: what the rest of the program reads. Built once by `load`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use url::Url;
+
+pub const DEFAULT_AGENT_URL: &str = "http://127.0.0.1:5051";
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/mesos-maint";
+pub const DEFAULT_HOOKS_DIR: &str = "/etc/mesos-maint/hooks.d";
+pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_secs(3600);
+pub const DEFAULT_HOOK_TIMEOUT: Duration = Duration::from_secs(300);
+/// Stopping an agent with many executors can take minutes; a stuck stop must still end.
+pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(300);
+pub const DEFAULT_DOCKER_UNIT: &str = "docker.service";
+pub const DEFAULT_AGENT_UNITS: [&str; 4] = [
+    "dcos-mesos-slave.service",
+    "dcos-mesos-slave-public.service",
+    "mesos-slave.service",
+    "mesos-agent.service",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// `None`: discover (the local agent's view, then `leader.mesos:5050`).
+    pub master: Option<Url>,
+    pub agent: Url,
+    pub state_dir: PathBuf,
+    pub auth: AuthSettings,
+    pub drain: DrainSettings,
+    pub units: UnitSettings,
+    pub daemon: DaemonSettings,
+    /// Files that were merged, in order (for `self-test` and `-v`).
+    pub sources: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AuthSettings {
+    pub principal: Option<String>,
+    pub secret_file: Option<PathBuf>,
+    pub token_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrainSettings {
+    /// `None`: each task's own kill grace period (the field is left out of DRAIN_AGENT).
+    pub max_grace_period: Option<Duration>,
+    /// `None`: no deadline.
+    pub deadline: Option<Duration>,
+    pub hooks_dir: PathBuf,
+    pub hook_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitSettings {
+    pub agent: Vec<String>,
+    pub docker: String,
+    pub docker_signal: Option<nix::sys::signal::Signal>,
+    pub stop_docker: bool,
+    pub job_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonSettings {
+    pub delay_inhibitor: bool,
+    pub block_inhibitor: bool,
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            master: None,
+            agent: Url::parse(DEFAULT_AGENT_URL).expect("valid default"),
+            state_dir: PathBuf::from(DEFAULT_STATE_DIR),
+            auth: AuthSettings::default(),
+            drain: DrainSettings {
+                max_grace_period: None,
+                deadline: Some(DEFAULT_DRAIN_DEADLINE),
+                hooks_dir: PathBuf::from(DEFAULT_HOOKS_DIR),
+                hook_timeout: DEFAULT_HOOK_TIMEOUT,
+            },
+            units: UnitSettings {
+                agent: DEFAULT_AGENT_UNITS.iter().map(|s| s.to_string()).collect(),
+                docker: DEFAULT_DOCKER_UNIT.to_string(),
+                docker_signal: None,
+                stop_docker: true,
+                job_timeout: DEFAULT_JOB_TIMEOUT,
+            },
+            daemon: DaemonSettings {
+                delay_inhibitor: true,
+                block_inhibitor: false,
+                metrics_listen: None,
+            },
+            sources: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,108 @@
+use super::*;
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+#[test]
+fn defaults_without_any_fragment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (s, w) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
+    assert!(w.is_empty());
+    assert_eq!(s.agent.as_str(), "http://127.0.0.1:5051/");
+    assert_eq!(s.master, None);
+    assert_eq!(s.drain.deadline, Some(Duration::from_secs(3600)));
+    assert_eq!(s.drain.max_grace_period, None);
+    assert_eq!(s.units.agent.len(), 4);
+}
+
+#[test]
+fn layering_file_env_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let usr = tmp.path().join("usr");
+    let etc = tmp.path().join("etc");
+    write(
+        &usr,
+        "50.toml",
+        "master = \"http://m1:5050\"\nagent = \"http://a1:5051\"\n[drain]\ndeadline = \"10m\"\nmax_grace_period = \"90s\"\n",
+    );
+    write(&etc, "60.toml", "[drain]\ndeadline = \"1h30m\"\n");
+    let env = [("MESOS_MAINT_AGENT", "http://a2:5051"), ("MESOS_MAINT_MASTER", "http://m2:5050")];
+    let over = Overrides {
+        master: Some(Url::parse("http://m3:5050").unwrap()),
+        ..Default::default()
+    };
+    let (s, _) = load_from(&[&usr, &etc], &env, &over).unwrap();
+    assert_eq!(s.master.unwrap().as_str(), "http://m3:5050/");
+    assert_eq!(s.agent.as_str(), "http://a2:5051/");
+    assert_eq!(s.drain.deadline, Some(Duration::from_secs(5400)));
+    assert_eq!(s.drain.max_grace_period, Some(Duration::from_secs(90)));
+}
+
+#[test]
+fn wrong_type_names_key_and_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "x.toml", "[drain]\ndeadline = 5\n");
+    let err = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("drain.deadline = 5"), "{msg}");
+    assert!(!msg.contains('\n'));
+}
+
+#[test]
+fn malformed_duration_and_url_are_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "x.toml", "[drain]\nmax_grace_period = \"10mins please\"\n");
+    assert!(load_from(&[tmp.path()], &[], &Overrides::default()).is_err());
+    let tmp2 = tempfile::tempdir().unwrap();
+    let err = load_from(&[tmp2.path()], &[("MESOS_MAINT_MASTER", "leader.mesos:5050")], &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("MESOS_MAINT_MASTER"), "{err}");
+    assert!(err.contains("leader.mesos:5050"), "{err}");
+}
+
+#[test]
+fn toml_syntax_error_is_one_line_with_line_number() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "x.toml", "master = \"http://x\"\n[drain\n");
+    let msg = load_from(&[tmp.path()], &[], &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("line 2"), "{msg}");
+    assert!(!msg.contains('\n'), "{msg}");
+}
+
+#[test]
+fn unknown_keys_warn() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "x.toml", "colour = \"blue\"\n[drain]\ndeadlin = \"1m\"\n");
+    let (_, w) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w.iter().any(|m| m.contains("drain.deadlin")));
+}
+
+#[test]
+fn signal_and_units() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "x.toml",
+        "[units]\nagent = [\"mesos-agent.service\"]\ndocker_signal = \"SIGUSR1\"\nstop_docker = false\n",
+    );
+    let (s, _) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
+    assert_eq!(s.units.agent, vec!["mesos-agent.service".to_string()]);
+    assert_eq!(s.units.docker_signal, Some(nix::sys::signal::Signal::SIGUSR1));
+    assert!(!s.units.stop_docker);
+    let tmp2 = tempfile::tempdir().unwrap();
+    write(tmp2.path(), "x.toml", "[units]\ndocker_signal = \"SIGNOPE\"\n");
+    assert!(load_from(&[tmp2.path()], &[], &Overrides::default()).is_err());
+}
+
+#[test]
+fn secret_without_principal_is_invalid() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "x.toml", "[auth]\nsecret_file = \"/etc/mesos-maint/secret\"\n");
+    assert!(load_from(&[tmp.path()], &[], &Overrides::default()).is_err());
+}

@@ -1,0 +1,611 @@
+//! The thin I/O driver of the drain state machine: performs the current stage, turns what it saw
+//! into an [`Event`], asks [`transition`] for the next stage and records it in the marker first.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use url::Url;
+
+use super::hooks::{HookEnv, HookStage, Hooks};
+use super::lock::{DrainLock, LockError};
+use super::machine::{await_event, drain_already_requested, transition, Event, Policy, Stage};
+use super::marker::{current_boot_id, unix_now, Marker, MarkerStore, Trigger};
+use super::pace::{Pacer, MASTER_MAX_GAP};
+use super::progress::{Observer, Snapshot};
+use super::units::{UnitPlan, UnitStages};
+use super::DrainError;
+use crate::config::UnitSettings;
+use crate::mesos::{leader, AgentClient, MasterClient, MesosError, Transport};
+use crate::node::{drain_state_name, LocalObs, LocalWork, MasterObs};
+use crate::systemd::Systemd;
+
+/// What to drain and how; fixed for the whole run.
+#[derive(Debug, Clone)]
+pub struct DrainRequest {
+    pub trigger: Trigger,
+    pub policy: Policy,
+    /// `None`: the field is left out of DRAIN_AGENT (each task's own grace period applies).
+    pub max_grace_period: Option<Duration>,
+    /// `None`: wait as long as it takes.
+    pub deadline: Option<Duration>,
+    pub reason: Option<String>,
+}
+
+/// The clients a drain works with; injected, so tests point them at a simulator.
+pub struct DrainDeps {
+    pub master_transport: Arc<Transport>,
+    pub configured_master: Option<Url>,
+    pub agent: AgentClient,
+    pub store: MarkerStore,
+    pub hooks: Hooks,
+    /// Required when the policy stops units.
+    pub systemd: Option<Systemd>,
+    pub units: UnitSettings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub agent_id: String,
+    pub master: Url,
+    /// The deadline passed and `--force` escalated (SIGUSR1, then stop).
+    pub forced: bool,
+    /// DRAIN_AGENT was not sent by this run (the master already had the drain).
+    pub already_requested: bool,
+    pub elapsed: Duration,
+    pub master_requests: u64,
+    pub resumed_from: Option<Stage>,
+}
+
+/// Runs a whole drain (or resumes an interrupted one) under the node's drain lock.
+pub async fn run(
+    req: DrainRequest,
+    deps: DrainDeps,
+    observer: &mut dyn Observer,
+) -> Result<Outcome, DrainError> {
+    let _lock = DrainLock::acquire(deps.store.dir()).map_err(|e| match e {
+        LockError::Busy(_) => DrainError::Busy(e.to_string()),
+        LockError::Io(..) => DrainError::State(e.to_string()),
+    })?;
+    let mut ex = Executor::new(req, deps);
+    let result = ex.drive(observer).await;
+    observer.finish();
+    result
+}
+
+struct Executor {
+    req: DrainRequest,
+    deps: DrainDeps,
+    started: Instant,
+    deadline_at: Option<Instant>,
+    agent_id: String,
+    master: Option<MasterClient>,
+    marker: Option<Marker>,
+    resumed_from: Option<Stage>,
+    unit_plan: Option<UnitPlan>,
+    frameworks: Vec<crate::mesos::FrameworkName>,
+    pacer: Pacer,
+    pacer_current: Duration,
+    last_work: Option<LocalWork>,
+    last_master: Option<MasterObs>,
+    last_master_poll: Option<Instant>,
+    already_requested: bool,
+    deadline_hit: bool,
+    error: Option<DrainError>,
+}
+
+impl Executor {
+    fn new(req: DrainRequest, deps: DrainDeps) -> Executor {
+        let started = Instant::now();
+        Executor {
+            deadline_at: req.deadline.map(|d| started + d),
+            req,
+            deps,
+            started,
+            agent_id: String::new(),
+            master: None,
+            marker: None,
+            resumed_from: None,
+            unit_plan: None,
+            frameworks: Vec::new(),
+            pacer: Pacer::default(),
+            pacer_current: super::pace::NEAR_MIN,
+            last_work: None,
+            last_master: None,
+            last_master_poll: None,
+            already_requested: false,
+            deadline_hit: false,
+            error: None,
+        }
+    }
+
+    async fn drive(&mut self, observer: &mut dyn Observer) -> Result<Outcome, DrainError> {
+        let policy = self.req.policy;
+        let mut stage = Stage::Resolve;
+        observer.stage(stage);
+        loop {
+            let event = self.perform(stage, observer).await;
+            let next = transition(stage, &event, &policy)
+                .map_err(|e| DrainError::State(format!("internal: {e}")))?;
+            if next == Stage::StopAgent && event == Event::DeadlinePassed {
+                self.deadline_hit = true;
+            }
+            if next != stage {
+                self.record(next, &event)?;
+                observer.stage(next);
+            }
+            stage = next;
+            if stage.is_terminal() {
+                break;
+            }
+            if event == Event::Waiting {
+                let wait = self.remaining().map_or(self.pacer_wait(), |r| r.min(self.pacer_wait()));
+                tokio::time::sleep(wait).await;
+            }
+        }
+        match stage {
+            Stage::Done => Ok(Outcome {
+                agent_id: self.agent_id.clone(),
+                master: self.master_url(),
+                forced: self.deadline_hit,
+                already_requested: self.already_requested,
+                elapsed: self.started.elapsed(),
+                master_requests: self.deps.master_transport.requests_sent(),
+                resumed_from: self.resumed_from,
+            }),
+            Stage::DeadlineExceeded => Err(DrainError::DeadlineExceeded {
+                deadline: self.req.deadline.unwrap_or_default(),
+                holders: self.holders(),
+            }),
+            _ => Err(self
+                .error
+                .take()
+                .unwrap_or_else(|| DrainError::State("drain failed without a recorded cause".into()))),
+        }
+    }
+
+    /// The pause before the next poll, chosen by the pacer during the last one.
+    fn pacer_wait(&self) -> Duration {
+        self.pacer_current
+    }
+
+    fn master_url(&self) -> Url {
+        self.master
+            .as_ref()
+            .map(|m| m.leader_url())
+            .unwrap_or_else(|| Url::parse(leader::DEFAULT_LEADER).expect("valid default"))
+    }
+
+    fn remaining(&self) -> Option<Duration> {
+        self.deadline_at
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    fn deadline_passed(&self) -> bool {
+        self.deadline_at.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Writes the next stage to the marker before the stage runs.
+    fn record(&mut self, next: Stage, event: &Event) -> Result<(), DrainError> {
+        let Some(marker) = self.marker.as_mut() else {
+            return Ok(());
+        };
+        marker.stage = next;
+        if self.deadline_hit {
+            marker.forced = true;
+        }
+        if let Event::Error(e) | Event::HookFailed(e) = event {
+            marker.error = Some(e.clone());
+        }
+        self.deps
+            .store
+            .save(marker)
+            .map_err(|e| DrainError::State(format!("cannot write marker: {e}")))
+    }
+
+    fn fail(&mut self, err: DrainError) -> Event {
+        let text = err.to_string();
+        self.error = Some(err);
+        Event::Error(text)
+    }
+
+    async fn perform(&mut self, stage: Stage, observer: &mut dyn Observer) -> Event {
+        match stage {
+            Stage::Resolve => self.resolve().await,
+            Stage::PreHooks => self.hooks(HookStage::PreDrain, observer).await,
+            Stage::RequestDrain => self.request_drain(observer).await,
+            Stage::AwaitDrained => self.await_drained(observer).await,
+            Stage::VerifyLocal => self.verify_local().await,
+            Stage::StopAgent => self.stop_agent(observer).await,
+            Stage::StopDocker => self.stop_docker(observer).await,
+            Stage::PostHooks => self.hooks(HookStage::PostDrain, observer).await,
+            Stage::Done | Stage::DeadlineExceeded | Stage::Failed => {
+                unreachable!("terminal stages are not performed")
+            }
+        }
+    }
+
+    async fn resolve(&mut self) -> Event {
+        let previous = match self.deps.store.load() {
+            Ok(m) => m,
+            Err(e) => return self.fail(DrainError::State(format!("cannot read marker: {e}"))),
+        };
+        let resumable = previous
+            .filter(|m| !m.stage.is_terminal() && m.boot_id == current_boot_id());
+        self.agent_id = match self.deps.agent.get_agent().await {
+            Ok(info) => match info.id {
+                Some(id) => id,
+                None => {
+                    return self.fail(DrainError::Undetermined(format!(
+                        "the local agent at {} has no agent id yet (not registered); nothing to drain",
+                        self.deps.agent.url()
+                    )))
+                }
+            },
+            Err(e) => match &resumable {
+                // An interrupted drain may have left the agent down; its marker knows the id.
+                Some(m) => {
+                    tracing::warn!("local agent unreachable ({e}); resuming with agent id {} from the marker", m.agent_id);
+                    m.agent_id.clone()
+                }
+                None => {
+                    return self.fail(DrainError::Undetermined(format!(
+                        "cannot ask the local agent for its id: {e}"
+                    )))
+                }
+            },
+        };
+        let (url, source) = leader::resolve_master(self.deps.configured_master.as_ref(), &self.deps.agent).await;
+        tracing::info!(master = %url, ?source, agent_id = %self.agent_id, "resolved");
+        self.master = Some(MasterClient::new(self.deps.master_transport.clone(), url.clone()));
+
+        if self.req.policy.stop_units {
+            match self.plan_units().await {
+                Ok(plan) => self.unit_plan = Some(plan),
+                Err(e) => return self.fail(e),
+            }
+        }
+
+        let resumable = resumable.filter(|m| m.agent_id == self.agent_id);
+        let mut marker = match &resumable {
+            Some(m) => {
+                tracing::info!(stage = %m.stage, "resuming the interrupted drain started at {}", m.started_at);
+                self.resumed_from = Some(m.stage);
+                let mut m = m.clone();
+                m.policy = self.req.policy;
+                m
+            }
+            None => Marker::new(
+                &self.agent_id,
+                self.req.trigger,
+                self.req.policy,
+                url.as_str(),
+                self.req.reason.clone(),
+                self.req.max_grace_period.map(|d| d.as_secs_f64()),
+                self.req.deadline.map(|d| unix_now() + d.as_secs()),
+            ),
+        };
+        marker.master = url.to_string();
+        if let Some(m) = &resumable {
+            // The original deadline still holds for a resumed drain.
+            if let (Some(at), Some(_)) = (m.deadline_at, self.req.deadline) {
+                let left = at.saturating_sub(unix_now());
+                self.deadline_at = Some(Instant::now() + Duration::from_secs(left));
+            }
+        }
+        self.marker = Some(marker);
+        match self.resumed_from {
+            Some(stage) => Event::Resume(stage),
+            None => Event::Resolved,
+        }
+    }
+
+    async fn plan_units(&self) -> Result<UnitPlan, DrainError> {
+        let Some(sd) = &self.deps.systemd else {
+            return Err(DrainError::Undetermined(
+                "stopping units needs systemd over D-Bus, which is not connected".into(),
+            ));
+        };
+        let candidates = &self.deps.units.agent;
+        let agent = sd
+            .detect_agent_units(candidates)
+            .await
+            .map_err(|e| DrainError::Undetermined(e.to_string()))?
+            .ok_or_else(|| {
+                DrainError::Config(format!(
+                    "no agent unit found (looked for {}); set units.agent or use --no-stop",
+                    candidates.join(", ")
+                ))
+            })?;
+        let docker = if self.req.policy.stop_docker {
+            let name = &self.deps.units.docker;
+            match sd.unit_state(name).await {
+                Ok(st) if st.is_loaded() => Some(name.clone()),
+                Ok(_) => {
+                    tracing::info!("{name} is not loaded; docker is left alone");
+                    None
+                }
+                Err(e) => return Err(DrainError::Undetermined(e.to_string())),
+            }
+        } else {
+            None
+        };
+        Ok(UnitPlan {
+            agent,
+            docker,
+            docker_signal: self.deps.units.docker_signal,
+            job_timeout: self.deps.units.job_timeout,
+        })
+    }
+
+    async fn hooks(&mut self, stage: HookStage, observer: &mut dyn Observer) -> Event {
+        let env = HookEnv {
+            agent_id: self.agent_id.clone(),
+            trigger: format!("{:?}", self.req.trigger).to_lowercase(),
+            master: self.master_url().to_string(),
+            decommission: self.req.policy.decommission,
+        };
+        match self.deps.hooks.run(stage, &env).await {
+            Ok(0) => Event::HooksPassed,
+            Ok(n) => {
+                observer.action(&format!("{n} {} hook(s) passed", stage.dir_name()));
+                Event::HooksPassed
+            }
+            Err(e) if stage == HookStage::PreDrain => {
+                self.error = Some(DrainError::HookRefused(e.clone()));
+                Event::HookFailed(e)
+            }
+            Err(e) => {
+                tracing::warn!("post-drain hook failed (the node stays drained): {e}");
+                Event::HookFailed(e)
+            }
+        }
+    }
+
+    fn master(&self) -> &MasterClient {
+        self.master.as_ref().expect("master resolved before use")
+    }
+
+    async fn observe_master(&mut self) -> Result<MasterObs, MesosError> {
+        let lookup = self.master().agent(&self.agent_id).await?;
+        let obs = MasterObs::from_lookup(&lookup);
+        self.last_master = Some(obs.clone());
+        self.last_master_poll = Some(Instant::now());
+        Ok(obs)
+    }
+
+    async fn request_drain(&mut self, observer: &mut dyn Observer) -> Event {
+        let obs = match self.observe_master().await {
+            Ok(o) => o,
+            Err(e) => return self.fail(DrainError::Undetermined(format!("cannot ask the master: {e}"))),
+        };
+        let marker_says = self.resumed_from.is_some_and(Stage::drain_requested);
+        let policy = self.req.policy;
+        let mark_gone_missing = policy.decommission
+            && matches!(obs, MasterObs::Registered { mark_gone: false, ref drain, .. } if *drain != crate::node::Phase::None);
+        if drain_already_requested(&policy, &obs, marker_says) && !mark_gone_missing {
+            self.already_requested = true;
+            observer.action(&format!(
+                "the master already has a drain for agent {} ({}); DRAIN_AGENT is not sent again",
+                self.agent_id,
+                drain_state_name(&obs, policy.decommission).as_str()
+            ));
+            return Event::AlreadyRequested;
+        }
+        if mark_gone_missing {
+            observer.action("the agent is drained without mark_gone; re-sending DRAIN_AGENT with mark_gone for the decommission");
+        }
+        let master = self.master.clone().expect("resolved");
+        match master
+            .drain_agent(&self.agent_id, self.req.max_grace_period, policy.decommission)
+            .await
+        {
+            Ok(()) => {
+                observer.action(&format!(
+                    "DRAIN_AGENT sent to {} for agent {} (max_grace_period: {}, mark_gone: {})",
+                    master.leader_url(),
+                    self.agent_id,
+                    self.req
+                        .max_grace_period
+                        .map_or("each task's own".to_string(), |d| humantime::format_duration(d).to_string()),
+                    policy.decommission
+                ));
+                Event::DrainRequested
+            }
+            Err(e) => {
+                let err = match (e.status(), e.body()) {
+                    (Some(400), Some(b)) if b.contains("maintenance schedule") => {
+                        DrainError::Refused(format!("the machine is in a maintenance window: {b}"))
+                    }
+                    _ => DrainError::Undetermined(format!("DRAIN_AGENT failed: {e}")),
+                };
+                self.fail(err)
+            }
+        }
+    }
+
+    async fn observe_local(&mut self) -> LocalObs {
+        let agent = &self.deps.agent;
+        let (tasks, ops) = tokio::join!(agent.get_tasks(), agent.get_operations());
+        let (tasks, ops) = match (tasks, ops) {
+            (Ok(t), Ok(o)) => (t, o),
+            (Err(e), _) | (_, Err(e)) => return LocalObs::Unreachable(e.to_string()),
+        };
+        let unknown = tasks
+            .pending
+            .iter()
+            .chain(&tasks.queued)
+            .chain(&tasks.launched)
+            .chain(&tasks.terminated)
+            .any(|t| !self.frameworks.iter().any(|f| f.id == t.framework_id));
+        if unknown {
+            match agent.get_frameworks().await {
+                Ok(f) => self.frameworks = f,
+                Err(e) => tracing::debug!("cannot read framework names: {e}"),
+            }
+        }
+        let work = LocalWork::from_api(&tasks, &ops, &self.frameworks);
+        LocalObs::Seen(work)
+    }
+
+    async fn await_drained(&mut self, observer: &mut dyn Observer) -> Event {
+        if self.deadline_passed() {
+            return Event::DeadlinePassed;
+        }
+        let local = match self.remaining() {
+            Some(r) => tokio::time::timeout(r, self.observe_local())
+                .await
+                .unwrap_or_else(|_| LocalObs::Unreachable("deadline reached".into())),
+            None => self.observe_local().await,
+        };
+        let near_done = match &local {
+            LocalObs::Seen(w) => w.running == 0,
+            LocalObs::Unreachable(_) => true,
+        };
+        let master_due = self
+            .last_master_poll
+            .is_none_or(|t| t.elapsed() >= MASTER_MAX_GAP);
+        let master = if near_done || master_due {
+            match self.observe_master().await {
+                Ok(m) => Some(m),
+                Err(e @ MesosError::AuthRefused { .. }) => {
+                    return self.fail(DrainError::Undetermined(e.to_string()))
+                }
+                Err(e) => {
+                    tracing::warn!("cannot ask the master (will retry): {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(MasterObs::Registered {
+            drain: crate::node::Phase::None,
+            ..
+        }) = &master
+        {
+            return self.fail(DrainError::Undetermined(format!(
+                "the master no longer reports agent {} as draining (reactivated or re-registered?); stopping here",
+                self.agent_id
+            )));
+        }
+        let shown_master = master.as_ref().or(self.last_master.as_ref());
+        let master_state = shown_master
+            .map(|m| drain_state_name(m, self.req.policy.decommission).as_str())
+            .unwrap_or("UNKNOWN")
+            .to_string();
+        let work = match &local {
+            LocalObs::Seen(w) => Some(w.clone()),
+            LocalObs::Unreachable(e) => {
+                tracing::warn!("cannot ask the local agent (will retry): {e}");
+                None
+            }
+        };
+        let changed = work != self.last_work;
+        if let Some(w) = &work {
+            observer.progress(&Snapshot {
+                elapsed: self.started.elapsed(),
+                remaining: self.remaining(),
+                master_state,
+                frameworks: w.frameworks.clone(),
+                pending_operations: w.pending_operations.len(),
+            });
+            self.last_work = work.clone();
+        }
+        self.pacer_current = self.pacer.next(changed, near_done);
+        match master {
+            Some(m) => await_event(&self.req.policy, &m, &local),
+            None => Event::Waiting,
+        }
+    }
+
+    async fn verify_local(&mut self) -> Event {
+        if self.deadline_passed() {
+            return Event::DeadlinePassed;
+        }
+        match self.observe_local().await {
+            LocalObs::Seen(w) if w.is_empty() => Event::LocalEmpty,
+            LocalObs::Seen(w) => {
+                tracing::info!("the master says drained but the local agent still has work: {}", w.reasons().join("; "));
+                self.last_work = Some(w);
+                Event::LocalBusy
+            }
+            // After mark_gone the master shuts the agent down: silence is expected then.
+            LocalObs::Unreachable(_) if self.req.policy.decommission => Event::LocalEmpty,
+            LocalObs::Unreachable(e) => {
+                tracing::warn!("cannot verify the local agent (will retry): {e}");
+                Event::LocalBusy
+            }
+        }
+    }
+
+    fn unit_stages(&self) -> Option<(UnitStages<'_>, Marker)> {
+        let sd = self.deps.systemd.as_ref()?;
+        let plan = self.unit_plan.as_ref()?;
+        let marker = self.marker.clone()?;
+        Some((
+            UnitStages {
+                systemd: sd,
+                plan,
+                store: &self.deps.store,
+            },
+            marker,
+        ))
+    }
+
+    async fn stop_agent(&mut self, observer: &mut dyn Observer) -> Event {
+        let forced = self.deadline_hit;
+        if forced {
+            observer.action(&format!(
+                "deadline reached with --force: escalating (SIGUSR1 to the agent, then stop); still holding: {}",
+                self.holders().join("; ")
+            ));
+        }
+        let Some((stages, mut marker)) = self.unit_stages() else {
+            return self.fail(DrainError::State("unit plan missing".into()));
+        };
+        let res = stages.stop_agent(&mut marker, observer, forced).await;
+        self.marker = Some(marker);
+        match res {
+            Ok(()) => Event::UnitsStopped,
+            Err(e) => self.fail(DrainError::Undetermined(e.to_string())),
+        }
+    }
+
+    async fn stop_docker(&mut self, observer: &mut dyn Observer) -> Event {
+        let Some((stages, mut marker)) = self.unit_stages() else {
+            return self.fail(DrainError::State("unit plan missing".into()));
+        };
+        let res = stages.stop_docker(&mut marker, observer).await;
+        self.marker = Some(marker);
+        match res {
+            Ok(()) => Event::DockerStopped,
+            Err(e) => self.fail(DrainError::Undetermined(e.to_string())),
+        }
+    }
+
+    /// What still holds the drain, for the deadline message.
+    fn holders(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match &self.last_master {
+            Some(MasterObs::Registered { drain, .. }) if *drain != crate::node::Phase::Drained => {
+                out.push(format!(
+                    "the master reports agent {} {}",
+                    self.agent_id,
+                    drain_state_name(self.last_master.as_ref().unwrap(), false).as_str()
+                ));
+            }
+            Some(MasterObs::Absent) if !self.req.policy.decommission => out.push(format!(
+                "the master does not list agent {} (unreachable?)",
+                self.agent_id
+            )),
+            _ => {}
+        }
+        if let Some(w) = &self.last_work {
+            out.extend(w.reasons());
+        }
+        if out.is_empty() {
+            out.push("the master has not reported the agent drained".into());
+        }
+        out
+    }
+}

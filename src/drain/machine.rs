@@ -1,0 +1,175 @@
+//! The drain sequence as an explicit state machine. Everything here is pure: the executor
+//! observes the world, turns what it saw into an [`Event`], and asks [`transition`] where to go.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::node::{LocalObs, MasterObs};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Stage {
+    Resolve,
+    PreHooks,
+    RequestDrain,
+    AwaitDrained,
+    VerifyLocal,
+    StopAgent,
+    StopDocker,
+    PostHooks,
+    Done,
+    DeadlineExceeded,
+    Failed,
+}
+
+impl Stage {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Stage::Done | Stage::DeadlineExceeded | Stage::Failed)
+    }
+
+    /// Stages after which the master has (or may have) received DRAIN_AGENT.
+    pub fn drain_requested(self) -> bool {
+        self >= Stage::AwaitDrained
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Resolve => "Resolve",
+            Stage::PreHooks => "PreHooks",
+            Stage::RequestDrain => "RequestDrain",
+            Stage::AwaitDrained => "AwaitDrained",
+            Stage::VerifyLocal => "VerifyLocal",
+            Stage::StopAgent => "StopAgent",
+            Stage::StopDocker => "StopDocker",
+            Stage::PostHooks => "PostHooks",
+            Stage::Done => "Done",
+            Stage::DeadlineExceeded => "DeadlineExceeded",
+            Stage::Failed => "Failed",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What was asked for; fixed for the whole drain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// mark_gone: the agent leaves the cluster for good and never reaches DRAINED.
+    pub decommission: bool,
+    /// Stop the agent units after a verified drain (`--no-stop` clears it).
+    pub stop_units: bool,
+    /// Also stop docker after the agent (config `units.stop_docker`).
+    pub stop_docker: bool,
+    /// Escalate at the deadline instead of giving up (`--force`).
+    pub force: bool,
+}
+
+/// What the executor observed in the current stage.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Agent id, master and units are known.
+    Resolved,
+    /// Resolved, and a marker of an interrupted drain says where to pick up.
+    Resume(Stage),
+    HooksPassed,
+    HookFailed(String),
+    /// The master already has a drain for this agent: DRAIN_AGENT is not sent again.
+    AlreadyRequested,
+    /// DRAIN_AGENT answered 200.
+    DrainRequested,
+    /// The master's verdict (DRAINED, or gone when decommissioning) and an empty local agent.
+    Drained,
+    /// Not there yet; poll again.
+    Waiting,
+    DeadlinePassed,
+    LocalEmpty,
+    LocalBusy,
+    UnitsStopped,
+    DockerStopped,
+    Error(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no transition from {stage} on {event}")]
+pub struct InvalidTransition {
+    pub stage: Stage,
+    pub event: String,
+}
+
+/// The transition table of the drain sequence.
+pub fn transition(stage: Stage, event: &Event, policy: &Policy) -> Result<Stage, InvalidTransition> {
+    use Event as E;
+    use Stage as S;
+    let after_verified = if policy.stop_units {
+        S::StopAgent
+    } else {
+        S::PostHooks
+    };
+    let at_deadline = if policy.force && policy.stop_units {
+        S::StopAgent
+    } else {
+        S::DeadlineExceeded
+    };
+    let next = match (stage, event) {
+        (s, _) if s.is_terminal() => None,
+        (_, E::Error(_)) => Some(S::Failed),
+        (S::Resolve, E::Resolved) => Some(S::PreHooks),
+        (S::Resolve, E::Resume(at)) if !at.is_terminal() && *at > S::PreHooks => Some(*at),
+        (S::Resolve, E::Resume(_)) => Some(S::PreHooks),
+        (S::PreHooks, E::HooksPassed) => Some(S::RequestDrain),
+        (S::PreHooks, E::HookFailed(_)) => Some(S::Failed),
+        (S::RequestDrain, E::AlreadyRequested | E::DrainRequested) => Some(S::AwaitDrained),
+        (S::AwaitDrained, E::Drained) => Some(S::VerifyLocal),
+        (S::AwaitDrained, E::Waiting) => Some(S::AwaitDrained),
+        (S::AwaitDrained | S::VerifyLocal, E::DeadlinePassed) => Some(at_deadline),
+        (S::VerifyLocal, E::LocalEmpty) => Some(after_verified),
+        (S::VerifyLocal, E::LocalBusy) => Some(S::AwaitDrained),
+        (S::StopAgent, E::UnitsStopped) => Some(if policy.stop_docker {
+            S::StopDocker
+        } else {
+            S::PostHooks
+        }),
+        (S::StopDocker, E::DockerStopped) => Some(S::PostHooks),
+        // The node is already out of the cluster: a failing post hook is reported, not undone.
+        (S::PostHooks, E::HooksPassed | E::HookFailed(_)) => Some(S::Done),
+        _ => None,
+    };
+    next.ok_or_else(|| InvalidTransition {
+        stage,
+        event: format!("{event:?}"),
+    })
+}
+
+/// Has the drain reached its goal? DRAINED on the master (gone when decommissioning), and an empty
+/// local agent.
+pub fn await_event(policy: &Policy, master: &MasterObs, local: &LocalObs) -> Event {
+    let local_empty = matches!(local, LocalObs::Seen(w) if w.is_empty());
+    if policy.decommission {
+        // A gone agent is sent a shutdown and may stop answering: the master's word is enough then.
+        let local_done = local_empty || matches!(local, LocalObs::Unreachable(_));
+        if *master == MasterObs::Absent && local_done {
+            return Event::Drained;
+        }
+    } else if master.is_drained() && local_empty {
+        return Event::Drained;
+    }
+    Event::Waiting
+}
+
+/// The master knows about our drain already: sending DRAIN_AGENT again would reset DRAINED to
+/// DRAINING (and keep an unreachable agent DRAINING for good).
+pub fn drain_already_requested(policy: &Policy, master: &MasterObs, marker_says_requested: bool) -> bool {
+    match master {
+        MasterObs::Registered { drain, .. } => *drain != crate::node::Phase::None,
+        MasterObs::Absent => policy.decommission && marker_says_requested,
+        _ => marker_says_requested,
+    }
+}
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod tests;

@@ -1,0 +1,213 @@
+use super::*;
+use crate::node::{FrameworkWork, LocalWork, Phase};
+
+const KEEP: Policy = Policy {
+    decommission: false,
+    stop_units: true,
+    stop_docker: true,
+    force: false,
+};
+
+fn run(policy: &Policy, events: &[Event]) -> Vec<Stage> {
+    let mut stage = Stage::Resolve;
+    let mut seen = vec![stage];
+    for e in events {
+        stage = transition(stage, e, policy).unwrap();
+        seen.push(stage);
+    }
+    seen
+}
+
+#[test]
+fn happy_path_visits_every_stage_in_order() {
+    use Event as E;
+    let stages = run(
+        &KEEP,
+        &[
+            E::Resolved,
+            E::HooksPassed,
+            E::DrainRequested,
+            E::Waiting,
+            E::Drained,
+            E::LocalEmpty,
+            E::UnitsStopped,
+            E::DockerStopped,
+            E::HooksPassed,
+        ],
+    );
+    use Stage::*;
+    assert_eq!(
+        stages,
+        vec![
+            Resolve,
+            PreHooks,
+            RequestDrain,
+            AwaitDrained,
+            AwaitDrained,
+            VerifyLocal,
+            StopAgent,
+            StopDocker,
+            PostHooks,
+            Done
+        ]
+    );
+}
+
+#[test]
+fn no_stop_skips_unit_stages() {
+    let p = Policy {
+        stop_units: false,
+        ..KEEP
+    };
+    assert_eq!(transition(Stage::VerifyLocal, &Event::LocalEmpty, &p), Ok(Stage::PostHooks));
+    let p = Policy {
+        stop_docker: false,
+        ..KEEP
+    };
+    assert_eq!(transition(Stage::StopAgent, &Event::UnitsStopped, &p), Ok(Stage::PostHooks));
+}
+
+#[test]
+fn deadline_without_force_ends_and_never_stops_units() {
+    assert_eq!(
+        transition(Stage::AwaitDrained, &Event::DeadlinePassed, &KEEP),
+        Ok(Stage::DeadlineExceeded)
+    );
+    let forced = Policy { force: true, ..KEEP };
+    assert_eq!(
+        transition(Stage::AwaitDrained, &Event::DeadlinePassed, &forced),
+        Ok(Stage::StopAgent)
+    );
+    // --force with --no-stop has nothing to escalate with.
+    let odd = Policy {
+        force: true,
+        stop_units: false,
+        ..KEEP
+    };
+    assert_eq!(
+        transition(Stage::AwaitDrained, &Event::DeadlinePassed, &odd),
+        Ok(Stage::DeadlineExceeded)
+    );
+}
+
+#[test]
+fn units_are_never_stopped_before_verification() {
+    // No event leads to StopAgent from a stage before VerifyLocal except the forced deadline.
+    let all_events = [
+        Event::Resolved,
+        Event::HooksPassed,
+        Event::AlreadyRequested,
+        Event::DrainRequested,
+        Event::Drained,
+        Event::Waiting,
+        Event::LocalBusy,
+        Event::LocalEmpty,
+        Event::UnitsStopped,
+        Event::DockerStopped,
+        Event::DeadlinePassed,
+    ];
+    for stage in [Stage::Resolve, Stage::PreHooks, Stage::RequestDrain, Stage::AwaitDrained] {
+        for e in &all_events {
+            if let Ok(next) = transition(stage, e, &KEEP) {
+                assert_ne!(next, Stage::StopAgent, "{stage} --{e:?}--> StopAgent");
+            }
+        }
+    }
+}
+
+#[test]
+fn failures_and_terminal_stages() {
+    assert_eq!(
+        transition(Stage::PreHooks, &Event::HookFailed("x".into()), &KEEP),
+        Ok(Stage::Failed)
+    );
+    assert_eq!(
+        transition(Stage::AwaitDrained, &Event::Error("boom".into()), &KEEP),
+        Ok(Stage::Failed)
+    );
+    for s in [Stage::Done, Stage::Failed, Stage::DeadlineExceeded] {
+        assert!(transition(s, &Event::Resolved, &KEEP).is_err());
+    }
+    assert!(transition(Stage::RequestDrain, &Event::UnitsStopped, &KEEP).is_err());
+}
+
+#[test]
+fn resume_jumps_past_hooks_only() {
+    assert_eq!(
+        transition(Stage::Resolve, &Event::Resume(Stage::AwaitDrained), &KEEP),
+        Ok(Stage::AwaitDrained)
+    );
+    assert_eq!(
+        transition(Stage::Resolve, &Event::Resume(Stage::PreHooks), &KEEP),
+        Ok(Stage::PreHooks)
+    );
+    assert_eq!(
+        transition(Stage::Resolve, &Event::Resume(Stage::Done), &KEEP),
+        Ok(Stage::PreHooks)
+    );
+}
+
+#[test]
+fn busy_local_after_master_drained_goes_back_to_waiting() {
+    assert_eq!(
+        transition(Stage::VerifyLocal, &Event::LocalBusy, &KEEP),
+        Ok(Stage::AwaitDrained)
+    );
+}
+
+fn reg(drain: Phase) -> MasterObs {
+    MasterObs::Registered {
+        drain,
+        deactivated: true,
+        active: false,
+        mark_gone: false,
+    }
+}
+
+fn busy() -> LocalObs {
+    LocalObs::Seen(LocalWork {
+        frameworks: vec![FrameworkWork {
+            id: "f".into(),
+            name: "n".into(),
+            live_tasks: 1,
+            unacknowledged: 1,
+        }],
+        ..Default::default()
+    })
+}
+
+#[test]
+fn await_needs_master_and_local() {
+    let empty = LocalObs::Seen(LocalWork::default());
+    assert_eq!(await_event(&KEEP, &reg(Phase::Drained), &empty), Event::Drained);
+    assert_eq!(await_event(&KEEP, &reg(Phase::Draining), &empty), Event::Waiting);
+    assert_eq!(await_event(&KEEP, &reg(Phase::Drained), &busy()), Event::Waiting);
+    // Absent is not drained without a decommission.
+    assert_eq!(await_event(&KEEP, &MasterObs::Absent, &empty), Event::Waiting);
+    let gone = Policy {
+        decommission: true,
+        ..KEEP
+    };
+    assert_eq!(await_event(&gone, &MasterObs::Absent, &empty), Event::Drained);
+    assert_eq!(
+        await_event(&gone, &MasterObs::Absent, &LocalObs::Unreachable("x".into())),
+        Event::Drained
+    );
+    assert_eq!(await_event(&gone, &MasterObs::Absent, &busy()), Event::Waiting);
+    // A decommissioning agent never reaches DRAINED; DRAINED would be somebody else's drain.
+    assert_eq!(await_event(&gone, &reg(Phase::Draining), &empty), Event::Waiting);
+}
+
+#[test]
+fn already_requested_rules() {
+    assert!(drain_already_requested(&KEEP, &reg(Phase::Drained), false));
+    assert!(drain_already_requested(&KEEP, &reg(Phase::Draining), false));
+    assert!(!drain_already_requested(&KEEP, &reg(Phase::None), true));
+    assert!(!drain_already_requested(&KEEP, &MasterObs::Absent, true));
+    let gone = Policy {
+        decommission: true,
+        ..KEEP
+    };
+    assert!(drain_already_requested(&gone, &MasterObs::Absent, true));
+    assert!(!drain_already_requested(&gone, &MasterObs::Absent, false));
+}

@@ -1,0 +1,236 @@
+//! The drain marker: one JSON file in the state dir, rewritten atomically before each transition,
+//! so a helper that is killed and started again resumes instead of starting a second drain, and a
+//! daemon can tell after a boot whether it drained the node for a reboot.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use super::machine::{Policy, Stage};
+
+pub const MARKER_FILE: &str = "drain.json";
+const MARKER_VERSION: u32 = 1;
+
+/// Why the drain started; decides what happens after the next boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// `mesos-maint drain` by an operator: never reactivated automatically.
+    Manual,
+    /// `mesos-maint reboot`: reactivated by the daemon after the boot.
+    Reboot,
+    /// OS shutdown seen through logind: reactivated after the boot.
+    Shutdown,
+    /// Cloud autoscaling scale-in: decommissioned.
+    Autoscaling,
+    /// Spot interruption: decommissioned.
+    Spot,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Marker {
+    pub version: u32,
+    pub agent_id: String,
+    pub boot_id: String,
+    pub trigger: Trigger,
+    pub policy: Policy,
+    pub stage: Stage,
+    /// The leading master this drain talks to.
+    pub master: String,
+    pub reason: Option<String>,
+    pub max_grace_period_secs: Option<f64>,
+    pub started_at: u64,
+    pub updated_at: u64,
+    pub deadline_at: Option<u64>,
+    /// Unit actions already carried out ("stop dcos-mesos-slave.socket", ...), so a resumed
+    /// drain does not repeat them and `reactivate` knows what to start again.
+    #[serde(default)]
+    pub actions: Vec<String>,
+    /// The deadline passed and `--force` escalated.
+    #[serde(default)]
+    pub forced: bool,
+    /// What ended a drain that did not reach Done.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+impl Marker {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        agent_id: &str,
+        trigger: Trigger,
+        policy: Policy,
+        master: &str,
+        reason: Option<String>,
+        max_grace_period_secs: Option<f64>,
+        deadline_at: Option<u64>,
+    ) -> Marker {
+        let now = unix_now();
+        Marker {
+            version: MARKER_VERSION,
+            agent_id: agent_id.to_string(),
+            boot_id: current_boot_id(),
+            trigger,
+            policy,
+            stage: Stage::Resolve,
+            master: master.to_string(),
+            reason,
+            max_grace_period_secs,
+            started_at: now,
+            updated_at: now,
+            deadline_at,
+            actions: Vec::new(),
+            forced: false,
+            error: None,
+        }
+    }
+
+    pub fn did(&self, action: &str) -> bool {
+        self.actions.iter().any(|a| a == action)
+    }
+
+    /// A finished decommission of this agent: the master no longer listing it means gone.
+    pub fn decommission_finished(&self, agent_id: &str) -> bool {
+        self.agent_id == agent_id
+            && self.policy.decommission
+            && self.stage >= Stage::VerifyLocal
+            && self.stage != Stage::Failed
+            && self.stage != Stage::DeadlineExceeded
+    }
+}
+
+/// Reads and writes the marker in one state directory.
+#[derive(Debug, Clone)]
+pub struct MarkerStore {
+    dir: PathBuf,
+}
+
+impl MarkerStore {
+    pub fn new(dir: &Path) -> MarkerStore {
+        MarkerStore {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(MARKER_FILE)
+    }
+
+    pub fn load(&self) -> std::io::Result<Option<Marker>> {
+        match fs::read(self.path()) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}: {e}", self.path().display()),
+                )
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Temp file, fsync, rename over the old marker, fsync the directory: after a crash the
+    /// marker is either the old or the new one, never a torn mix.
+    pub fn save(&self, marker: &mut Marker) -> std::io::Result<()> {
+        marker.updated_at = unix_now();
+        fs::create_dir_all(&self.dir)?;
+        let tmp = self.dir.join(format!(".{MARKER_FILE}.tmp"));
+        {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o644)
+                .open(&tmp)?;
+            let mut body = serde_json::to_vec_pretty(marker).map_err(std::io::Error::other)?;
+            body.push(b'\n');
+            f.write_all(&body)?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, self.path())?;
+        File::open(&self.dir)?.sync_all()
+    }
+
+    pub fn clear(&self) -> std::io::Result<()> {
+        match fs::remove_file(self.path()) {
+            Ok(()) => File::open(&self.dir)?.sync_all(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The kernel's id of this boot; differs after every reboot.
+pub fn current_boot_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        Policy {
+            decommission: false,
+            stop_units: false,
+            stop_docker: true,
+            force: false,
+        }
+    }
+
+    #[test]
+    fn save_load_clear_roundtrip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = MarkerStore::new(&tmp.path().join("state"));
+        assert_eq!(store.load().unwrap(), None);
+        let mut m = Marker::new("S1", Trigger::Manual, policy(), "http://m:5050/", None, Some(90.0), None);
+        m.stage = Stage::AwaitDrained;
+        m.actions.push("stop a.socket".into());
+        store.save(&mut m).unwrap();
+        let back = store.load().unwrap().unwrap();
+        assert_eq!(back, m);
+        assert!(back.did("stop a.socket"));
+        assert!(!tmp.path().join("state/.drain.json.tmp").exists());
+        store.clear().unwrap();
+        assert_eq!(store.load().unwrap(), None);
+        store.clear().unwrap();
+    }
+
+    #[test]
+    fn garbage_marker_is_an_error_not_a_fresh_start() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(MARKER_FILE), "{not json").unwrap();
+        assert!(MarkerStore::new(tmp.path()).load().is_err());
+    }
+
+    #[test]
+    fn decommission_finished_needs_our_agent_and_a_verified_stage() {
+        let p = Policy {
+            decommission: true,
+            ..policy()
+        };
+        let mut m = Marker::new("S1", Trigger::Autoscaling, p, "m", None, None, None);
+        m.stage = Stage::AwaitDrained;
+        assert!(!m.decommission_finished("S1"));
+        m.stage = Stage::Done;
+        assert!(m.decommission_finished("S1"));
+        assert!(!m.decommission_finished("S2"));
+    }
+}

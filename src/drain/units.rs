@@ -1,0 +1,116 @@
+//! The unit stages of a drain: stop the agent's socket then its service (socket first, or a
+//! queued connection restarts the agent), optionally signal and stop docker. Every finished action
+//! is recorded in the marker, so a resumed drain does not repeat it and `reactivate` knows what
+//! to start again.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::marker::{Marker, MarkerStore};
+use super::progress::Observer;
+use crate::systemd::{AgentUnits, KillWhom, Systemd, SystemdError};
+
+/// Which units this node has and what to do with them; resolved before DRAIN_AGENT is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitPlan {
+    pub agent: AgentUnits,
+    /// `None` when docker is left alone (`units.stop_docker = false`).
+    pub docker: Option<String>,
+    pub docker_signal: Option<Signal>,
+    pub job_timeout: Duration,
+}
+
+pub fn stop_action(unit: &str) -> String {
+    format!("stop {unit}")
+}
+
+pub fn signal_action(unit: &str, sig: Signal) -> String {
+    format!("signal {} {unit}", sig.as_str())
+}
+
+/// Unit actions with their bookkeeping.
+pub struct UnitStages<'a> {
+    pub systemd: &'a Systemd,
+    pub plan: &'a UnitPlan,
+    pub store: &'a MarkerStore,
+}
+
+impl UnitStages<'_> {
+    async fn once<F, Fut>(
+        &self,
+        marker: &mut Marker,
+        observer: &mut dyn Observer,
+        action: String,
+        f: F,
+    ) -> Result<(), SystemdError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<(), SystemdError>>,
+    {
+        if marker.did(&action) {
+            tracing::debug!("{action}: already done by an earlier run");
+            return Ok(());
+        }
+        f().await?;
+        observer.action(&action);
+        marker.actions.push(action);
+        if let Err(e) = self.store.save(marker) {
+            tracing::warn!("cannot record unit action in the marker: {e}");
+        }
+        Ok(())
+    }
+
+    /// `forced`: the deadline passed with `--force`: SIGUSR1 first makes the agent unregister and
+    /// kill its tasks, so the master stops waiting for them.
+    pub async fn stop_agent(
+        &self,
+        marker: &mut Marker,
+        observer: &mut dyn Observer,
+        forced: bool,
+    ) -> Result<(), SystemdError> {
+        let sd = self.systemd;
+        let service = &self.plan.agent.service;
+        let timeout = self.plan.job_timeout;
+        if forced {
+            let action = signal_action(service, Signal::SIGUSR1);
+            self.once(marker, observer, action, || async {
+                sd.kill_unit(service, KillWhom::Main, Signal::SIGUSR1 as i32)
+                    .await
+            })
+            .await?;
+        }
+        if let Some(socket) = &self.plan.agent.socket {
+            self.once(marker, observer, stop_action(socket), || async {
+                sd.stop_unit(socket, timeout).await
+            })
+            .await?;
+        }
+        self.once(marker, observer, stop_action(service), || async {
+            sd.stop_unit(service, timeout).await
+        })
+        .await
+    }
+
+    pub async fn stop_docker(
+        &self,
+        marker: &mut Marker,
+        observer: &mut dyn Observer,
+    ) -> Result<(), SystemdError> {
+        let Some(docker) = &self.plan.docker else {
+            return Ok(());
+        };
+        let sd = self.systemd;
+        if let Some(sig) = self.plan.docker_signal {
+            self.once(marker, observer, signal_action(docker, sig), || async {
+                sd.kill_unit(docker, KillWhom::Main, sig as i32).await
+            })
+            .await?;
+        }
+        let timeout = self.plan.job_timeout;
+        self.once(marker, observer, stop_action(docker), || async {
+            sd.stop_unit(docker, timeout).await
+        })
+        .await
+    }
+}

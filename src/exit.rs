@@ -1,0 +1,73 @@
+//! The documented exit codes, and the one place that maps an error to one of them.
+
+use std::process::ExitCode;
+
+use crate::config::ConfigError;
+use crate::drain::DrainError;
+use crate::mesos::MesosError;
+use crate::systemd::SystemdError;
+
+/// Exit codes of the command-line contract (design.md). Scripts depend on these numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// done / safe
+    Ok = 0,
+    /// `check`: not safe (work running or drain in progress)
+    NotSafe = 1,
+    /// usage or configuration error
+    Usage = 2,
+    /// master or agent unreachable, authentication refused, unexpected answer
+    Undetermined = 3,
+    /// deadline exceeded
+    Deadline = 4,
+    /// refused by policy (lock not granted, maintenance window, ...)
+    Policy = 5,
+    /// internal error
+    Internal = 70,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// An error that already knows its exit code (raised where the decision is made).
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Undetermined(String),
+    #[error("{0}")]
+    Policy(String),
+}
+
+/// Walk the error chain and pick the documented exit code for the first error that has one.
+pub fn classify(err: &anyhow::Error) -> Exit {
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<Refusal>() {
+            return match e {
+                Refusal::Usage(_) => Exit::Usage,
+                Refusal::Undetermined(_) => Exit::Undetermined,
+                Refusal::Policy(_) => Exit::Policy,
+            };
+        }
+        if cause.downcast_ref::<ConfigError>().is_some() {
+            return Exit::Usage;
+        }
+        if let Some(e) = cause.downcast_ref::<DrainError>() {
+            return e.exit();
+        }
+        if let Some(e) = cause.downcast_ref::<MesosError>() {
+            return match e {
+                MesosError::Config(_) => Exit::Usage,
+                _ => Exit::Undetermined,
+            };
+        }
+        if cause.downcast_ref::<SystemdError>().is_some() {
+            return Exit::Undetermined;
+        }
+    }
+    Exit::Internal
+}

@@ -1,0 +1,186 @@
+//! The `status` / `check` report: one structure, printed as text for people or as exactly one
+//! JSON object for scripts.
+
+use serde::Serialize;
+
+use crate::drain::Marker;
+use crate::node::{DrainStateName, FrameworkWork, LocalObs, MasterObs, PendingOperation, Verdict};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UnitReport {
+    pub name: String,
+    pub active_state: String,
+    pub sub_state: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MarkerReport {
+    pub stage: String,
+    pub trigger: String,
+    pub decommission: bool,
+    pub started_at: u64,
+    pub updated_at: u64,
+    pub reason: Option<String>,
+}
+
+impl From<&Marker> for MarkerReport {
+    fn from(m: &Marker) -> Self {
+        MarkerReport {
+            stage: m.stage.name().to_string(),
+            trigger: format!("{:?}", m.trigger).to_lowercase(),
+            decommission: m.policy.decommission,
+            started_at: m.started_at,
+            updated_at: m.updated_at,
+            reason: m.reason.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub agent_id: Option<String>,
+    pub hostname: Option<String>,
+    /// The leading master's URL (after following redirects).
+    pub master: Option<String>,
+    pub drain_state: DrainStateName,
+    pub deactivated: Option<bool>,
+    pub live_tasks: Option<usize>,
+    pub frameworks: Vec<FrameworkWork>,
+    pub pending_operations: Option<usize>,
+    pub operations: Vec<PendingOperation>,
+    pub units: Vec<UnitReport>,
+    pub inhibitors: Vec<String>,
+    pub maintenance_window: Option<String>,
+    pub marker: Option<MarkerReport>,
+    /// What could not be asked, and why.
+    pub errors: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub safe: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<Vec<String>>,
+}
+
+/// Everything observed about the node, gathered by the `status`/`check` commands.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub agent_id: Option<String>,
+    pub hostname: Option<String>,
+    pub master_url: Option<String>,
+    pub master: MasterObs,
+    pub local: LocalObs,
+    pub units: Vec<UnitReport>,
+    pub marker: Option<Marker>,
+    pub drain_state: DrainStateName,
+}
+
+impl Report {
+    pub fn build(o: &Observed, verdict: Option<&Verdict>) -> Report {
+        let mut errors = Vec::new();
+        if let MasterObs::Unreachable(e) = &o.master {
+            errors.push(format!("master: {e}"));
+        }
+        let (live_tasks, frameworks, ops) = match &o.local {
+            LocalObs::Seen(w) => (
+                Some(w.live_tasks()),
+                w.frameworks.clone(),
+                Some(w.pending_operations.clone()),
+            ),
+            LocalObs::Unreachable(e) => {
+                errors.push(format!("agent: {e}"));
+                (None, Vec::new(), None)
+            }
+        };
+        Report {
+            agent_id: o.agent_id.clone(),
+            hostname: o.hostname.clone(),
+            master: o.master_url.clone(),
+            drain_state: o.drain_state,
+            deactivated: o.master.deactivated(),
+            live_tasks,
+            frameworks,
+            pending_operations: ops.as_ref().map(Vec::len),
+            operations: ops.unwrap_or_default(),
+            units: o.units.clone(),
+            inhibitors: Vec::new(),
+            maintenance_window: None,
+            marker: o.marker.as_ref().map(MarkerReport::from),
+            errors,
+            safe: verdict.map(|v| *v == Verdict::Safe),
+            reasons: verdict.map(|v| v.reasons().to_vec()),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serialises")
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let or_unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+        if let Some(safe) = self.safe {
+            s.push_str(if safe {
+                "SAFE: this node can be rebooted or powered off\n"
+            } else {
+                "NOT SAFE to reboot or power off\n"
+            });
+            for r in self.reasons.iter().flatten() {
+                s.push_str(&format!("  - {r}\n"));
+            }
+            s.push('\n');
+        }
+        s.push_str(&format!("agent id:       {}\n", or_unknown(&self.agent_id)));
+        s.push_str(&format!("hostname:       {}\n", or_unknown(&self.hostname)));
+        s.push_str(&format!("leading master: {}\n", or_unknown(&self.master)));
+        s.push_str(&format!("drain state:    {}\n", self.drain_state.as_str()));
+        s.push_str(&format!(
+            "deactivated:    {}\n",
+            self.deactivated.map_or("unknown".into(), |d| d.to_string())
+        ));
+        match self.live_tasks {
+            Some(n) => s.push_str(&format!("live tasks:     {n}\n")),
+            None => s.push_str("live tasks:     unknown\n"),
+        }
+        for f in &self.frameworks {
+            s.push_str(&format!(
+                "  {}: {} task(s){}\n",
+                crate::node::framework_label(&f.id, &f.name),
+                f.live_tasks,
+                if f.unacknowledged > 0 {
+                    format!(", {} unacknowledged terminal update(s)", f.unacknowledged)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        match self.pending_operations {
+            Some(n) => s.push_str(&format!("pending operations: {n}\n")),
+            None => s.push_str("pending operations: unknown\n"),
+        }
+        for op in &self.operations {
+            s.push_str(&format!(
+                "  {} {} {}\n",
+                op.id.as_deref().unwrap_or("<no id>"),
+                op.kind.as_deref().unwrap_or("?"),
+                op.state.as_deref().unwrap_or("?")
+            ));
+        }
+        if !self.units.is_empty() {
+            s.push_str("units:\n");
+            for u in &self.units {
+                s.push_str(&format!("  {}: {} ({})\n", u.name, u.active_state, u.sub_state));
+            }
+        }
+        if let Some(m) = &self.marker {
+            s.push_str(&format!(
+                "marker:         {} drain{}, stage {}\n",
+                m.trigger,
+                if m.decommission { " (decommission)" } else { "" },
+                m.stage
+            ));
+        }
+        for e in &self.errors {
+            s.push_str(&format!("error: {e}\n"));
+        }
+        s
+    }
+}

@@ -1,0 +1,209 @@
+use std::time::Duration;
+
+use mesos_sim::{AckMode, Sim, SimConfig};
+
+use crate::common::*;
+
+fn drain_bodies(sim: &Sim) -> Vec<serde_json::Value> {
+    sim.requests()
+        .iter()
+        .filter(|r| r.call_type().as_deref() == Some("DRAIN_AGENT"))
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drain_sends_one_well_formed_request_and_waits_for_drained() {
+    let sim = Sim::start(busy_config()).await.unwrap();
+    let run = Run::new();
+    let (code, out, err) = run
+        .run(&["drain", "--no-stop", "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("DRAINED"), "{out}");
+    assert_eq!(sim.drain_state().as_deref(), Some("DRAINED"));
+    assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+    let req = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.call_type().as_deref() == Some("DRAIN_AGENT"))
+        .unwrap();
+    assert_eq!(req.header("content-type"), Some("application/json"));
+    let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
+    assert_eq!(body["drain_agent"]["agent_id"]["value"], sim.agent_id());
+    // No --max-grace-period: the field is left out (each task's own grace applies).
+    assert!(body["drain_agent"].get("max_grace_period").is_none(), "{body}");
+    assert_ne!(body["drain_agent"]["mark_gone"], true);
+    // Progress shows the frameworks by name while it waits.
+    assert!(err.contains("marathon"), "{err}");
+    let marker: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.marker_path()).unwrap()).unwrap();
+    assert_eq!(marker["stage"], "Done");
+    assert_eq!(marker["agent_id"], sim.agent_id());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn max_grace_period_goes_out_as_seconds_and_nanos() {
+    let sim = Sim::start(busy_config()).await.unwrap();
+    let run = Run::new();
+    let (code, _, err) = run
+        .run(&[
+            "drain",
+            "--no-stop",
+            "--max-grace-period",
+            "1m30s",
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let bodies = drain_bodies(&sim);
+    assert_eq!(bodies.len(), 1);
+    let g = &bodies[0]["drain_agent"]["max_grace_period"];
+    assert_eq!(g["seconds"], 90, "{g}");
+    assert!(g.get("nanos").is_none_or(|n| n == 0), "{g}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_drain_of_a_drained_agent_sends_nothing() {
+    let sim = Sim::start(busy_config()).await.unwrap();
+    let run = Run::new();
+    let args = ["--master", &sim.master_url(), "--agent", &sim.agent_url()];
+    let (code, _, _) = run.run(&[&["drain", "--no-stop"][..], &args].concat()).await;
+    assert_eq!(code, 0);
+    let (code, _, err) = run.run(&[&["drain", "--no-stop"][..], &args].concat()).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("not sent again"), "{err}");
+    assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+    assert_eq!(sim.drain_state().as_deref(), Some("DRAINED"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deadline_exits_4_and_names_the_unacknowledging_framework() {
+    let sim = Sim::start(stuck_config()).await.unwrap();
+    let run = Run::new();
+    let started = std::time::Instant::now();
+    let (code, _, err) = run
+        .run(&["drain", "--no-stop", "--deadline", "2s", "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .await;
+    assert_eq!(code, 4, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(err.contains("dead-scheduler"), "{err}");
+    assert!(err.contains("not acknowledged"), "{err}");
+    assert_eq!(sim.drain_state().as_deref(), Some("DRAINING"));
+    let marker = std::fs::read_to_string(run.marker_path()).unwrap();
+    assert!(marker.contains("DeadlineExceeded"), "{marker}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn decommission_sends_mark_gone_and_succeeds_when_gone() {
+    let sim = Sim::start(busy_config()).await.unwrap();
+    let run = Run::new();
+    let args = ["--master", &sim.master_url(), "--agent", &sim.agent_url()];
+    let (code, out, err) = run.run(&[&["drain", "--no-stop", "--decommission"][..], &args].concat()).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("GONE"), "{out}");
+    let bodies = drain_bodies(&sim);
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(bodies[0]["drain_agent"]["mark_gone"], true);
+    assert!(sim.is_gone());
+    // Our marker records the decommission, so the missing agent counts as GONE and safe.
+    let (code, out, _) = run.run(&[&["check", "--json"][..], &args].concat()).await;
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(json(&out)["drain_state"], "GONE");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_sends_no_mutating_call() {
+    let sim = Sim::start(busy_config()).await.unwrap();
+    let run = Run::new();
+    let (code, out, err) = run
+        .run(&[
+            "drain",
+            "--dry-run",
+            "--no-stop",
+            "--max-grace-period",
+            "10m",
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
+        .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("DRAIN_AGENT"), "{out}");
+    assert!(out.contains("\"seconds\":600"), "{out}");
+    for call in ["DRAIN_AGENT", "DEACTIVATE_AGENT", "REACTIVATE_AGENT", "MARK_AGENT_GONE"] {
+        assert_eq!(sim.count_calls(call), 0, "{call}");
+    }
+    assert!(!run.marker_path().exists());
+    assert_eq!(sim.drain_state(), None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_killed_drain_resumes_without_a_second_drain_agent() {
+    let cfg = SimConfig {
+        frameworks: vec![framework(
+            "fw-slow",
+            "slow",
+            AckMode::After(Duration::from_millis(50)),
+            vec![task("slow-1", 2500)],
+        )],
+        ..SimConfig::default()
+    };
+    let sim = Sim::start(cfg).await.unwrap();
+    let run = Run::new();
+    let args = ["drain", "--no-stop", "--master", &sim.master_url(), "--agent", &sim.agent_url()];
+    let mut child = run.command(&args).spawn().unwrap();
+    let waited = std::time::Instant::now();
+    while sim.count_calls("DRAIN_AGENT") == 0 {
+        assert!(waited.elapsed() < Duration::from_secs(20), "drain never sent DRAIN_AGENT");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // SIGKILL: no chance to clean up.
+    child.start_kill().unwrap();
+    let status = child.wait().await.unwrap();
+    assert!(!status.success());
+    let marker = std::fs::read_to_string(run.marker_path()).unwrap();
+    assert!(marker.contains("AwaitDrained"), "{marker}");
+    assert_eq!(sim.drain_state().as_deref(), Some("DRAINING"));
+
+    let (code, _, err) = run.run(&args).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("resuming"), "{err}");
+    assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+    assert_eq!(sim.drain_state().as_deref(), Some("DRAINED"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drain_refused_in_a_maintenance_window_is_policy() {
+    let sim = Sim::start(busy_config()).await.unwrap();
+    sim.set_in_maintenance_window(true);
+    let run = Run::new();
+    let (code, _, err) = run
+        .run(&["drain", "--no-stop", "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .await;
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("maintenance"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_drains_at_once_the_second_is_refused() {
+    let sim = Sim::start(stuck_config()).await.unwrap();
+    let run = Run::new();
+    let args = ["drain", "--no-stop", "--deadline", "5s", "--master", &sim.master_url(), "--agent", &sim.agent_url()];
+    let mut first = run.command(&args).spawn().unwrap();
+    let waited = std::time::Instant::now();
+    while sim.count_calls("DRAIN_AGENT") == 0 {
+        assert!(waited.elapsed() < Duration::from_secs(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (code, _, err) = run.run(&args).await;
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("another mesos-maint drain"), "{err}");
+    first.start_kill().unwrap();
+    let _ = first.wait().await;
+    assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+}

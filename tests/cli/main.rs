@@ -1,0 +1,10 @@
+//! Black-box tests of the core commands: the built binary against the in-repo Mesos simulator.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod activation;
+mod check;
+mod drain;
+mod transport;
+mod usage;

@@ -1,0 +1,180 @@
+use mesos_sim::{Server, Sim, SimAuth, SimConfig};
+
+use crate::common::*;
+
+fn secret_file(dir: &std::path::Path, secret: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join("secret");
+    std::fs::write(&p, format!("{secret}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p
+}
+
+fn config_file(dir: &std::path::Path, text: &str) -> String {
+    let p = dir.join("test.toml");
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redirect_from_a_follower_keeps_body_and_basic_auth() {
+    let cfg = SimConfig {
+        auth: SimAuth::Basic {
+            principal: "maintenance".into(),
+            secret: "s3cret".into(),
+        },
+        ..busy_config()
+    };
+    let sim = Sim::start(cfg).await.unwrap();
+    let run = Run::new();
+    let secret = secret_file(run.state_dir(), "s3cret");
+    let conf = config_file(
+        run.state_dir(),
+        &format!("[auth]\nprincipal = \"maintenance\"\nsecret_file = \"{}\"\n", secret.display()),
+    );
+    let (code, _, err) = run
+        .run(&["drain", "--no-stop", "--config", &conf, "--master", &sim.follower_url(), "--agent", &sim.agent_url()])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let reqs = sim.requests();
+    let follower = reqs
+        .iter()
+        .find(|r| r.server == Server::Follower && r.call_type().as_deref() == Some("DRAIN_AGENT"));
+    assert_eq!(follower.map(|r| r.status), Some(307), "the first DRAIN_AGENT went to the follower");
+    let leader = reqs
+        .iter()
+        .find(|r| r.server == Server::Leader && r.call_type().as_deref() == Some("DRAIN_AGENT"))
+        .expect("DRAIN_AGENT replayed on the leader");
+    assert_eq!(leader.status, 200);
+    assert!(leader.header("authorization").unwrap().starts_with("Basic "));
+    assert_eq!(leader.header("content-type"), Some("application/json"));
+    assert_eq!(sim.count_calls("DRAIN_AGENT"), 1, "one DRAIN_AGENT reached the leader");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_secret_is_undetermined() {
+    let cfg = SimConfig {
+        auth: SimAuth::Basic {
+            principal: "maintenance".into(),
+            secret: "right".into(),
+        },
+        ..busy_config()
+    };
+    let sim = Sim::start(cfg).await.unwrap();
+    let run = Run::new();
+    let secret = secret_file(run.state_dir(), "wrong");
+    let conf = config_file(
+        run.state_dir(),
+        &format!("[auth]\nprincipal = \"maintenance\"\nsecret_file = \"{}\"\n", secret.display()),
+    );
+    let (code, out, _) = run
+        .run(&["check", "--json", "--config", &conf, "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .await;
+    assert_eq!(code, 3, "{out}");
+    let (code, _, err) = run
+        .run(&["drain", "--no-stop", "--config", &conf, "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .await;
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(sim.count_calls("DRAIN_AGENT"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secret_with_a_colon_is_rejected_before_any_request() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let run = Run::new();
+    let secret = secret_file(run.state_dir(), "pass:word");
+    let conf = config_file(
+        run.state_dir(),
+        &format!("[auth]\nprincipal = \"maintenance\"\nsecret_file = \"{}\"\n", secret.display()),
+    );
+    let (code, _, err) = run
+        .run(&["drain", "--no-stop", "--config", &conf, "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(':'), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(sim.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dcos_token_auth() {
+    let cfg = SimConfig {
+        auth: SimAuth::Token("eyJhbGciOi.token.sig".into()),
+        ..busy_config()
+    };
+    let sim = Sim::start(cfg).await.unwrap();
+    let run = Run::new();
+    let token = run.state_dir().join("token");
+    std::fs::write(&token, "eyJhbGciOi.token.sig\n").unwrap();
+    let conf = config_file(run.state_dir(), &format!("[auth]\ntoken_file = \"{}\"\n", token.display()));
+    let (code, _, err) = run
+        .run(&["drain", "--no-stop", "--config", &conf, "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let r = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.call_type().as_deref() == Some("DRAIN_AGENT"))
+        .unwrap();
+    assert_eq!(r.header("authorization"), Some("token=eyJhbGciOi.token.sig"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_leader_and_recovery_503s_are_retried() {
+    let sim = Sim::start(busy_config()).await.unwrap();
+    sim.set_no_leader(2);
+    sim.set_recovering(2);
+    let run = Run::new();
+    let (code, _, err) = run
+        .run(&["drain", "--no-stop", "--master", &sim.follower_url(), "--agent", &sim.agent_url()])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+    assert!(sim.requests().iter().any(|r| r.status == 503));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn master_is_discovered_from_the_local_agent() {
+    let sim = Sim::start(busy_config()).await.unwrap();
+    let run = Run::new();
+    let (code, out, err) = run.run(&["check", "--json", "--agent", &sim.agent_url()]).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(json(&out)["live_tasks"], 3);
+    assert!(sim.requests().iter().any(|r| r.server == Server::Leader));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unfiltered_slaves_endpoint_falls_back_to_streaming_get_agents() {
+    let cfg = SimConfig {
+        ignore_slave_id_filter: true,
+        filler_agents: 200,
+        ..busy_config()
+    };
+    let sim = Sim::start(cfg).await.unwrap();
+    let run = Run::new();
+    let (code, _, err) = run
+        .run(&["drain", "--no-stop", "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(sim.count_calls("GET_AGENTS") >= 1);
+    assert_eq!(sim.drain_state().as_deref(), Some("DRAINED"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_filtered_endpoint_is_used_when_it_works() {
+    let cfg = SimConfig {
+        filler_agents: 200,
+        ..busy_config()
+    };
+    let sim = Sim::start(cfg).await.unwrap();
+    let run = Run::new();
+    let (code, _, err) = run
+        .run(&["drain", "--no-stop", "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(sim.count_calls("GET_AGENTS"), 0);
+    assert!(sim
+        .requests()
+        .iter()
+        .any(|r| r.path.starts_with("/master/slaves?slave_id=")));
+}
