@@ -1,0 +1,283 @@
+//! Master operator API: look one agent up, and the agent-level write calls.
+//!
+//! The client remembers the master that last answered, so after one 307 from a non-leader it talks
+//! to the leader directly. Looking an agent up prefers `GET /master/slaves?slave_id=<id>` (filtered
+//! on the master, a few KiB whatever the cluster size) and falls back to a streamed GET_AGENTS
+//! scan when a master turns out not to filter.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use url::Url;
+
+use super::error::MesosError;
+use super::scan;
+use super::transport::{shown, Transport};
+use super::types::{Call, DrainInfoWire, SlavesV0Wire};
+
+/// `DrainInfo.state` as the master reports it; names a newer master adds are kept verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum DrainState {
+    Draining,
+    Drained,
+    Other(String),
+}
+
+impl DrainState {
+    pub fn from_wire(name: &str) -> DrainState {
+        match name {
+            "DRAINING" => DrainState::Draining,
+            "DRAINED" => DrainState::Drained,
+            other => DrainState::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            DrainState::Draining => "DRAINING",
+            DrainState::Drained => "DRAINED",
+            DrainState::Other(s) => s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DrainInfo {
+    pub state: DrainState,
+    pub mark_gone: bool,
+    /// From the response-side `DurationInfo`; `None` when the drain has no cap.
+    pub max_grace_period_ns: Option<i64>,
+}
+
+impl From<&DrainInfoWire> for DrainInfo {
+    fn from(w: &DrainInfoWire) -> DrainInfo {
+        DrainInfo {
+            state: DrainState::from_wire(&w.state),
+            mark_gone: w.config.mark_gone,
+            max_grace_period_ns: w.config.max_grace_period.map(|d| d.nanoseconds),
+        }
+    }
+}
+
+/// One registered agent as the master sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MasterAgent {
+    pub id: String,
+    pub hostname: String,
+    /// `slave(1)@<ip>:<port>`; the IP is what maintenance MachineIDs need.
+    pub pid: Option<String>,
+    /// Connected and not deactivated.
+    pub active: bool,
+    pub deactivated: bool,
+    pub drain: Option<DrainInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum AgentLookup {
+    Registered(MasterAgent),
+    /// Known from the registry after a master failover but not re-registered yet (no drain info).
+    Recovered,
+    /// In neither list: gone, unreachable, removed or unknown. Not "drained"; the caller decides.
+    Absent,
+}
+
+pub struct MasterClient {
+    transport: Arc<Transport>,
+    base: Url,
+    leader: Mutex<Url>,
+    /// Set once a master is seen ignoring the `slave_id` filter (or lacking the endpoint).
+    unfiltered: AtomicBool,
+}
+
+impl MasterClient {
+    pub fn new(transport: Arc<Transport>, base: Url) -> MasterClient {
+        MasterClient {
+            transport,
+            leader: Mutex::new(base.clone()),
+            base,
+            unfiltered: AtomicBool::new(false),
+        }
+    }
+
+    /// The master URL that last answered (initially the configured one).
+    pub fn leader_url(&self) -> Url {
+        self.leader
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn requests_sent(&self) -> u64 {
+        self.transport.requests_sent()
+    }
+
+    /// Looks one agent up, through the master-side filtered v0 endpoint when the master honours it.
+    pub async fn agent(&self, agent_id: &str) -> Result<AgentLookup, MesosError> {
+        if self.unfiltered.load(Ordering::Relaxed) {
+            return self.agent_via_get_agents(agent_id).await;
+        }
+        let path = format!("/master/slaves?slave_id={}", encode_query(agent_id));
+        let leader = self.leader_url();
+        let (url, bytes) = match self.transport.get(&leader, &path).await {
+            Ok(answer) => answer,
+            // A master without the endpoint, or one that sent every agent back.
+            Err(e @ (MesosError::Status { status: 404, .. } | MesosError::TooLarge { .. })) => {
+                self.mark_unfiltered(&e.to_string());
+                return self.agent_via_get_agents(agent_id).await;
+            }
+            Err(e @ MesosError::Unreachable { .. }) => return Err(self.forget_leader(e)),
+            Err(e) => return Err(e),
+        };
+        self.remember_leader(&leader, &url);
+        let slaves: SlavesV0Wire =
+            serde_json::from_slice(&bytes).map_err(|e| MesosError::Decode {
+                url: shown(&url),
+                detail: e.to_string(),
+            })?;
+        let foreign = slaves
+            .slaves
+            .iter()
+            .map(|s| &s.id.0)
+            .chain(slaves.recovered_slaves.iter().map(|s| &s.id.0))
+            .find(|id| id.as_str() != agent_id);
+        if let Some(other) = foreign {
+            self.mark_unfiltered(&format!("it answered with agent {other}"));
+            return self.agent_via_get_agents(agent_id).await;
+        }
+        if let Some(s) = slaves.slaves.into_iter().next() {
+            return Ok(AgentLookup::Registered(MasterAgent {
+                id: s.id.0,
+                hostname: s.hostname,
+                pid: s.pid,
+                active: s.active,
+                deactivated: s.deactivated,
+                drain: s.drain_info.as_ref().map(DrainInfo::from),
+            }));
+        }
+        if !slaves.recovered_slaves.is_empty() {
+            return Ok(AgentLookup::Recovered);
+        }
+        Ok(AgentLookup::Absent)
+    }
+
+    /// Full GET_AGENTS, streamed and scanned without building the document.
+    pub async fn agent_via_get_agents(&self, agent_id: &str) -> Result<AgentLookup, MesosError> {
+        let leader = self.leader_url();
+        let call = Call::simple("GET_AGENTS");
+        let (url, reader) = match self.transport.call_streaming(&leader, &call).await {
+            Ok(answer) => answer,
+            Err(e @ MesosError::Unreachable { .. }) => return Err(self.forget_leader(e)),
+            Err(e) => return Err(e),
+        };
+        let id = agent_id.to_string();
+        let scanned = tokio::task::spawn_blocking(move || scan::find_agent(reader, &id))
+            .await
+            .map_err(|e| MesosError::Decode {
+                url: shown(&url),
+                detail: format!("scan task failed: {e}"),
+            })?;
+        match scanned {
+            Ok(lookup) => {
+                self.remember_leader(&leader, &url);
+                Ok(lookup)
+            }
+            Err(scan::ScanError::Io(e)) => Err(MesosError::Unreachable {
+                url: shown(&url),
+                detail: format!("reading the answer: {e}"),
+            }),
+            Err(e) => Err(MesosError::Decode {
+                url: shown(&url),
+                detail: e.to_string(),
+            }),
+        }
+    }
+
+    /// DRAIN_AGENT. Do not call it for an agent already DRAINED: it goes back to DRAINING.
+    pub async fn drain_agent(
+        &self,
+        agent_id: &str,
+        max_grace: Option<Duration>,
+        mark_gone: bool,
+    ) -> Result<(), MesosError> {
+        self.write(&Call::drain_agent(agent_id, max_grace, mark_gone))
+            .await
+    }
+
+    pub async fn deactivate_agent(&self, agent_id: &str) -> Result<(), MesosError> {
+        self.write(&Call::deactivate_agent(agent_id)).await
+    }
+
+    /// Raw REACTIVATE_AGENT: 400 "Agent is not deactivated" and 409 (saved although the agent is
+    /// unreachable) come back as `MesosError::Status` for the caller to interpret.
+    pub async fn reactivate_agent(&self, agent_id: &str) -> Result<(), MesosError> {
+        self.write(&Call::reactivate_agent(agent_id)).await
+    }
+
+    pub async fn mark_agent_gone(&self, agent_id: &str) -> Result<(), MesosError> {
+        self.write(&Call::mark_agent_gone(agent_id)).await
+    }
+
+    /// Write calls answer 200 with an empty body; any 2xx is success and the body is ignored.
+    /// They are not retried on a lost connection (REACTIVATE is not idempotent); the caller's
+    /// next attempt starts again from the configured URL.
+    async fn write(&self, call: &serde_json::Value) -> Result<(), MesosError> {
+        let leader = self.leader_url();
+        match self.transport.call(&leader, call).await {
+            Ok((url, _)) => {
+                self.remember_leader(&leader, &url);
+                Ok(())
+            }
+            Err(e @ MesosError::Unreachable { .. }) => Err(self.forget_leader(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After a redirect to another host, use that host's root from now on (Mesos serves every
+    /// endpoint at the root; the Location path `/master/api/v1` says nothing about a prefix).
+    /// Same host: keep the configured URL, which may carry a proxy prefix such as `/mesos`.
+    fn remember_leader(&self, asked: &Url, answered: &Url) {
+        if same_origin(asked, answered) {
+            return;
+        }
+        let mut root = answered.clone();
+        root.set_path("/");
+        root.set_query(None);
+        root.set_fragment(None);
+        tracing::info!(leader = %shown(&root), "following the leading master");
+        *self.leader.lock().unwrap_or_else(|p| p.into_inner()) = root;
+    }
+
+    /// A remembered leader that stopped answering may have lost leadership; start again from the
+    /// configured URL next time.
+    fn forget_leader(&self, e: MesosError) -> MesosError {
+        let mut leader = self.leader.lock().unwrap_or_else(|p| p.into_inner());
+        if *leader != self.base {
+            tracing::info!(leader = %shown(&leader), "leading master unreachable; back to {}", shown(&self.base));
+            *leader = self.base.clone();
+        }
+        e
+    }
+
+    fn mark_unfiltered(&self, why: &str) {
+        if !self.unfiltered.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "master does not filter /master/slaves by slave_id ({why}); scanning GET_AGENTS instead"
+            );
+        }
+    }
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+fn encode_query(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests;

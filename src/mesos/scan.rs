@@ -1,0 +1,285 @@
+//! Finds one agent in a full GET_AGENTS answer without building the document.
+//!
+//! A big cluster's GET_AGENTS is tens of MB. Visitors walk the top-level object and the
+//! `agents` / `recovered_agents` arrays; each element is decoded into a small struct (unknown
+//! fields are skipped unparsed) and dropped unless it is the agent asked for, so memory stays at
+//! one element plus the read buffer.
+
+use std::fmt;
+use std::io::{BufReader, Read};
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use super::master::{AgentLookup, DrainInfo, MasterAgent};
+use super::types::{DrainInfoWire, IdValue};
+
+/// Big enough that a read syscall (or a channel hop from the async body) moves a lot of bytes.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("malformed GET_AGENTS answer: {0}")]
+    Json(serde_json::Error),
+    #[error("GET_AGENTS answer without a get_agents object")]
+    MissingGetAgents,
+}
+
+impl From<serde_json::Error> for ScanError {
+    fn from(e: serde_json::Error) -> ScanError {
+        if e.is_io() {
+            ScanError::Io(e.into())
+        } else {
+            ScanError::Json(e)
+        }
+    }
+}
+
+/// Streams `reader` (a whole GET_AGENTS response) and reports where `agent_id` is.
+pub fn find_agent<R: Read>(reader: R, agent_id: &str) -> Result<AgentLookup, ScanError> {
+    let reader = BufReader::with_capacity(READ_BUFFER_BYTES, reader);
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let found = scan_document(&mut de, agent_id)?;
+    de.end()?;
+    Ok(found)
+}
+
+/// Same as [`find_agent`] for a body already in memory.
+pub fn find_agent_in_slice(bytes: &[u8], agent_id: &str) -> Result<AgentLookup, ScanError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let found = scan_document(&mut de, agent_id)?;
+    de.end()?;
+    Ok(found)
+}
+
+fn scan_document<'de, D>(de: D, agent_id: &str) -> Result<AgentLookup, ScanError>
+where
+    D: Deserializer<'de, Error = serde_json::Error>,
+{
+    let mut found = Found::default();
+    RootSeed {
+        id: agent_id,
+        found: &mut found,
+    }
+    .deserialize(de)?;
+    if !found.saw_get_agents {
+        return Err(ScanError::MissingGetAgents);
+    }
+    Ok(match (found.registered, found.recovered) {
+        (Some(agent), _) => AgentLookup::Registered(agent),
+        (None, true) => AgentLookup::Recovered,
+        (None, false) => AgentLookup::Absent,
+    })
+}
+
+#[derive(Default)]
+struct Found {
+    saw_get_agents: bool,
+    registered: Option<MasterAgent>,
+    recovered: bool,
+}
+
+/// The keys that matter at any level; everything else is skipped without allocating.
+enum Key {
+    GetAgents,
+    Agents,
+    RecoveredAgents,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(match v {
+                    "get_agents" => Key::GetAgents,
+                    "agents" => Key::Agents,
+                    "recovered_agents" => Key::RecoveredAgents,
+                    _ => Key::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+struct RootSeed<'a> {
+    id: &'a str,
+    found: &'a mut Found,
+}
+
+impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RootSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a GET_AGENTS response object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::GetAgents => {
+                    self.found.saw_get_agents = true;
+                    map.next_value_seed(GetAgentsSeed {
+                        id: self.id,
+                        found: &mut *self.found,
+                    })?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct GetAgentsSeed<'a> {
+    id: &'a str,
+    found: &'a mut Found,
+}
+
+impl<'de> DeserializeSeed<'de> for GetAgentsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for GetAgentsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("the get_agents object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Agents => map.next_value_seed(AgentsSeed {
+                    id: self.id,
+                    found: &mut *self.found,
+                })?,
+                Key::RecoveredAgents => map.next_value_seed(RecoveredSeed {
+                    id: self.id,
+                    found: &mut *self.found,
+                })?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The fields of a `get_agents.agents[]` entry this tool needs.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ScanEntry {
+    agent_info: ScanInfo,
+    active: bool,
+    deactivated: bool,
+    pid: Option<String>,
+    drain_info: Option<DrainInfoWire>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ScanInfo {
+    id: Option<IdValue>,
+    hostname: String,
+}
+
+impl ScanEntry {
+    fn into_agent(self, id: String) -> MasterAgent {
+        MasterAgent {
+            id,
+            hostname: self.agent_info.hostname,
+            pid: self.pid,
+            active: self.active,
+            deactivated: self.deactivated,
+            drain: self.drain_info.as_ref().map(DrainInfo::from),
+        }
+    }
+}
+
+struct AgentsSeed<'a> {
+    id: &'a str,
+    found: &'a mut Found,
+}
+
+impl<'de> DeserializeSeed<'de> for AgentsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for AgentsSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("the agents array")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(entry) = seq.next_element::<ScanEntry>()? {
+            if self.found.registered.is_some() {
+                continue;
+            }
+            if let Some(IdValue { value }) = &entry.agent_info.id {
+                if value == self.id {
+                    let id = value.clone();
+                    self.found.registered = Some(entry.into_agent(id));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `recovered_agents[]` entries are `AgentInfo`s; only the id matters.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RecoveredEntry {
+    id: Option<IdValue>,
+}
+
+struct RecoveredSeed<'a> {
+    id: &'a str,
+    found: &'a mut Found,
+}
+
+impl<'de> DeserializeSeed<'de> for RecoveredSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RecoveredSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("the recovered_agents array")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(entry) = seq.next_element::<RecoveredEntry>()? {
+            if entry.id.is_some_and(|i| i.value == self.id) {
+                self.found.recovered = true;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
