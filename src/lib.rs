@@ -1,7 +1,15 @@
 //! mesos-maint: take a Mesos / DC/OS agent node out of the cluster safely and bring it back.
 //!
-//! One module per external system (`mesos`, `systemd`, `config`), the drain workflow in `drain`,
-//! and the commands that tie them together in `commands`.
+//! One module per external system (`mesos`, `systemd`, `config`), the pure view of the node
+//! (`node`), the drain workflow (`drain`), and the commands that tie them together (`commands`).
 
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod drain;
+pub mod exit;
+pub mod logging;
 pub mod mesos;
+pub mod node;
+pub mod report;
 pub mod systemd;

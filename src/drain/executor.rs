@@ -394,15 +394,16 @@ impl Executor {
         if mark_gone_missing {
             observer.action("the agent is drained without mark_gone; re-sending DRAIN_AGENT with mark_gone for the decommission");
         }
-        let master = self.master.clone().expect("resolved");
-        match master
+        let master = self.master.as_ref().expect("resolved");
+        let sent = master
             .drain_agent(&self.agent_id, self.req.max_grace_period, policy.decommission)
-            .await
-        {
+            .await;
+        let leader = master.leader_url();
+        match sent {
             Ok(()) => {
                 observer.action(&format!(
                     "DRAIN_AGENT sent to {} for agent {} (max_grace_period: {}, mark_gone: {})",
-                    master.leader_url(),
+                    leader,
                     self.agent_id,
                     self.req
                         .max_grace_period
