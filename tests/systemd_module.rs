@@ -382,3 +382,52 @@ fn unreachable_bus_is_bus_unavailable() {
         "{err:?}"
     );
 }
+
+/// Self-tests of the sandbox's logind support (and of `run_isolated` for a test inside a
+/// module, whose libtest path is `harness::…`).
+mod harness {
+    use super::*;
+
+    #[test]
+    fn logind_runs_with_the_configured_inhibit_delay_and_reboots_only_a_dummy() {
+        support::sandbox::run_isolated_requiring(
+            "logind_runs_with_the_configured_inhibit_delay_and_reboots_only_a_dummy",
+            &["/lib/systemd/systemd-logind"],
+            || {
+                let sb = Sandbox::builder("logind")
+                    .with_logind(true)
+                    .inhibit_delay_max(Duration::from_millis(1500))
+                    .build()
+                    .expect("sandbox");
+                assert!(sb.logind_pid().is_some());
+                let out = sb.busctl(&[
+                    "get-property",
+                    "org.freedesktop.login1",
+                    "/org/freedesktop/login1",
+                    "org.freedesktop.login1.Manager",
+                    "InhibitDelayMaxUSec",
+                ]);
+                assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "t 1500000");
+
+                // Reboot(false) goes through logind's real sequence and ends by starting the
+                // dummy reboot.target on the sandbox manager.
+                let out = sb.busctl(&[
+                    "call",
+                    "org.freedesktop.login1",
+                    "/org/freedesktop/login1",
+                    "org.freedesktop.login1.Manager",
+                    "Reboot",
+                    "b",
+                    "false",
+                ]);
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let (s, ok) = sb.wait_for_state("reboot.target", SHORT, |s| s.is_active());
+                assert!(ok, "{s:?}");
+            },
+        );
+    }
+}

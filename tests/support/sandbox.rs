@@ -91,7 +91,8 @@ pub fn run_isolated_requiring(test_name: &str, extra_paths: &[&str], body: impl 
         return;
     }
     if let Some(reason) = skip_reason(extra_paths) {
-        eprintln!("SKIP {test_name}: {reason}");
+        // Straight to the stderr fd, past libtest's capture, so the skip is always visible.
+        let _ = writeln!(std::io::stderr(), "SKIP {test_name}: {reason}");
         return;
     }
     let path = full_test_path(test_name);
@@ -960,12 +961,14 @@ impl Sandbox {
         let mut leftovers = Vec::new();
         if let Some(logind) = self.logind.take() {
             leftovers.extend(descendants(logind.id() as i32));
-            stop_child(logind, "systemd-logind");
+            stop_child(logind, "systemd-logind", Duration::from_secs(3));
         }
         if let Some(manager) = self.manager.take() {
             leftovers.extend(descendants(manager.id() as i32));
             // SIGTERM makes a user manager start exit.target: units are stopped, then it exits.
-            stop_child(manager, "systemd --user");
+            // A unit that is slow to stop (a test of stop timeouts) would hold that up: give it
+            // a moment only, then kill the lot.
+            stop_child(manager, "systemd --user", Duration::from_millis(1500));
         }
         // Whatever the units left behind (a stop that was still running, a daemon that
         // double-forked), by PID.
@@ -1001,18 +1004,19 @@ impl Drop for Sandbox {
     }
 }
 
-/// SIGTERM, wait up to 5 s, then SIGKILL; always reap.
-fn stop_child(mut child: Child, what: &str) {
+/// SIGTERM, wait up to `grace`, then SIGKILL; always reap.
+fn stop_child(mut child: Child, what: &str, grace: Duration) {
     let Some(proc_id) = ProcId::of(child.id() as i32) else {
         let _ = child.wait();
         return;
     };
     proc_id.signal(Signal::SIGTERM);
-    let exited = wait_until(Duration::from_secs(5), || {
-        matches!(child.try_wait(), Ok(Some(_)) | Err(_))
-    });
+    let exited = wait_until(grace, || matches!(child.try_wait(), Ok(Some(_)) | Err(_)));
     if !exited {
-        eprintln!("{what} (pid {}) ignored SIGTERM; killing it", child.id());
+        tracing::debug!(
+            "{what} (pid {}) still running after {grace:?}; killing it",
+            child.id()
+        );
         let _ = child.kill();
     }
     let _ = child.wait();
