@@ -758,7 +758,7 @@ async fn drain_agent(sh: &Arc<Shared>, sub: &Value) -> Resp {
     {
         let c = sh.lock();
         let local = id == c.agent_id && c.known();
-        if local && c.link != Link::Unreachable {
+        if local && c.link.registered() {
             let m = c.machine();
             if c.in_window_knob || c.in_schedule(&m) {
                 return text(
@@ -792,7 +792,7 @@ async fn drain_agent(sh: &Arc<Shared>, sub: &Value) -> Resp {
     });
     c.drain_epoch += 1;
     c.deactivated = true;
-    if c.link != Link::Unreachable {
+    if c.link.registered() {
         c.est_drain_start_ns = Some(now_ns() / 1_000_000_000 * 1_000_000_000);
     }
     sh.deliver_drain(&mut c);
@@ -845,7 +845,7 @@ async fn reactivate_agent(sh: &Arc<Shared>, sub: &Value) -> Resp {
     c.drain_epoch += 1;
     c.deactivated = false;
     c.est_drain_start_ns = None;
-    if c.link == Link::Unreachable {
+    if !c.link.registered() {
         return text(409, "Agent removed while processing the call");
     }
     ok_empty()
@@ -1195,6 +1195,17 @@ fn control(sh: &Arc<Shared>, method: &str, path: &str, query: Option<&str>, body
         }
         "agent/unreachable" => {
             sh.stop_agent(Link::Unreachable);
+            ok()
+        }
+        "failover" => {
+            let after = match query_param(query, "reregister_after_ms") {
+                Some(ms) => match ms.parse() {
+                    Ok(ms) => Some(Duration::from_millis(ms)),
+                    Err(_) => return text(400, format!("bad 'reregister_after_ms': {ms}")),
+                },
+                None => None,
+            };
+            sh.failover(after);
             ok()
         }
         "agent/start" => {

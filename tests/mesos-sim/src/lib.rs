@@ -540,6 +540,15 @@ impl Sim {
         self.shared.start_agent();
     }
 
+    /// Master failover: the drain state and deactivation survive (they are in the
+    /// registry), `estimated_drain_start_time` is lost, and the agent appears only under
+    /// `recovered_agents` / `recovered_slaves` (REACTIVATE_AGENT answers 409) until it
+    /// re-registers after `reregister_after` (None: at the next [`Sim::start_agent`]).
+    /// Combine with [`Sim::set_recovering`] for the 503 phase.
+    pub fn failover(&self, reregister_after: Option<Duration>) {
+        self.shared.failover(reregister_after);
+    }
+
     /// The agent's machine is (or is not) in a maintenance window: DRAIN_AGENT answers 400.
     pub fn set_in_maintenance_window(&self, yes: bool) {
         self.shared.lock().in_window_knob = yes;

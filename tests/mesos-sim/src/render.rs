@@ -202,7 +202,7 @@ fn join_entries(
     before: &Bytes,
     primary: Option<String>,
     after: &Bytes,
-    suffix: &'static str,
+    suffix: String,
 ) -> Vec<Bytes> {
     let mut chunks = vec![Bytes::from(prefix)];
     let mut first = true;
@@ -223,7 +223,7 @@ fn join_entries(
         first = false;
         chunks.push(part);
     }
-    chunks.push(Bytes::from_static(suffix.as_bytes()));
+    chunks.push(Bytes::from(suffix));
     chunks
 }
 
@@ -385,29 +385,41 @@ pub(crate) fn slave_entry_v0(c: &Core, sh: &Shared) -> Value {
     Value::Object(m)
 }
 
+/// `[AgentInfo]` of the local agent while it is only "recovered" (after a failover).
+fn recovered(c: &Core, sh: &Shared) -> Option<String> {
+    (c.known() && c.link == Link::Recovered).then(|| agent_info(c, sh).to_string())
+}
+
 /// GET_AGENTS body, as chunks (the synthetic agents are cached).
 pub(crate) fn get_agents(c: &Core, sh: &Shared) -> Vec<Bytes> {
     let (before, after) = fillers_v1(sh);
     let primary = c.listed().then(|| agent_entry_v1(c, sh).to_string());
+    let rec = recovered(c, sh);
     let any = primary.is_some() || !before.is_empty() || !after.is_empty();
-    match sh.style {
-        ApiStyle::V1_11 => join_entries(
-            r#"{"type":"GET_AGENTS","get_agents":{"agents":["#.into(),
-            before,
-            primary,
-            after,
-            r#"],"recovered_agents":[]}}"#,
-        ),
-        ApiStyle::V1_9 if any => join_entries(
-            r#"{"type":"GET_AGENTS","get_agents":{"agents":["#.into(),
-            before,
-            primary,
-            after,
-            "]}}",
-        ),
-        ApiStyle::V1_9 => vec![Bytes::from_static(
-            br#"{"type":"GET_AGENTS","get_agents":{}}"#,
-        )],
+    match (sh.style, any) {
+        (ApiStyle::V1_11, _) | (ApiStyle::V1_9, true) => {
+            let suffix = match (&rec, sh.style) {
+                (Some(r), _) => format!(r#"],"recovered_agents":[{r}]}}}}"#),
+                (None, ApiStyle::V1_11) => r#"],"recovered_agents":[]}}"#.to_owned(),
+                (None, ApiStyle::V1_9) => "]}}".to_owned(),
+            };
+            join_entries(
+                r#"{"type":"GET_AGENTS","get_agents":{"agents":["#.into(),
+                before,
+                primary,
+                after,
+                suffix,
+            )
+        }
+        (ApiStyle::V1_9, false) => {
+            let body = match rec {
+                Some(r) => {
+                    format!(r#"{{"type":"GET_AGENTS","get_agents":{{"recovered_agents":[{r}]}}}}"#)
+                }
+                None => r#"{"type":"GET_AGENTS","get_agents":{}}"#.to_owned(),
+            };
+            vec![Bytes::from(body)]
+        }
     }
 }
 
@@ -415,16 +427,12 @@ pub(crate) fn get_agents(c: &Core, sh: &Shared) -> Vec<Bytes> {
 pub(crate) fn slaves(c: &Core, sh: &Shared, filter: Option<&str>) -> Vec<Bytes> {
     let primary = c.listed().then(|| slave_entry_v0(c, sh).to_string());
     let filter = filter.filter(|_| !c.ignore_slave_id_filter);
+    let rec = recovered(c, sh).filter(|_| filter.map_or(true, |id| id == c.agent_id));
+    let suffix = format!(r#"],"recovered_slaves":[{}]}}"#, rec.unwrap_or_default());
     match filter {
         None => {
             let (before, after) = fillers_v0(sh);
-            join_entries(
-                r#"{"slaves":["#.into(),
-                before,
-                primary,
-                after,
-                r#"],"recovered_slaves":[]}"#,
-            )
+            join_entries(r#"{"slaves":["#.into(), before, primary, after, suffix)
         }
         Some(id) => {
             let mut entry = None;
@@ -436,13 +444,7 @@ pub(crate) fn slaves(c: &Core, sh: &Shared, filter: Option<&str>) -> Vec<Bytes> 
                 entry = Some(s);
             }
             let empty = Bytes::new();
-            join_entries(
-                r#"{"slaves":["#.into(),
-                &empty,
-                entry,
-                &empty,
-                r#"],"recovered_slaves":[]}"#,
-            )
+            join_entries(r#"{"slaves":["#.into(), &empty, entry, &empty, suffix)
         }
     }
 }
@@ -454,6 +456,10 @@ pub(crate) fn master_state(c: &Core, sh: &Shared) -> Vec<Bytes> {
         .filter(|i| i % 97 == 3 || i % 13 == 5)
         .count();
     let active = (listed == 1 && c.active()) as usize + sh.filler_agents - filler_deactivated;
+    let rec: Vec<Value> = (c.known() && c.link == Link::Recovered)
+        .then(|| agent_info(c, sh))
+        .into_iter()
+        .collect();
     let head = json!({
         "version": sh.style.version(),
         "id": sh.master_id,
@@ -465,14 +471,14 @@ pub(crate) fn master_state(c: &Core, sh: &Shared) -> Vec<Bytes> {
         "deactivated_slaves": listed + sh.filler_agents - active,
         "unreachable_slaves": (c.known() && c.link == Link::Unreachable) as usize,
         "frameworks": master_frameworks_v0(c),
-        "recovered_slaves": [],
+        "recovered_slaves": rec,
     })
     .to_string();
     // Splice "slaves":[...] into the object.
     let prefix = format!("{},\"slaves\":[", &head[..head.len() - 1]);
     let (before, after) = fillers_v0(sh);
     let primary = c.listed().then(|| slave_entry_v0(c, sh).to_string());
-    join_entries(prefix, before, primary, after, "]}")
+    join_entries(prefix, before, primary, after, "]}".to_owned())
 }
 
 fn master_frameworks_v0(c: &Core) -> Value {

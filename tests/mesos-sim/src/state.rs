@@ -31,6 +31,15 @@ pub(crate) enum Link {
     Disconnected,
     /// Marked unreachable: left out of GET_AGENTS; drain state and deactivation kept.
     Unreachable,
+    /// After a master failover, not re-registered yet: only in `recovered_agents`.
+    Recovered,
+}
+
+impl Link {
+    /// Registered with the current master (connected or not).
+    pub(crate) fn registered(self) -> bool {
+        matches!(self, Link::Connected | Link::Disconnected)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -178,7 +187,7 @@ impl Core {
 
     /// Listed in GET_AGENTS / `/master/slaves`.
     pub(crate) fn listed(&self) -> bool {
-        self.registered && !self.gone && self.link != Link::Unreachable
+        self.registered && !self.gone && self.link.registered()
     }
 
     /// Known to the master (registered or unreachable, not gone).
@@ -858,20 +867,7 @@ impl Shared {
         c.agent_up = true;
         c.link_epoch += 1;
         if c.known() {
-            // Re-registration with the same id.
-            c.link = Link::Connected;
-            c.reregistered_time_ns = Some(now_ns());
-            c.est_drain_start_ns = None;
-            for t in c.tasks.iter_mut() {
-                t.kill_at = None;
-            }
-            self.deliver_drain(&mut c);
-            for i in 0..c.tasks.len() {
-                if c.tasks[i].bucket == Bucket::Terminated && c.tasks[i].ack_wanted {
-                    self.schedule_ack(&mut c, i);
-                }
-            }
-            self.check_and_transition(&mut c);
+            self.reregister(&mut c);
         } else {
             // Removed or gone: the agent starts over with a wiped work dir and a new id.
             c.id_seq += 1;
@@ -892,12 +888,54 @@ impl Shared {
         }
     }
 
+    /// Master failover: drain state and deactivation survive (registry), the estimated
+    /// drain start time does not; the agent is only "recovered" until it re-registers.
+    pub(crate) fn failover(self: &Arc<Self>, reregister_after: Option<Duration>) {
+        let mut c = self.lock();
+        if !c.known() {
+            return;
+        }
+        c.est_drain_start_ns = None;
+        c.link = Link::Recovered;
+        c.link_epoch += 1;
+        for t in c.tasks.iter_mut() {
+            t.kill_at = None;
+        }
+        if let Some(after) = reregister_after {
+            let epoch = c.link_epoch;
+            self.at(Instant::now() + after, move |s, c| {
+                if c.link_epoch == epoch && c.link == Link::Recovered && c.agent_up {
+                    s.reregister(c);
+                }
+            });
+        }
+    }
+
+    /// The agent re-registers with the same id.
+    fn reregister(self: &Arc<Self>, c: &mut Core) {
+        c.link_epoch += 1;
+        c.link = Link::Connected;
+        c.reregistered_time_ns = Some(now_ns());
+        c.est_drain_start_ns = None;
+        for t in c.tasks.iter_mut() {
+            t.kill_at = None;
+        }
+        self.deliver_drain(c);
+        for i in 0..c.tasks.len() {
+            if c.tasks[i].bucket == Bucket::Terminated && c.tasks[i].ack_wanted {
+                self.schedule_ack(c, i);
+            }
+        }
+        self.check_and_transition(c);
+    }
+
     pub(crate) fn state_json(&self) -> Value {
         let c = self.lock();
         let link = match c.link {
             Link::Connected => "CONNECTED",
             Link::Disconnected => "DISCONNECTED",
             Link::Unreachable => "UNREACHABLE",
+            Link::Recovered => "RECOVERED",
         };
         let tasks: Vec<Value> = c
             .tasks

@@ -1000,3 +1000,37 @@ fn binary_prints_urls_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(err.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn failover_lists_the_agent_as_recovered_until_it_reregisters() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let (m, id) = (sim.master_url(), sim.agent_id());
+    assert_eq!(call(&m, &drain_body(&id, "")).await.status, 200);
+    assert!(
+        sim.wait_drain_state(Some("DRAINED"), Duration::from_secs(2))
+            .await
+    );
+    sim.failover(None);
+    sim.set_recovering(1);
+    assert_eq!(call(&m, r#"{"type":"GET_AGENTS"}"#).await.status, 503);
+    let v = call(&m, r#"{"type":"GET_AGENTS"}"#).await.json();
+    assert_eq!(v["get_agents"]["agents"], json!([]));
+    assert_eq!(
+        v["get_agents"]["recovered_agents"][0]["id"]["value"],
+        id.as_str()
+    );
+    let s = get(&m, &format!("/master/slaves?slave_id={id}"))
+        .await
+        .json();
+    assert_eq!(s["slaves"], json!([]));
+    assert_eq!(s["recovered_slaves"].as_array().unwrap().len(), 1);
+    // DRAINED survived the failover (registry); reactivating now is 409 but saved.
+    assert_eq!(sim.drain_state().as_deref(), Some("DRAINED"));
+    let r = call(&m, &agent_call("REACTIVATE_AGENT", &id)).await;
+    assert_eq!(r.status, 409);
+    assert_eq!(sim.drain_state(), None);
+    sim.start_agent();
+    let e = agent_entry(&m, &id).await.unwrap();
+    assert_eq!(e["active"], json!(true));
+    assert!(e["reregistered_time"]["nanoseconds"].as_i64().is_some());
+}
