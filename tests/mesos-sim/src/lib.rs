@@ -611,3 +611,31 @@ impl Drop for Sim {
         self.shared.shutdown_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sim_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Sim>();
+        assert_send_sync::<LoggedRequest>();
+    }
+
+    #[test]
+    fn scenarios_exist() {
+        for s in [
+            "empty",
+            "demo",
+            "stuck",
+            "never-ack",
+            "stuck-operation",
+            "quick",
+        ] {
+            assert!(SimConfig::scenario(s).is_some(), "{s}");
+        }
+        assert!(SimConfig::scenario("nope").is_none());
+        assert_eq!(SimConfig::scenario("demo").unwrap().frameworks.len(), 2);
+    }
+}
