@@ -383,6 +383,97 @@ fn unreachable_bus_is_bus_unavailable() {
     );
 }
 
+/// A private dbus-daemon without systemd on it. With `activation`, the bus has an activation
+/// file for org.freedesktop.systemd1 that runs /bin/false, as the system bus of a machine where
+/// systemd is not PID 1 has. No root needed.
+fn connect_to_bus_without_systemd(activation: bool) -> SystemdError {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let socket = dir.path().join("bus");
+    let services = dir.path().join("services");
+    std::fs::create_dir(&services).expect("mkdir");
+    if activation {
+        std::fs::write(
+            services.join("org.freedesktop.systemd1.service"),
+            "[D-BUS Service]\nName=org.freedesktop.systemd1\nExec=/bin/false\n",
+        )
+        .expect("write activation file");
+    }
+    let config = dir.path().join("bus.conf");
+    std::fs::write(
+        &config,
+        format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={}</listen>
+  <auth>EXTERNAL</auth>
+  <servicedir>{}</servicedir>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+            socket.display(),
+            services.display()
+        ),
+    )
+    .expect("write bus config");
+    let mut daemon = std::process::Command::new("dbus-daemon")
+        .arg(format!("--config-file={}", config.display()))
+        .arg("--nofork")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn dbus-daemon");
+    let up = support::proc::wait_until(Duration::from_secs(10), || socket.exists());
+    let result = up.then(|| {
+        block_on(Systemd::connect_to(&format!(
+            "unix:path={}",
+            socket.display()
+        )))
+    });
+    let _ = daemon.kill(); // our own child, by PID
+    let _ = daemon.wait();
+    assert!(up, "dbus-daemon did not come up");
+    result.expect("connected").unwrap_err()
+}
+
+#[test]
+fn bus_without_systemd_is_bus_unavailable() {
+    if std::process::Command::new("dbus-daemon")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIP bus_without_systemd_is_bus_unavailable: no dbus-daemon on PATH"
+        );
+        return;
+    }
+    for activation in [false, true] {
+        let err = connect_to_bus_without_systemd(activation);
+        match &err {
+            SystemdError::BusUnavailable { detail, .. } => {
+                let expected = if activation {
+                    "not running"
+                } else {
+                    "not on this bus"
+                };
+                assert!(
+                    detail.contains(expected),
+                    "activation={activation}: {detail}"
+                );
+            }
+            other => panic!("activation={activation}: unexpected {other:?}"),
+        }
+    }
+}
+
 /// Self-tests of the sandbox's logind support (and of `run_isolated` for a test inside a
 /// module, whose libtest path is `harness::…`).
 mod harness {

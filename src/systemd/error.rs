@@ -105,6 +105,14 @@ pub(crate) fn map_call_error(
             }
             _ => {}
         }
+        // The bus tried to start systemd on demand and could not (a bus whose
+        // org.freedesktop.systemd1 activation file runs /bin/false: systemd is not PID 1).
+        if name.starts_with("org.freedesktop.DBus.Error.Spawn.") {
+            return SystemdError::BusUnavailable {
+                address: address.to_owned(),
+                detail: format!("systemd is not running on this bus ({name}: {message})"),
+            };
+        }
         if name.ends_with(".AccessDenied") {
             return SystemdError::AccessDenied {
                 detail: format!("{what}: {name}: {message}"),
@@ -191,6 +199,20 @@ mod tests {
             SystemdError::BusUnavailable { address, detail } => {
                 assert_eq!(address, ADDR);
                 assert!(detail.contains("not on this bus"), "{detail}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn failed_activation_is_bus_unavailable() {
+        let err = method_error(
+            "org.freedesktop.DBus.Error.Spawn.ChildExited",
+            "Process org.freedesktop.systemd1 exited with status 1",
+        );
+        match map_call_error(err, ADDR, None, "reading the systemd version") {
+            SystemdError::BusUnavailable { detail, .. } => {
+                assert!(detail.contains("not running"), "{detail}")
             }
             other => panic!("unexpected {other:?}"),
         }
