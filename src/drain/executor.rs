@@ -401,6 +401,9 @@ impl Executor {
         let leader = master.leader_url();
         match sent {
             Ok(()) => {
+                // The view from before the request is stale now: poll the master first thing.
+                self.last_master = None;
+                self.last_master_poll = None;
                 observer.action(&format!(
                     "DRAIN_AGENT sent to {} for agent {} (max_grace_period: {}, mark_gone: {})",
                     leader,

@@ -101,9 +101,10 @@ fn stopped_unit_excuses_the_silent_agent_only_when_drained() {
     };
     let down = LocalObs::Unreachable("refused".into());
     assert_eq!(evaluate(&registered(Phase::Drained), &down, ex, "S1"), Verdict::Safe);
+    // Not drained: the silent agent is not excused, and a side that cannot be asked is 3.
     assert!(matches!(
         evaluate(&registered(Phase::Draining), &down, ex, "S1"),
-        Verdict::NotSafe(_)
+        Verdict::Undetermined(_)
     ));
 }
 
