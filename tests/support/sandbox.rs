@@ -114,7 +114,28 @@ pub fn skip_reason(extra_paths: &[&str]) -> Option<String> {
             return Some(format!("{path} does not exist"));
         }
     }
-    None
+    unshare_refused()
+}
+
+/// Root without CAP_SYS_ADMIN (an unprivileged container) cannot unshare: find out once.
+fn unshare_refused() -> Option<String> {
+    static PROBE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            match Command::new("unshare")
+                .args(["-m", "--propagation", "private", "true"])
+                .stdin(Stdio::null())
+                .output()
+            {
+                Ok(out) if out.status.success() => None,
+                Ok(out) => Some(format!(
+                    "`unshare -m` is refused here: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )),
+                Err(e) => Some(format!("cannot run unshare: {e}")),
+            }
+        })
+        .clone()
 }
 
 fn find_in_path(tool: &str) -> Option<PathBuf> {
