@@ -1,5 +1,5 @@
 //! A real systemd manager (and optionally a real systemd-logind) on a private D-Bus, for system
-//! tests. Facts and recipe: `docs/real-systemd-in-tests.md`.
+//! tests. Facts and recipe: `real-systemd-in-tests.md` beside the design document.
 //!
 //! ```ignore
 //! mod support;
@@ -15,8 +15,10 @@
 //!             .start("dcos-mesos-slave.service")
 //!             .build()
 //!             .expect("sandbox");
-//!         // ... Systemd::connect_to(&sb.bus_address()), or spawn the binary with sb.env() ...
+//!         // The code under test: Systemd::connect_to(&sb.bus_address()), or the binary with
+//!         // sb.command(env!("CARGO_BIN_EXE_mesos-maint")) (DBUS_SYSTEM_BUS_ADDRESS set) ...
 //!         assert!(sb.unit_state("dcos-mesos-slave.service").is_stopped());
+//!         assert_eq!(sb.sigusr1_count("docker.service"), 1);
 //!     });
 //! }
 //! ```
