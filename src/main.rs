@@ -38,7 +38,10 @@ fn main() -> ExitCode {
         output: cli.global.output(),
         quiet: cli.global.quiet > 0,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("mesos-maint: cannot start the async runtime: {e}");

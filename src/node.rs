@@ -138,7 +138,11 @@ pub struct LocalWork {
 }
 
 impl LocalWork {
-    pub fn from_api(tasks: &TaskBuckets, operations: &[Operation], names: &[FrameworkName]) -> LocalWork {
+    pub fn from_api(
+        tasks: &TaskBuckets,
+        operations: &[Operation],
+        names: &[FrameworkName],
+    ) -> LocalWork {
         use std::collections::BTreeMap;
         let mut by_fw: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
         let live = tasks
@@ -203,7 +207,9 @@ impl LocalWork {
             let running = f.live_tasks - f.unacknowledged;
             let who = framework_label(&f.id, &f.name);
             if running > 0 {
-                out.push(format!("{running} task(s) of framework {who} still running"));
+                out.push(format!(
+                    "{running} task(s) of framework {who} still running"
+                ));
             }
             if f.unacknowledged > 0 {
                 out.push(format!(

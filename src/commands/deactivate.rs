@@ -17,7 +17,10 @@ pub async fn resolve(ctx: &Ctx, agent: &AgentClient) -> anyhow::Result<(String, 
         },
         Err(e) => match marker {
             Some(m) => {
-                tracing::warn!("local agent unreachable ({e}); using agent id {} from the marker", m.agent_id);
+                tracing::warn!(
+                    "local agent unreachable ({e}); using agent id {} from the marker",
+                    m.agent_id
+                );
                 m.agent_id
             }
             None => anyhow::bail!(Refusal::Undetermined(format!(

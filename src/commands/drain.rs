@@ -81,7 +81,11 @@ pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn print_outcome(ctx: &Ctx, req: &DrainRequest, o: &Outcome) {
-    let state = if req.policy.decommission { "GONE" } else { "DRAINED" };
+    let state = if req.policy.decommission {
+        "GONE"
+    } else {
+        "DRAINED"
+    };
     match ctx.output {
         OutputFormat::Json => ctx.print_json(&OutcomeJson {
             agent_id: &o.agent_id,
@@ -97,7 +101,11 @@ pub fn print_outcome(ctx: &Ctx, req: &DrainRequest, o: &Outcome) {
             println!(
                 "agent {} is {state}{} after {:.1}s{}",
                 o.agent_id,
-                if o.forced { " (FORCED at the deadline)" } else { "" },
+                if o.forced {
+                    " (FORCED at the deadline)"
+                } else {
+                    ""
+                },
                 o.elapsed.as_secs_f64(),
                 if req.policy.stop_units {
                     "; agent units stopped"
@@ -130,7 +138,11 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         Ok(l) => MasterObs::from_lookup(&l),
         Err(e) => MasterObs::Unreachable(e.to_string()),
     };
-    let (tasks, ops, names) = tokio::join!(agent.get_tasks(), agent.get_operations(), agent.get_frameworks());
+    let (tasks, ops, names) = tokio::join!(
+        agent.get_tasks(),
+        agent.get_operations(),
+        agent.get_frameworks()
+    );
     let local = match (tasks, ops) {
         (Ok(t), Ok(o)) => LocalObs::Seen(LocalWork::from_api(&t, &o, &names.unwrap_or_default())),
         (Err(e), _) | (_, Err(e)) => LocalObs::Unreachable(e.to_string()),
@@ -186,7 +198,12 @@ async fn plan_units(ctx: &Ctx, req: &DrainRequest) -> Result<drain::units::UnitP
     let candidates = &ctx.settings.units.agent;
     let agent = match sd.detect_agent_units(candidates).await {
         Ok(Some(a)) => a,
-        Ok(None) => return Err(format!("no agent unit found (looked for {})", candidates.join(", "))),
+        Ok(None) => {
+            return Err(format!(
+                "no agent unit found (looked for {})",
+                candidates.join(", ")
+            ))
+        }
         Err(e) => return Err(e.to_string()),
     };
     let docker = if req.policy.stop_docker {

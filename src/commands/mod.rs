@@ -55,7 +55,10 @@ impl Ctx {
     }
 
     pub fn agent(&self) -> anyhow::Result<AgentClient> {
-        Ok(AgentClient::new(self.transport()?, self.settings.agent.clone()))
+        Ok(AgentClient::new(
+            self.transport()?,
+            self.settings.agent.clone(),
+        ))
     }
 
     pub fn markers(&self) -> MarkerStore {
@@ -86,7 +89,9 @@ impl Ctx {
                     "the system bus did not answer within {SYSTEMD_CONNECT_TIMEOUT:?}"
                 ))
             })?
-            .context("cannot reach systemd over D-Bus (use --no-stop/--no-start to leave units alone)")
+            .context(
+                "cannot reach systemd over D-Bus (use --no-stop/--no-start to leave units alone)",
+            )
     }
 
     pub fn print_json<T: serde::Serialize>(&self, value: &T) {

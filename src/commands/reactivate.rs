@@ -64,7 +64,9 @@ pub async fn run(ctx: &Ctx, args: &ReactivateArgs) -> anyhow::Result<Exit> {
         Reactivated::AlreadyActive => tracing::info!("agent {id} was not deactivated; nothing to do"),
         Reactivated::Done => {}
     }
-    ctx.markers().clear().map_err(|e| anyhow::anyhow!("cannot clear the marker: {e}"))?;
+    ctx.markers()
+        .clear()
+        .map_err(|e| anyhow::anyhow!("cannot clear the marker: {e}"))?;
     match ctx.output {
         OutputFormat::Json => ctx.print_json(&serde_json::json!({
             "agent_id": id,

@@ -12,12 +12,19 @@ pub async fn status(ctx: &Ctx) -> anyhow::Result<Exit> {
     emit(ctx, &report);
     let unreachable = matches!(observed.master, MasterObs::Unreachable(_))
         || matches!(observed.local, LocalObs::Unreachable(_));
-    Ok(if unreachable { Exit::Undetermined } else { Exit::Ok })
+    Ok(if unreachable {
+        Exit::Undetermined
+    } else {
+        Exit::Ok
+    })
 }
 
 pub async fn check(ctx: &Ctx) -> anyhow::Result<Exit> {
     let (observed, exceptions) = observe(ctx).await?;
-    let agent_id = observed.agent_id.clone().unwrap_or_else(|| "<unknown>".into());
+    let agent_id = observed
+        .agent_id
+        .clone()
+        .unwrap_or_else(|| "<unknown>".into());
     let verdict = evaluate(&observed.master, &observed.local, exceptions, &agent_id);
     let report = Report::build(&observed, Some(&verdict));
     emit(ctx, &report);

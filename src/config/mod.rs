@@ -51,14 +51,21 @@ impl Loader {
                 file: file.clone(),
                 detail: e.to_string(),
             })?;
-            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-                ConfigError::Syntax {
-                    file: file.clone(),
-                    detail: one_line_toml_error(&text, &e),
-                }
-            })?;
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                        file: file.clone(),
+                        detail: one_line_toml_error(&text, &e),
+                    })?;
             let name = file.display().to_string();
-            apply_table(&mut settings, &table, schema::ROOT, "", &name, &mut warnings)?;
+            apply_table(
+                &mut settings,
+                &table,
+                schema::ROOT,
+                "",
+                &name,
+                &mut warnings,
+            )?;
             settings.sources.push(file);
         }
         for (key, value) in &self.env {
@@ -253,7 +260,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub fn parse_url(s: &str) -> Result<Url, String> {
     let url = Url::parse(s.trim()).map_err(|e| format!("not a URL ({e})"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("unsupported scheme '{}' (use http or https)", url.scheme()));
+        return Err(format!(
+            "unsupported scheme '{}' (use http or https)",
+            url.scheme()
+        ));
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err("URL has no host".into());

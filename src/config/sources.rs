@@ -37,10 +37,7 @@ pub fn fragments(dirs: &[PathBuf], extra: Option<&Path>) -> Result<Vec<PathBuf>,
             by_name.insert(name, entry.path());
         }
     }
-    let mut out: Vec<PathBuf> = by_name
-        .into_values()
-        .filter(|p| !is_masked(p))
-        .collect();
+    let mut out: Vec<PathBuf> = by_name.into_values().filter(|p| !is_masked(p)).collect();
     if let Some(extra) = extra {
         out.push(extra.to_path_buf());
     }

@@ -28,7 +28,10 @@ fn layering_file_env_flag() {
         "master = \"http://m1:5050\"\nagent = \"http://a1:5051\"\n[drain]\ndeadline = \"10m\"\nmax_grace_period = \"90s\"\n",
     );
     write(&etc, "60.toml", "[drain]\ndeadline = \"1h30m\"\n");
-    let env = [("MESOS_MAINT_AGENT", "http://a2:5051"), ("MESOS_MAINT_MASTER", "http://m2:5050")];
+    let env = [
+        ("MESOS_MAINT_AGENT", "http://a2:5051"),
+        ("MESOS_MAINT_MASTER", "http://m2:5050"),
+    ];
     let over = Overrides {
         master: Some(Url::parse("http://m3:5050").unwrap()),
         ..Default::default()
@@ -53,12 +56,20 @@ fn wrong_type_names_key_and_value() {
 #[test]
 fn malformed_duration_and_url_are_errors() {
     let tmp = tempfile::tempdir().unwrap();
-    write(tmp.path(), "x.toml", "[drain]\nmax_grace_period = \"10mins please\"\n");
+    write(
+        tmp.path(),
+        "x.toml",
+        "[drain]\nmax_grace_period = \"10mins please\"\n",
+    );
     assert!(load_from(&[tmp.path()], &[], &Overrides::default()).is_err());
     let tmp2 = tempfile::tempdir().unwrap();
-    let err = load_from(&[tmp2.path()], &[("MESOS_MAINT_MASTER", "leader.mesos:5050")], &Overrides::default())
-        .unwrap_err()
-        .to_string();
+    let err = load_from(
+        &[tmp2.path()],
+        &[("MESOS_MAINT_MASTER", "leader.mesos:5050")],
+        &Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("MESOS_MAINT_MASTER"), "{err}");
     assert!(err.contains("leader.mesos:5050"), "{err}");
 }
@@ -77,7 +88,11 @@ fn toml_syntax_error_is_one_line_with_line_number() {
 #[test]
 fn unknown_keys_warn() {
     let tmp = tempfile::tempdir().unwrap();
-    write(tmp.path(), "x.toml", "colour = \"blue\"\n[drain]\ndeadlin = \"1m\"\n");
+    write(
+        tmp.path(),
+        "x.toml",
+        "colour = \"blue\"\n[drain]\ndeadlin = \"1m\"\n",
+    );
     let (_, w) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
     assert_eq!(w.len(), 2, "{w:?}");
     assert!(w.iter().any(|m| m.contains("drain.deadlin")));
@@ -93,16 +108,27 @@ fn signal_and_units() {
     );
     let (s, _) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
     assert_eq!(s.units.agent, vec!["mesos-agent.service".to_string()]);
-    assert_eq!(s.units.docker_signal, Some(nix::sys::signal::Signal::SIGUSR1));
+    assert_eq!(
+        s.units.docker_signal,
+        Some(nix::sys::signal::Signal::SIGUSR1)
+    );
     assert!(!s.units.stop_docker);
     let tmp2 = tempfile::tempdir().unwrap();
-    write(tmp2.path(), "x.toml", "[units]\ndocker_signal = \"SIGNOPE\"\n");
+    write(
+        tmp2.path(),
+        "x.toml",
+        "[units]\ndocker_signal = \"SIGNOPE\"\n",
+    );
     assert!(load_from(&[tmp2.path()], &[], &Overrides::default()).is_err());
 }
 
 #[test]
 fn secret_without_principal_is_invalid() {
     let tmp = tempfile::tempdir().unwrap();
-    write(tmp.path(), "x.toml", "[auth]\nsecret_file = \"/etc/mesos-maint/secret\"\n");
+    write(
+        tmp.path(),
+        "x.toml",
+        "[auth]\nsecret_file = \"/etc/mesos-maint/secret\"\n",
+    );
     assert!(load_from(&[tmp.path()], &[], &Overrides::default()).is_err());
 }

@@ -138,7 +138,9 @@ impl Executor {
                 break;
             }
             if event == Event::Waiting {
-                let wait = self.remaining().map_or(self.pacer_wait(), |r| r.min(self.pacer_wait()));
+                let wait = self
+                    .remaining()
+                    .map_or(self.pacer_wait(), |r| r.min(self.pacer_wait()));
                 tokio::time::sleep(wait).await;
             }
         }
@@ -156,10 +158,9 @@ impl Executor {
                 deadline: self.req.deadline.unwrap_or_default(),
                 holders: self.holders(),
             }),
-            _ => Err(self
-                .error
-                .take()
-                .unwrap_or_else(|| DrainError::State("drain failed without a recorded cause".into()))),
+            _ => Err(self.error.take().unwrap_or_else(|| {
+                DrainError::State("drain failed without a recorded cause".into())
+            })),
         }
     }
 
@@ -229,34 +230,38 @@ impl Executor {
             Ok(m) => m,
             Err(e) => return self.fail(DrainError::State(format!("cannot read marker: {e}"))),
         };
-        let resumable = previous
-            .filter(|m| !m.stage.is_terminal() && m.boot_id == current_boot_id());
+        let resumable =
+            previous.filter(|m| !m.stage.is_terminal() && m.boot_id == current_boot_id());
         self.agent_id = match self.deps.agent.get_agent().await {
             Ok(info) => match info.id {
                 Some(id) => id,
-                None => {
-                    return self.fail(DrainError::Undetermined(format!(
-                        "the local agent at {} has no agent id yet (not registered); nothing to drain",
-                        self.deps.agent.url()
-                    )))
-                }
+                None => return self.fail(DrainError::Undetermined(format!(
+                    "the local agent at {} has no agent id yet (not registered); nothing to drain",
+                    self.deps.agent.url()
+                ))),
             },
-            Err(e) => match &resumable {
-                // An interrupted drain may have left the agent down; its marker knows the id.
-                Some(m) => {
-                    tracing::warn!("local agent unreachable ({e}); resuming with agent id {} from the marker", m.agent_id);
-                    m.agent_id.clone()
+            Err(e) => {
+                match &resumable {
+                    // An interrupted drain may have left the agent down; its marker knows the id.
+                    Some(m) => {
+                        tracing::warn!("local agent unreachable ({e}); resuming with agent id {} from the marker", m.agent_id);
+                        m.agent_id.clone()
+                    }
+                    None => {
+                        return self.fail(DrainError::Undetermined(format!(
+                            "cannot ask the local agent for its id: {e}"
+                        )))
+                    }
                 }
-                None => {
-                    return self.fail(DrainError::Undetermined(format!(
-                        "cannot ask the local agent for its id: {e}"
-                    )))
-                }
-            },
+            }
         };
-        let (url, source) = leader::resolve_master(self.deps.configured_master.as_ref(), &self.deps.agent).await;
+        let (url, source) =
+            leader::resolve_master(self.deps.configured_master.as_ref(), &self.deps.agent).await;
         tracing::info!(master = %url, ?source, agent_id = %self.agent_id, "resolved");
-        self.master = Some(MasterClient::new(self.deps.master_transport.clone(), url.clone()));
+        self.master = Some(MasterClient::new(
+            self.deps.master_transport.clone(),
+            url.clone(),
+        ));
 
         if self.req.policy.stop_units {
             match self.plan_units().await {
@@ -376,7 +381,11 @@ impl Executor {
     async fn request_drain(&mut self, observer: &mut dyn Observer) -> Event {
         let obs = match self.observe_master().await {
             Ok(o) => o,
-            Err(e) => return self.fail(DrainError::Undetermined(format!("cannot ask the master: {e}"))),
+            Err(e) => {
+                return self.fail(DrainError::Undetermined(format!(
+                    "cannot ask the master: {e}"
+                )))
+            }
         };
         let marker_says = self.resumed_from.is_some_and(Stage::drain_requested);
         let policy = self.req.policy;
@@ -396,7 +405,11 @@ impl Executor {
         }
         let master = self.master.as_ref().expect("resolved");
         let sent = master
-            .drain_agent(&self.agent_id, self.req.max_grace_period, policy.decommission)
+            .drain_agent(
+                &self.agent_id,
+                self.req.max_grace_period,
+                policy.decommission,
+            )
             .await;
         let leader = master.leader_url();
         match sent {
@@ -410,7 +423,9 @@ impl Executor {
                     self.agent_id,
                     self.req
                         .max_grace_period
-                        .map_or("each task's own".to_string(), |d| humantime::format_duration(d).to_string()),
+                        .map_or("each task's own".to_string(), |d| {
+                            humantime::format_duration(d).to_string()
+                        }),
                     policy.decommission
                 ));
                 Event::DrainRequested
@@ -529,7 +544,10 @@ impl Executor {
         match self.observe_local().await {
             LocalObs::Seen(w) if w.is_empty() => Event::LocalEmpty,
             LocalObs::Seen(w) => {
-                tracing::info!("the master says drained but the local agent still has work: {}", w.reasons().join("; "));
+                tracing::info!(
+                    "the master says drained but the local agent still has work: {}",
+                    w.reasons().join("; ")
+                );
                 self.last_work = Some(w);
                 Event::LocalBusy
             }

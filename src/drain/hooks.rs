@@ -63,7 +63,10 @@ impl Hooks {
                 .env("MESOS_MAINT_TRIGGER", &env.trigger)
                 .env("MESOS_MAINT_STAGE", stage.dir_name())
                 .env("MESOS_MAINT_MASTER", &env.master)
-                .env("MESOS_MAINT_DECOMMISSION", if env.decommission { "1" } else { "0" })
+                .env(
+                    "MESOS_MAINT_DECOMMISSION",
+                    if env.decommission { "1" } else { "0" },
+                )
                 .stdin(std::process::Stdio::null())
                 .kill_on_drop(true);
             let child = cmd
@@ -117,15 +120,26 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path().join("pre-drain");
         let log = tmp.path().join("log");
-        hook(&d, "20-b", &format!("echo b $MESOS_MAINT_STAGE >> {}", log.display()));
-        hook(&d, "10-a", &format!("echo a $MESOS_MAINT_AGENT_ID >> {}", log.display()));
+        hook(
+            &d,
+            "20-b",
+            &format!("echo b $MESOS_MAINT_STAGE >> {}", log.display()),
+        );
+        hook(
+            &d,
+            "10-a",
+            &format!("echo a $MESOS_MAINT_AGENT_ID >> {}", log.display()),
+        );
         std::fs::write(d.join("30-not-executable"), "exit 1").unwrap();
         let hooks = Hooks {
             dir: tmp.path().to_path_buf(),
             timeout: Duration::from_secs(5),
         };
         assert_eq!(hooks.run(HookStage::PreDrain, &env()).await, Ok(2));
-        assert_eq!(std::fs::read_to_string(&log).unwrap(), "a S1\nb pre-drain\n");
+        assert_eq!(
+            std::fs::read_to_string(&log).unwrap(),
+            "a S1\nb pre-drain\n"
+        );
         assert_eq!(hooks.run(HookStage::PostDrain, &env()).await, Ok(0));
     }
 
@@ -134,7 +148,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path().join("pre-drain");
         hook(&d, "10-fail", "exit 3");
-        hook(&d, "20-never", &format!("touch {}/ran", tmp.path().display()));
+        hook(
+            &d,
+            "20-never",
+            &format!("touch {}/ran", tmp.path().display()),
+        );
         let hooks = Hooks {
             dir: tmp.path().to_path_buf(),
             timeout: Duration::from_secs(5),

@@ -101,7 +101,11 @@ pub struct InvalidTransition {
 }
 
 /// The transition table of the drain sequence.
-pub fn transition(stage: Stage, event: &Event, policy: &Policy) -> Result<Stage, InvalidTransition> {
+pub fn transition(
+    stage: Stage,
+    event: &Event,
+    policy: &Policy,
+) -> Result<Stage, InvalidTransition> {
     use Event as E;
     use Stage as S;
     let after_verified = if policy.stop_units {
@@ -162,7 +166,11 @@ pub fn await_event(policy: &Policy, master: &MasterObs, local: &LocalObs) -> Eve
 
 /// The master knows about our drain already: sending DRAIN_AGENT again would reset DRAINED to
 /// DRAINING (and keep an unreachable agent DRAINING for good).
-pub fn drain_already_requested(policy: &Policy, master: &MasterObs, marker_says_requested: bool) -> bool {
+pub fn drain_already_requested(
+    policy: &Policy,
+    master: &MasterObs,
+    marker_says_requested: bool,
+) -> bool {
     match master {
         MasterObs::Registered { drain, .. } => *drain != crate::node::Phase::None,
         MasterObs::Absent => policy.decommission && marker_says_requested,

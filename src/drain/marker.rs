@@ -200,7 +200,15 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let store = MarkerStore::new(&tmp.path().join("state"));
         assert_eq!(store.load().unwrap(), None);
-        let mut m = Marker::new("S1", Trigger::Manual, policy(), "http://m:5050/", None, Some(90.0), None);
+        let mut m = Marker::new(
+            "S1",
+            Trigger::Manual,
+            policy(),
+            "http://m:5050/",
+            None,
+            Some(90.0),
+            None,
+        );
         m.stage = Stage::AwaitDrained;
         m.actions.push("stop a.socket".into());
         store.save(&mut m).unwrap();

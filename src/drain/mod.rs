@@ -45,7 +45,9 @@ impl DrainError {
     pub fn exit(&self) -> Exit {
         match self {
             DrainError::DeadlineExceeded { .. } => Exit::Deadline,
-            DrainError::HookRefused(_) | DrainError::Busy(_) | DrainError::Refused(_) => Exit::Policy,
+            DrainError::HookRefused(_) | DrainError::Busy(_) | DrainError::Refused(_) => {
+                Exit::Policy
+            }
             DrainError::Undetermined(_) => Exit::Undetermined,
             DrainError::Config(_) => Exit::Usage,
             DrainError::State(_) => Exit::Internal,

@@ -41,7 +41,10 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     let mut steps = Vec::new();
     let mut blockers = Vec::new();
     let p = input.policy;
-    if let Some(m) = input.marker.filter(|m| !m.stage.is_terminal() && m.agent_id == input.agent_id) {
+    if let Some(m) = input
+        .marker
+        .filter(|m| !m.stage.is_terminal() && m.agent_id == input.agent_id)
+    {
         steps.push(format!(
             "resume the interrupted {:?} drain recorded in the marker at stage {}",
             m.trigger, m.stage
@@ -49,7 +52,15 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     }
     match &input.units {
         Some(Err(e)) => blockers.push(e.clone()),
-        Some(Ok(u)) => steps.push(format!("agent unit: {}{}", u.agent.service, u.agent.socket.as_ref().map(|s| format!(" (+ {s})")).unwrap_or_default())),
+        Some(Ok(u)) => steps.push(format!(
+            "agent unit: {}{}",
+            u.agent.service,
+            u.agent
+                .socket
+                .as_ref()
+                .map(|s| format!(" (+ {s})"))
+                .unwrap_or_default()
+        )),
         None => {}
     }
     for h in &input.pre_hooks {
@@ -73,9 +84,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     } else {
         "the master reports DRAINED and the local agent is empty"
     };
-    let limit = input
-        .deadline
-        .map_or("no deadline".to_string(), |d| format!("deadline {}", humantime::format_duration(d)));
+    let limit = input.deadline.map_or("no deadline".to_string(), |d| {
+        format!("deadline {}", humantime::format_duration(d))
+    });
     steps.push(format!("wait until {goal} ({limit})"));
     match input.local {
         LocalObs::Seen(w) if !w.is_empty() => {
@@ -83,12 +94,17 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 steps.push(format!("  now: {r}"));
             }
         }
-        LocalObs::Seen(_) => steps.push("  now: the local agent has no live task and no pending operation".into()),
+        LocalObs::Seen(_) => {
+            steps.push("  now: the local agent has no live task and no pending operation".into())
+        }
         LocalObs::Unreachable(e) => blockers.push(format!("cannot ask the local agent: {e}")),
     }
     if let Some(Ok(u)) = &input.units {
         if p.force {
-            steps.push(format!("at the deadline (--force): SIGUSR1 to {}, then stop it", u.agent.service));
+            steps.push(format!(
+                "at the deadline (--force): SIGUSR1 to {}, then stop it",
+                u.agent.service
+            ));
         }
         if let Some(s) = &u.agent.socket {
             steps.push(format!("stop {s}"));
@@ -109,7 +125,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     Plan {
         agent_id: input.agent_id.to_string(),
         master: input.master.to_string(),
-        drain_state: drain_state_name(input.master_obs, p.decommission).as_str().to_string(),
+        drain_state: drain_state_name(input.master_obs, p.decommission)
+            .as_str()
+            .to_string(),
         steps,
         blockers,
     }
@@ -163,7 +181,11 @@ mod tests {
         let plan = plan(&input(&m, &l, P));
         let post = plan.steps.iter().find(|s| s.starts_with("POST")).unwrap();
         assert!(post.contains("http://m:5050/api/v1"), "{post}");
-        assert!(post.contains("\"max_grace_period\":{\"nanos\":0,\"seconds\":600}") || post.contains("\"seconds\":600"), "{post}");
+        assert!(
+            post.contains("\"max_grace_period\":{\"nanos\":0,\"seconds\":600}")
+                || post.contains("\"seconds\":600"),
+            "{post}"
+        );
         assert!(plan.blockers.is_empty());
         assert_eq!(plan.drain_state, "NONE");
     }

@@ -40,7 +40,10 @@ impl Snapshot {
             s.push_str(&format!(" [{}]", parts.join(", ")));
         }
         if self.pending_operations > 0 {
-            s.push_str(&format!(", {} pending operation(s)", self.pending_operations));
+            s.push_str(&format!(
+                ", {} pending operation(s)",
+                self.pending_operations
+            ));
         }
         s.push_str(&format!(", {} elapsed", short(self.elapsed)));
         match self.remaining {

@@ -43,7 +43,11 @@ fn drained_but_unacknowledged_is_not_safe() {
     );
     match v {
         Verdict::NotSafe(r) => {
-            assert!(r.iter().any(|s| s.contains("2 task(s) of framework marathon (fw-1)")), "{r:?}");
+            assert!(
+                r.iter()
+                    .any(|s| s.contains("2 task(s) of framework marathon (fw-1)")),
+                "{r:?}"
+            );
             assert!(r.iter().any(|s| s.contains("not acknowledged")), "{r:?}");
         }
         other => panic!("{other:?}"),
@@ -72,14 +76,24 @@ fn pending_operation_is_not_safe() {
         }],
         ..Default::default()
     };
-    let v = evaluate(&registered(Phase::Drained), &LocalObs::Seen(work), Exceptions::default(), "S1");
+    let v = evaluate(
+        &registered(Phase::Drained),
+        &LocalObs::Seen(work),
+        Exceptions::default(),
+        "S1",
+    );
     assert!(matches!(v, Verdict::NotSafe(ref r) if r[0].contains("OPERATION_PENDING")));
 }
 
 #[test]
 fn unreachable_sides_are_undetermined_never_safe() {
     let empty = LocalObs::Seen(LocalWork::default());
-    let v = evaluate(&MasterObs::Unreachable("refused".into()), &empty, Exceptions::default(), "S1");
+    let v = evaluate(
+        &MasterObs::Unreachable("refused".into()),
+        &empty,
+        Exceptions::default(),
+        "S1",
+    );
     assert!(matches!(v, Verdict::Undetermined(_)));
     let v = evaluate(
         &registered(Phase::Drained),
@@ -89,7 +103,12 @@ fn unreachable_sides_are_undetermined_never_safe() {
     );
     assert!(matches!(v, Verdict::Undetermined(_)));
     // Undetermined wins over a definite "not safe": the contract says 3 when a side can't be asked.
-    let v = evaluate(&MasterObs::Unreachable("x".into()), &LocalObs::Seen(busy()), Exceptions::default(), "S1");
+    let v = evaluate(
+        &MasterObs::Unreachable("x".into()),
+        &LocalObs::Seen(busy()),
+        Exceptions::default(),
+        "S1",
+    );
     assert!(matches!(v, Verdict::Undetermined(_)));
 }
 
@@ -100,7 +119,10 @@ fn stopped_unit_excuses_the_silent_agent_only_when_drained() {
         decommission_finished: false,
     };
     let down = LocalObs::Unreachable("refused".into());
-    assert_eq!(evaluate(&registered(Phase::Drained), &down, ex, "S1"), Verdict::Safe);
+    assert_eq!(
+        evaluate(&registered(Phase::Drained), &down, ex, "S1"),
+        Verdict::Safe
+    );
     // Not drained: the silent agent is not excused, and a side that cannot be asked is 3.
     assert!(matches!(
         evaluate(&registered(Phase::Draining), &down, ex, "S1"),
@@ -116,8 +138,14 @@ fn absent_is_gone_only_after_our_decommission() {
         decommission_finished: true,
     };
     assert_eq!(evaluate(&MasterObs::Absent, &down, ex, "S1"), Verdict::Safe);
-    assert_eq!(drain_state_name(&MasterObs::Absent, true), DrainStateName::Gone);
-    assert_eq!(drain_state_name(&MasterObs::Absent, false), DrainStateName::Unknown);
+    assert_eq!(
+        drain_state_name(&MasterObs::Absent, true),
+        DrainStateName::Gone
+    );
+    assert_eq!(
+        drain_state_name(&MasterObs::Absent, false),
+        DrainStateName::Unknown
+    );
     let v = evaluate(
         &MasterObs::Absent,
         &LocalObs::Seen(LocalWork::default()),

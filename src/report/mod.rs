@@ -167,14 +167,21 @@ impl Report {
         if !self.units.is_empty() {
             s.push_str("units:\n");
             for u in &self.units {
-                s.push_str(&format!("  {}: {} ({})\n", u.name, u.active_state, u.sub_state));
+                s.push_str(&format!(
+                    "  {}: {} ({})\n",
+                    u.name, u.active_state, u.sub_state
+                ));
             }
         }
         if let Some(m) = &self.marker {
             s.push_str(&format!(
                 "marker:         {} drain{}, stage {}\n",
                 m.trigger,
-                if m.decommission { " (decommission)" } else { "" },
+                if m.decommission {
+                    " (decommission)"
+                } else {
+                    ""
+                },
                 m.stage
             ));
         }

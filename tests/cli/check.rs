@@ -6,7 +6,15 @@ use crate::common::*;
 async fn check_on_a_busy_undrained_agent_is_not_safe_and_names_frameworks() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
-    let (code, out, err) = run.run(&["check", "--master", &sim.master_url(), "--agent", &sim.agent_url()]).await;
+    let (code, out, err) = run
+        .run(&[
+            "check",
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
+        .await;
     assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
     assert!(out.contains("NOT SAFE"), "{out}");
     assert!(out.contains("marathon (fw-marathon)"), "{out}");
@@ -20,7 +28,14 @@ async fn check_json_is_one_object_with_the_contract_fields() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
     let (code, out, _) = run
-        .run(&["check", "--json", "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .run(&[
+            "check",
+            "--json",
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
         .await;
     assert_eq!(code, 1);
     let v = json(&out);
@@ -46,7 +61,15 @@ async fn status_json_has_no_safe_field_and_exits_zero() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
     let (code, out, _) = run
-        .run(&["status", "--output", "json", "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .run(&[
+            "status",
+            "--output",
+            "json",
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
         .await;
     assert_eq!(code, 0, "{out}");
     let v = json(&out);
@@ -59,7 +82,9 @@ async fn check_after_a_drain_is_safe() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
     let args = ["--master", &sim.master_url(), "--agent", &sim.agent_url()];
-    let (code, _, err) = run.run(&[&["drain", "--no-stop"][..], &args].concat()).await;
+    let (code, _, err) = run
+        .run(&[&["drain", "--no-stop"][..], &args].concat())
+        .await;
     assert_eq!(code, 0, "{err}");
     let (code, out, _) = run.run(&[&["check", "--json"][..], &args].concat()).await;
     assert_eq!(code, 0, "{out}");
@@ -76,12 +101,26 @@ async fn unreachable_agent_or_master_is_undetermined_never_safe() {
     let run = Run::new();
     // Nothing listens on port 9 of loopback.
     let (code, out, _) = run
-        .run(&["check", "--json", "--master", &sim.master_url(), "--agent", "http://127.0.0.1:9"])
+        .run(&[
+            "check",
+            "--json",
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            "http://127.0.0.1:9",
+        ])
         .await;
     assert_eq!(code, 3, "{out}");
     assert_eq!(json(&out)["safe"], false);
     let (code, out, _) = run
-        .run(&["check", "--json", "--master", "http://127.0.0.1:9", "--agent", &sim.agent_url()])
+        .run(&[
+            "check",
+            "--json",
+            "--master",
+            "http://127.0.0.1:9",
+            "--agent",
+            &sim.agent_url(),
+        ])
         .await;
     assert_eq!(code, 3, "{out}");
     assert_eq!(json(&out)["drain_state"], "UNKNOWN");
@@ -92,7 +131,9 @@ async fn drained_master_with_unacknowledged_local_updates_is_not_safe() {
     let sim = Sim::start(stuck_config()).await.unwrap();
     let run = Run::new();
     let args = ["--master", &sim.master_url(), "--agent", &sim.agent_url()];
-    let (code, _, err) = run.run(&[&["drain", "--no-stop", "--deadline", "1s"][..], &args].concat()).await;
+    let (code, _, err) = run
+        .run(&[&["drain", "--no-stop", "--deadline", "1s"][..], &args].concat())
+        .await;
     assert_eq!(code, 4, "{err}");
     let (code, out, _) = run.run(&[&["check"][..], &args].concat()).await;
     assert_eq!(code, 1, "{out}");
@@ -113,8 +154,13 @@ async fn stuck_operation_keeps_the_node_unsafe() {
     assert_eq!(code, 1, "{out}");
     let v = json(&out);
     assert_eq!(v["pending_operations"], 1);
-    assert!(v["reasons"].to_string().contains("OPERATION_PENDING"), "{v}");
-    let (code, _, err) = run.run(&[&["drain", "--no-stop", "--deadline", "1s"][..], &args].concat()).await;
+    assert!(
+        v["reasons"].to_string().contains("OPERATION_PENDING"),
+        "{v}"
+    );
+    let (code, _, err) = run
+        .run(&[&["drain", "--no-stop", "--deadline", "1s"][..], &args].concat())
+        .await;
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("OPERATION_PENDING"), "{err}");
 }
@@ -131,7 +177,9 @@ async fn mesos_1_9_responses_are_understood() {
     let (code, out, _) = run.run(&[&["check", "--json"][..], &args].concat()).await;
     assert_eq!(code, 1, "{out}");
     assert_eq!(json(&out)["live_tasks"], 3);
-    let (code, _, err) = run.run(&[&["drain", "--no-stop"][..], &args].concat()).await;
+    let (code, _, err) = run
+        .run(&[&["drain", "--no-stop"][..], &args].concat())
+        .await;
     assert_eq!(code, 0, "{err}");
     let (code, out, _) = run.run(&[&["check", "--json"][..], &args].concat()).await;
     assert_eq!(code, 0, "{out}");

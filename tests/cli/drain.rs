@@ -17,7 +17,14 @@ async fn drain_sends_one_well_formed_request_and_waits_for_drained() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
     let (code, out, err) = run
-        .run(&["drain", "--no-stop", "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .run(&[
+            "drain",
+            "--no-stop",
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
         .await;
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     assert!(out.contains("DRAINED"), "{out}");
@@ -32,11 +39,15 @@ async fn drain_sends_one_well_formed_request_and_waits_for_drained() {
     let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
     assert_eq!(body["drain_agent"]["agent_id"]["value"], sim.agent_id());
     // No --max-grace-period: the field is left out (each task's own grace applies).
-    assert!(body["drain_agent"].get("max_grace_period").is_none(), "{body}");
+    assert!(
+        body["drain_agent"].get("max_grace_period").is_none(),
+        "{body}"
+    );
     assert_ne!(body["drain_agent"]["mark_gone"], true);
     // Progress shows the frameworks by name while it waits.
     assert!(err.contains("marathon"), "{err}");
-    let marker: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.marker_path()).unwrap()).unwrap();
+    let marker: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.marker_path()).unwrap()).unwrap();
     assert_eq!(marker["stage"], "Done");
     assert_eq!(marker["agent_id"], sim.agent_id());
 }
@@ -70,9 +81,13 @@ async fn a_second_drain_of_a_drained_agent_sends_nothing() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
     let args = ["--master", &sim.master_url(), "--agent", &sim.agent_url()];
-    let (code, _, _) = run.run(&[&["drain", "--no-stop"][..], &args].concat()).await;
+    let (code, _, _) = run
+        .run(&[&["drain", "--no-stop"][..], &args].concat())
+        .await;
     assert_eq!(code, 0);
-    let (code, _, err) = run.run(&[&["drain", "--no-stop"][..], &args].concat()).await;
+    let (code, _, err) = run
+        .run(&[&["drain", "--no-stop"][..], &args].concat())
+        .await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("not sent again"), "{err}");
     assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
@@ -85,7 +100,16 @@ async fn deadline_exits_4_and_names_the_unacknowledging_framework() {
     let run = Run::new();
     let started = std::time::Instant::now();
     let (code, _, err) = run
-        .run(&["drain", "--no-stop", "--deadline", "2s", "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .run(&[
+            "drain",
+            "--no-stop",
+            "--deadline",
+            "2s",
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
         .await;
     assert_eq!(code, 4, "{err}");
     assert!(started.elapsed() < Duration::from_secs(20));
@@ -101,7 +125,9 @@ async fn decommission_sends_mark_gone_and_succeeds_when_gone() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
     let args = ["--master", &sim.master_url(), "--agent", &sim.agent_url()];
-    let (code, out, err) = run.run(&[&["drain", "--no-stop", "--decommission"][..], &args].concat()).await;
+    let (code, out, err) = run
+        .run(&[&["drain", "--no-stop", "--decommission"][..], &args].concat())
+        .await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("GONE"), "{out}");
     let bodies = drain_bodies(&sim);
@@ -134,7 +160,12 @@ async fn dry_run_sends_no_mutating_call() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("DRAIN_AGENT"), "{out}");
     assert!(out.contains("\"seconds\":600"), "{out}");
-    for call in ["DRAIN_AGENT", "DEACTIVATE_AGENT", "REACTIVATE_AGENT", "MARK_AGENT_GONE"] {
+    for call in [
+        "DRAIN_AGENT",
+        "DEACTIVATE_AGENT",
+        "REACTIVATE_AGENT",
+        "MARK_AGENT_GONE",
+    ] {
         assert_eq!(sim.count_calls(call), 0, "{call}");
     }
     assert!(!run.marker_path().exists());
@@ -154,11 +185,21 @@ async fn a_killed_drain_resumes_without_a_second_drain_agent() {
     };
     let sim = Sim::start(cfg).await.unwrap();
     let run = Run::new();
-    let args = ["drain", "--no-stop", "--master", &sim.master_url(), "--agent", &sim.agent_url()];
+    let args = [
+        "drain",
+        "--no-stop",
+        "--master",
+        &sim.master_url(),
+        "--agent",
+        &sim.agent_url(),
+    ];
     let mut child = run.command(&args).spawn().unwrap();
     let waited = std::time::Instant::now();
     while sim.count_calls("DRAIN_AGENT") == 0 {
-        assert!(waited.elapsed() < Duration::from_secs(20), "drain never sent DRAIN_AGENT");
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "drain never sent DRAIN_AGENT"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -183,7 +224,14 @@ async fn drain_refused_in_a_maintenance_window_is_policy() {
     sim.set_in_maintenance_window(true);
     let run = Run::new();
     let (code, _, err) = run
-        .run(&["drain", "--no-stop", "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .run(&[
+            "drain",
+            "--no-stop",
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
         .await;
     assert_eq!(code, 5, "{err}");
     assert!(err.contains("maintenance"), "{err}");
@@ -193,7 +241,16 @@ async fn drain_refused_in_a_maintenance_window_is_policy() {
 async fn two_drains_at_once_the_second_is_refused() {
     let sim = Sim::start(stuck_config()).await.unwrap();
     let run = Run::new();
-    let args = ["drain", "--no-stop", "--deadline", "5s", "--master", &sim.master_url(), "--agent", &sim.agent_url()];
+    let args = [
+        "drain",
+        "--no-stop",
+        "--deadline",
+        "5s",
+        "--master",
+        &sim.master_url(),
+        "--agent",
+        &sim.agent_url(),
+    ];
     let mut first = run.command(&args).spawn().unwrap();
     let waited = std::time::Instant::now();
     while sim.count_calls("DRAIN_AGENT") == 0 {

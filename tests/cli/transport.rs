@@ -30,25 +30,73 @@ async fn redirect_from_a_follower_keeps_body_and_basic_auth() {
     let secret = secret_file(run.state_dir(), "s3cret");
     let conf = config_file(
         run.state_dir(),
-        &format!("[auth]\nprincipal = \"maintenance\"\nsecret_file = \"{}\"\n", secret.display()),
+        &format!(
+            "[auth]\nprincipal = \"maintenance\"\nsecret_file = \"{}\"\n",
+            secret.display()
+        ),
     );
+    // DEACTIVATE_AGENT is the first master call of `deactivate`: the POST itself gets the 307.
     let (code, _, err) = run
-        .run(&["drain", "--no-stop", "--config", &conf, "--master", &sim.follower_url(), "--agent", &sim.agent_url()])
+        .run(&[
+            "deactivate",
+            "--config",
+            &conf,
+            "--master",
+            &sim.follower_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
         .await;
     assert_eq!(code, 0, "{err}");
     let reqs = sim.requests();
     let follower = reqs
         .iter()
-        .find(|r| r.server == Server::Follower && r.call_type().as_deref() == Some("DRAIN_AGENT"));
-    assert_eq!(follower.map(|r| r.status), Some(307), "the first DRAIN_AGENT went to the follower");
+        .find(|r| {
+            r.server == Server::Follower && r.call_type().as_deref() == Some("DEACTIVATE_AGENT")
+        })
+        .expect("DEACTIVATE_AGENT sent to the follower first");
+    assert_eq!(follower.status, 307);
     let leader = reqs
         .iter()
-        .find(|r| r.server == Server::Leader && r.call_type().as_deref() == Some("DRAIN_AGENT"))
-        .expect("DRAIN_AGENT replayed on the leader");
+        .find(|r| {
+            r.server == Server::Leader && r.call_type().as_deref() == Some("DEACTIVATE_AGENT")
+        })
+        .expect("DEACTIVATE_AGENT replayed on the leader");
     assert_eq!(leader.status, 200);
-    assert!(leader.header("authorization").unwrap().starts_with("Basic "));
+    assert_eq!(leader.body, follower.body, "same body replayed");
+    assert_eq!(
+        leader.header("authorization"),
+        follower.header("authorization")
+    );
+    assert!(leader
+        .header("authorization")
+        .unwrap()
+        .starts_with("Basic "));
     assert_eq!(leader.header("content-type"), Some("application/json"));
-    assert_eq!(sim.count_calls("DRAIN_AGENT"), 1, "one DRAIN_AGENT reached the leader");
+    assert!(sim.is_deactivated());
+
+    // A drain through the follower: after the first redirect the client talks to the leader.
+    let (code, _, err) = run
+        .run(&[
+            "drain",
+            "--no-stop",
+            "--config",
+            &conf,
+            "--master",
+            &sim.follower_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(sim.count_calls_on(Server::Leader, "DRAIN_AGENT"), 1);
+    assert!(sim
+        .requests()
+        .iter()
+        .filter(|r| r.server == Server::Leader)
+        .all(|r| r
+            .header("authorization")
+            .is_some_and(|a| a.starts_with("Basic "))));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -65,14 +113,35 @@ async fn wrong_secret_is_undetermined() {
     let secret = secret_file(run.state_dir(), "wrong");
     let conf = config_file(
         run.state_dir(),
-        &format!("[auth]\nprincipal = \"maintenance\"\nsecret_file = \"{}\"\n", secret.display()),
+        &format!(
+            "[auth]\nprincipal = \"maintenance\"\nsecret_file = \"{}\"\n",
+            secret.display()
+        ),
     );
     let (code, out, _) = run
-        .run(&["check", "--json", "--config", &conf, "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .run(&[
+            "check",
+            "--json",
+            "--config",
+            &conf,
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
         .await;
     assert_eq!(code, 3, "{out}");
     let (code, _, err) = run
-        .run(&["drain", "--no-stop", "--config", &conf, "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .run(&[
+            "drain",
+            "--no-stop",
+            "--config",
+            &conf,
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
         .await;
     assert_eq!(code, 3, "{err}");
     assert_eq!(sim.count_calls("DRAIN_AGENT"), 0);
@@ -85,10 +154,22 @@ async fn secret_with_a_colon_is_rejected_before_any_request() {
     let secret = secret_file(run.state_dir(), "pass:word");
     let conf = config_file(
         run.state_dir(),
-        &format!("[auth]\nprincipal = \"maintenance\"\nsecret_file = \"{}\"\n", secret.display()),
+        &format!(
+            "[auth]\nprincipal = \"maintenance\"\nsecret_file = \"{}\"\n",
+            secret.display()
+        ),
     );
     let (code, _, err) = run
-        .run(&["drain", "--no-stop", "--config", &conf, "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .run(&[
+            "drain",
+            "--no-stop",
+            "--config",
+            &conf,
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
         .await;
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(':'), "{err}");
@@ -106,9 +187,21 @@ async fn dcos_token_auth() {
     let run = Run::new();
     let token = run.state_dir().join("token");
     std::fs::write(&token, "eyJhbGciOi.token.sig\n").unwrap();
-    let conf = config_file(run.state_dir(), &format!("[auth]\ntoken_file = \"{}\"\n", token.display()));
+    let conf = config_file(
+        run.state_dir(),
+        &format!("[auth]\ntoken_file = \"{}\"\n", token.display()),
+    );
     let (code, _, err) = run
-        .run(&["drain", "--no-stop", "--config", &conf, "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .run(&[
+            "drain",
+            "--no-stop",
+            "--config",
+            &conf,
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
         .await;
     assert_eq!(code, 0, "{err}");
     let r = sim
@@ -116,7 +209,10 @@ async fn dcos_token_auth() {
         .into_iter()
         .find(|r| r.call_type().as_deref() == Some("DRAIN_AGENT"))
         .unwrap();
-    assert_eq!(r.header("authorization"), Some("token=eyJhbGciOi.token.sig"));
+    assert_eq!(
+        r.header("authorization"),
+        Some("token=eyJhbGciOi.token.sig")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -126,7 +222,14 @@ async fn no_leader_and_recovery_503s_are_retried() {
     sim.set_recovering(2);
     let run = Run::new();
     let (code, _, err) = run
-        .run(&["drain", "--no-stop", "--master", &sim.follower_url(), "--agent", &sim.agent_url()])
+        .run(&[
+            "drain",
+            "--no-stop",
+            "--master",
+            &sim.follower_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
         .await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
@@ -137,7 +240,9 @@ async fn no_leader_and_recovery_503s_are_retried() {
 async fn master_is_discovered_from_the_local_agent() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
-    let (code, out, err) = run.run(&["check", "--json", "--agent", &sim.agent_url()]).await;
+    let (code, out, err) = run
+        .run(&["check", "--json", "--agent", &sim.agent_url()])
+        .await;
     assert_eq!(code, 1, "{out}\n{err}");
     assert_eq!(json(&out)["live_tasks"], 3);
     assert!(sim.requests().iter().any(|r| r.server == Server::Leader));
@@ -153,7 +258,14 @@ async fn unfiltered_slaves_endpoint_falls_back_to_streaming_get_agents() {
     let sim = Sim::start(cfg).await.unwrap();
     let run = Run::new();
     let (code, _, err) = run
-        .run(&["drain", "--no-stop", "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .run(&[
+            "drain",
+            "--no-stop",
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
         .await;
     assert_eq!(code, 0, "{err}");
     assert!(sim.count_calls("GET_AGENTS") >= 1);
@@ -169,7 +281,14 @@ async fn the_filtered_endpoint_is_used_when_it_works() {
     let sim = Sim::start(cfg).await.unwrap();
     let run = Run::new();
     let (code, _, err) = run
-        .run(&["drain", "--no-stop", "--master", &sim.master_url(), "--agent", &sim.agent_url()])
+        .run(&[
+            "drain",
+            "--no-stop",
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
         .await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(sim.count_calls("GET_AGENTS"), 0);

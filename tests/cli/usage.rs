@@ -10,7 +10,11 @@ async fn assert_usage_error(args: &[&str], needle: &str) {
     full.extend(["--master", &m, "--agent", &a]);
     let (code, out, err) = run.run(&full).await;
     assert_eq!(code, 2, "{args:?}: {out}\n{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{args:?}: one-line error expected: {err}");
+    assert_eq!(
+        err.trim().lines().count(),
+        1,
+        "{args:?}: one-line error expected: {err}"
+    );
     assert!(err.contains(needle), "{args:?}: {err}");
     assert!(sim.requests().is_empty(), "{args:?}: nothing may be sent");
 }
@@ -18,10 +22,18 @@ async fn assert_usage_error(args: &[&str], needle: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_is_exit_2_before_anything_is_sent() {
     assert_usage_error(&["drain", "--no-stop", "--deadline", "10x"], "10x").await;
-    assert_usage_error(&["drain", "--no-stop", "--max-grace-period", "10mins please"], "10mins please").await;
+    assert_usage_error(
+        &["drain", "--no-stop", "--max-grace-period", "10mins please"],
+        "10mins please",
+    )
+    .await;
     assert_usage_error(&["drain", "--bogus-flag"], "--bogus-flag").await;
     assert_usage_error(&["drain", "--no-stop", "--force"], "--force").await;
-    assert_usage_error(&["drain", "--deadline", "5m", "--no-deadline"], "--no-deadline").await;
+    assert_usage_error(
+        &["drain", "--deadline", "5m", "--no-deadline"],
+        "--no-deadline",
+    )
+    .await;
     assert_usage_error(&["explode"], "explode").await;
 }
 
@@ -34,13 +46,16 @@ async fn bad_urls_and_config_are_exit_2() {
 
     let conf = run.state_dir().join("bad.toml");
     std::fs::write(&conf, "[drain]\ndeadline = 5\n").unwrap();
-    let (code, _, err) = run.run(&["check", "--config", conf.to_str().unwrap()]).await;
+    let (code, _, err) = run
+        .run(&["check", "--config", conf.to_str().unwrap()])
+        .await;
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("drain.deadline = 5"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 
     let mut run2 = Run::new();
-    run2.extra_env.push(("MESOS_MAINT_AGENT".into(), "ftp://x".into()));
+    run2.extra_env
+        .push(("MESOS_MAINT_AGENT".into(), "ftp://x".into()));
     let (code, _, err) = run2.run(&["check"]).await;
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("MESOS_MAINT_AGENT"), "{err}");

@@ -43,7 +43,10 @@ impl Run {
             }
         }
         // Never talk to a real system bus from these tests.
-        cmd.env("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/mesos-maint-test-bus");
+        cmd.env(
+            "DBUS_SYSTEM_BUS_ADDRESS",
+            "unix:path=/nonexistent/mesos-maint-test-bus",
+        );
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }
@@ -52,10 +55,11 @@ impl Run {
 
     /// Runs to completion (bounded), returning (exit code, stdout, stderr).
     pub async fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out: Output = tokio::time::timeout(Duration::from_secs(60), self.command(args).output())
-            .await
-            .expect("mesos-maint did not finish within 60s")
-            .expect("spawn mesos-maint");
+        let out: Output =
+            tokio::time::timeout(Duration::from_secs(60), self.command(args).output())
+                .await
+                .expect("mesos-maint did not finish within 60s")
+                .expect("spawn mesos-maint");
         let code = out.status.code().unwrap_or(-1);
         (
             code,
@@ -121,5 +125,6 @@ pub fn stuck_config() -> SimConfig {
 }
 
 pub fn json(stdout: &str) -> serde_json::Value {
-    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {stdout}"))
+    serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {stdout}"))
 }

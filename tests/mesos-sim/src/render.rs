@@ -427,7 +427,7 @@ pub(crate) fn get_agents(c: &Core, sh: &Shared) -> Vec<Bytes> {
 pub(crate) fn slaves(c: &Core, sh: &Shared, filter: Option<&str>) -> Vec<Bytes> {
     let primary = c.listed().then(|| slave_entry_v0(c, sh).to_string());
     let filter = filter.filter(|_| !c.ignore_slave_id_filter);
-    let rec = recovered(c, sh).filter(|_| filter.map_or(true, |id| id == c.agent_id));
+    let rec = recovered(c, sh).filter(|_| filter.is_none_or(|id| id == c.agent_id));
     let suffix = format!(r#"],"recovered_slaves":[{}]}}"#, rec.unwrap_or_default());
     match filter {
         None => {
