@@ -1,9 +1,10 @@
 //! Finds one agent in a full GET_AGENTS answer without building the document.
 //!
-//! A big cluster's GET_AGENTS is tens of MB. Visitors walk the top-level object and the
-//! `agents` / `recovered_agents` arrays; each element is decoded into a small struct (unknown
-//! fields are skipped unparsed) and dropped unless it is the agent asked for, so memory stays at
-//! one element plus the read buffer.
+//! A big cluster's GET_AGENTS is tens of MB. For a body in memory, serde visitors walk the
+//! top-level object and the `agents` / `recovered_agents` arrays; each element is decoded into a
+//! small struct (unknown fields skipped unparsed) and dropped unless it is the agent asked for.
+//! For a stream, `splitter` cuts the arrays into elements over a chunked buffer and decodes only
+//! those that can hold the id. Either way memory stays at about one element plus a buffer.
 
 use std::fmt;
 use std::io::{BufReader, Read};
@@ -14,7 +15,7 @@ use serde::Deserialize;
 use super::master::{AgentLookup, DrainInfo, MasterAgent};
 use super::types::{DrainInfoWire, IdValue};
 
-/// Big enough that a read syscall (or a channel hop from the async body) moves a lot of bytes.
+/// `serde_json::from_reader` reads byte by byte; buffer so that each is not a call into the source.
 const READ_BUFFER_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +38,15 @@ impl From<serde_json::Error> for ScanError {
     }
 }
 
-/// Streams `reader` (a whole GET_AGENTS response) and reports where `agent_id` is.
+/// Streams `reader` (a whole GET_AGENTS response) and reports where `agent_id` is. Reading stops
+/// as soon as the registered entry is found, so garbage after it goes unnoticed.
 pub fn find_agent<R: Read>(reader: R, agent_id: &str) -> Result<AgentLookup, ScanError> {
+    splitter::find(reader, agent_id)?.into_lookup()
+}
+
+/// [`find_agent`] through `serde_json::from_reader` instead of the splitter: slower, kept as the
+/// reference the splitter is tested against.
+pub fn find_agent_serde<R: Read>(reader: R, agent_id: &str) -> Result<AgentLookup, ScanError> {
     let reader = BufReader::with_capacity(READ_BUFFER_BYTES, reader);
     let mut de = serde_json::Deserializer::from_reader(reader);
     let found = scan_document(&mut de, agent_id)?;
@@ -64,14 +72,7 @@ where
         found: &mut found,
     }
     .deserialize(de)?;
-    if !found.saw_get_agents {
-        return Err(ScanError::MissingGetAgents);
-    }
-    Ok(match (found.registered, found.recovered) {
-        (Some(agent), _) => AgentLookup::Registered(agent),
-        (None, true) => AgentLookup::Recovered,
-        (None, false) => AgentLookup::Absent,
-    })
+    found.into_lookup()
 }
 
 #[derive(Default)]
@@ -79,6 +80,22 @@ struct Found {
     saw_get_agents: bool,
     registered: Option<MasterAgent>,
     recovered: bool,
+}
+
+impl Found {
+    fn into_lookup(self) -> Result<AgentLookup, ScanError> {
+        if let Some(agent) = self.registered {
+            return Ok(AgentLookup::Registered(agent));
+        }
+        if !self.saw_get_agents {
+            return Err(ScanError::MissingGetAgents);
+        }
+        Ok(if self.recovered {
+            AgentLookup::Recovered
+        } else {
+            AgentLookup::Absent
+        })
+    }
 }
 
 /// The keys that matter at any level; everything else is skipped without allocating.
@@ -98,15 +115,21 @@ impl<'de> Deserialize<'de> for Key {
                 f.write_str("an object key")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
-                Ok(match v {
-                    "get_agents" => Key::GetAgents,
-                    "agents" => Key::Agents,
-                    "recovered_agents" => Key::RecoveredAgents,
-                    _ => Key::Other,
-                })
+                Ok(Key::from_name(v.as_bytes()))
             }
         }
         d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+impl Key {
+    fn from_name(name: &[u8]) -> Key {
+        match name {
+            b"get_agents" => Key::GetAgents,
+            b"agents" => Key::Agents,
+            b"recovered_agents" => Key::RecoveredAgents,
+            _ => Key::Other,
+        }
     }
 }
 
@@ -280,6 +303,8 @@ impl<'de> Visitor<'de> for RecoveredSeed<'_> {
         Ok(())
     }
 }
+
+mod splitter;
 
 #[cfg(test)]
 mod tests;

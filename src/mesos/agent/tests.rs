@@ -4,7 +4,10 @@ use super::*;
 use crate::mesos::testutil::{fast_settings, Canned, TestServer};
 
 fn client(base: &Url) -> AgentClient {
-    AgentClient::new(Arc::new(Transport::new(fast_settings()).unwrap()), base.clone())
+    AgentClient::new(
+        Arc::new(Transport::new(fast_settings()).unwrap()),
+        base.clone(),
+    )
 }
 
 fn task(id: &str, fw: &str, state: &str) -> serde_json::Value {
@@ -37,7 +40,14 @@ async fn get_agent() {
         "drain_config":{"mark_gone":false}}}}))
     .await;
     let info = client(&srv.url).get_agent().await.unwrap();
-    assert_eq!(info, AgentInfo { id: Some("S1".into()), hostname: "10.0.1.5".into(), port: Some(5051) });
+    assert_eq!(
+        info,
+        AgentInfo {
+            id: Some("S1".into()),
+            hostname: "10.0.1.5".into(),
+            port: Some(5051)
+        }
+    );
     let r = &srv.requests()[0];
     assert_eq!(r.json(), json!({"type":"GET_AGENT"}));
     assert_eq!(r.header("content-type"), Some("application/json"));
@@ -45,10 +55,19 @@ async fn get_agent() {
 
 #[tokio::test]
 async fn get_agent_before_registration_and_odd_answers() {
-    let srv = agent_server(json!({"GET_AGENT": {"type":"GET_AGENT","get_agent":{"agent_info":{"hostname":"h"}}}}))
-        .await;
+    let srv = agent_server(
+        json!({"GET_AGENT": {"type":"GET_AGENT","get_agent":{"agent_info":{"hostname":"h"}}}}),
+    )
+    .await;
     let info = client(&srv.url).get_agent().await.unwrap();
-    assert_eq!(info, AgentInfo { id: None, hostname: "h".into(), port: None });
+    assert_eq!(
+        info,
+        AgentInfo {
+            id: None,
+            hostname: "h".into(),
+            port: None
+        }
+    );
 
     let srv = agent_server(json!({"GET_AGENT": {"type":"GET_AGENT"}})).await;
     let err = client(&srv.url).get_agent().await.unwrap_err();
@@ -58,8 +77,14 @@ async fn get_agent_before_registration_and_odd_answers() {
     let err = client(&srv.url).get_agent().await.unwrap_err();
     assert!(matches!(err, MesosError::Decode { .. }), "{err}");
 
-    let srv = agent_server(json!({"GET_AGENT": {"get_agent":{"agent_info":{"hostname":"h","port":70000}}}})).await;
-    assert!(matches!(client(&srv.url).get_agent().await, Err(MesosError::Decode { .. })));
+    let srv = agent_server(
+        json!({"GET_AGENT": {"get_agent":{"agent_info":{"hostname":"h","port":70000}}}}),
+    )
+    .await;
+    assert!(matches!(
+        client(&srv.url).get_agent().await,
+        Err(MesosError::Decode { .. })
+    ));
 }
 
 #[tokio::test]
@@ -102,7 +127,9 @@ async fn get_tasks_1_9_style_empty() {
 
 #[tokio::test]
 async fn get_operations() {
-    let srv = agent_server(json!({"GET_OPERATIONS": {"type":"GET_OPERATIONS","get_operations":{}}})).await;
+    let srv =
+        agent_server(json!({"GET_OPERATIONS": {"type":"GET_OPERATIONS","get_operations":{}}}))
+            .await;
     assert!(client(&srv.url).get_operations().await.unwrap().is_empty());
 
     let srv = agent_server(json!({"GET_OPERATIONS": {"type":"GET_OPERATIONS","get_operations":{"operations":[
@@ -132,12 +159,30 @@ async fn get_operations() {
 
 #[test]
 fn operation_terminal_states() {
-    let op = |s: Option<&str>| Operation { id: None, framework_id: None, kind: None, state: s.map(String::from) };
-    for s in ["OPERATION_FINISHED", "OPERATION_FAILED", "OPERATION_ERROR", "OPERATION_DROPPED", "OPERATION_GONE_BY_OPERATOR"] {
+    let op = |s: Option<&str>| Operation {
+        id: None,
+        framework_id: None,
+        kind: None,
+        state: s.map(String::from),
+    };
+    for s in [
+        "OPERATION_FINISHED",
+        "OPERATION_FAILED",
+        "OPERATION_ERROR",
+        "OPERATION_DROPPED",
+        "OPERATION_GONE_BY_OPERATOR",
+    ] {
         assert!(op(Some(s)).is_terminal(), "{s}");
     }
-    for s in ["OPERATION_PENDING", "OPERATION_UNREACHABLE", "OPERATION_RECOVERING", "OPERATION_UNKNOWN",
-              "OPERATION_UNSUPPORTED", "FINISHED", "OPERATION_SOMETHING_NEW"] {
+    for s in [
+        "OPERATION_PENDING",
+        "OPERATION_UNREACHABLE",
+        "OPERATION_RECOVERING",
+        "OPERATION_UNKNOWN",
+        "OPERATION_UNSUPPORTED",
+        "FINISHED",
+        "OPERATION_SOMETHING_NEW",
+    ] {
         assert!(!op(Some(s)).is_terminal(), "{s}");
     }
     assert!(!op(None).is_terminal());
@@ -154,19 +199,29 @@ async fn get_frameworks() {
     assert_eq!(
         f,
         [
-            FrameworkName { id: "F1".into(), name: "marathon".into() },
-            FrameworkName { id: "F2".into(), name: "spark".into() }
+            FrameworkName {
+                id: "F1".into(),
+                name: "marathon".into()
+            },
+            FrameworkName {
+                id: "F2".into(),
+                name: "spark".into()
+            }
         ]
     );
-    let srv = agent_server(json!({"GET_FRAMEWORKS": {"type":"GET_FRAMEWORKS","get_frameworks":{}}})).await;
+    let srv =
+        agent_server(json!({"GET_FRAMEWORKS": {"type":"GET_FRAMEWORKS","get_frameworks":{}}}))
+            .await;
     assert!(client(&srv.url).get_frameworks().await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn v0_state() {
-    let srv = agent_server(json!({"/state": {"id":"S1","pid":"slave(1)@10.0.1.5:5051","hostname":"10.0.1.5",
+    let srv = agent_server(
+        json!({"/state": {"id":"S1","pid":"slave(1)@10.0.1.5:5051","hostname":"10.0.1.5",
         "master_hostname":"10.0.4.125","flags":{"master":"zk://zk-1.zk:2181/mesos"},
-        "frameworks":[{"executors":[{"tasks":[{"id":"t"}]}]}]}}))
+        "frameworks":[{"executors":[{"tasks":[{"id":"t"}]}]}]}}),
+    )
     .await;
     let s = client(&srv.url).state().await.unwrap();
     assert_eq!(

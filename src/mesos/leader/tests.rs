@@ -7,7 +7,10 @@ use crate::mesos::testutil::{fast_settings, Canned, TestServer};
 use crate::mesos::Transport;
 
 fn agent(base: &Url) -> AgentClient {
-    AgentClient::new(Arc::new(Transport::new(fast_settings()).unwrap()), base.clone())
+    AgentClient::new(
+        Arc::new(Transport::new(fast_settings()).unwrap()),
+        base.clone(),
+    )
 }
 
 async fn resolve_with_state(state: serde_json::Value) -> (Url, LeaderSource) {
@@ -26,7 +29,9 @@ async fn configured_wins_without_asking_the_agent() {
 
 #[tokio::test]
 async fn agent_flag_host_port() {
-    let (url, src) = resolve_with_state(json!({"flags":{"master":"10.0.4.125:5050"},"master_hostname":"x"})).await;
+    let (url, src) =
+        resolve_with_state(json!({"flags":{"master":"10.0.4.125:5050"},"master_hostname":"x"}))
+            .await;
     assert_eq!(url.as_str(), "http://10.0.4.125:5050/");
     assert_eq!(src, LeaderSource::AgentView);
 }
@@ -43,17 +48,27 @@ async fn zookeeper_flag_falls_back_to_master_hostname() {
 #[tokio::test]
 async fn nothing_usable_gives_the_default() {
     let (url, src) = resolve_with_state(json!({"flags":{"master":"file:///etc/mesos/zk"}})).await;
-    assert_eq!((url.as_str(), src), ("http://leader.mesos:5050/", LeaderSource::DefaultDns));
+    assert_eq!(
+        (url.as_str(), src),
+        ("http://leader.mesos:5050/", LeaderSource::DefaultDns)
+    );
     let (_, src) = resolve_with_state(json!({"master_hostname":""})).await;
     assert_eq!(src, LeaderSource::DefaultDns);
 }
 
 #[tokio::test]
 async fn agent_errors_fall_through() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let base = Url::parse(&format!("http://127.0.0.1:{port}")).unwrap();
     let (url, src) = resolve_master(None, &agent(&base)).await;
-    assert_eq!((url.as_str(), src), ("http://leader.mesos:5050/", LeaderSource::DefaultDns));
+    assert_eq!(
+        (url.as_str(), src),
+        ("http://leader.mesos:5050/", LeaderSource::DefaultDns)
+    );
     let srv = TestServer::fixed(Canned::new(401, "")).await;
     let (_, src) = resolve_master(None, &agent(&srv.url)).await;
     assert_eq!(src, LeaderSource::DefaultDns);
@@ -62,8 +77,14 @@ async fn agent_errors_fall_through() {
 #[test]
 fn master_flag_forms() {
     let f = |s: &str| from_master_flag(s, "https").map(|u| u.to_string());
-    assert_eq!(f("10.0.0.1:5050").as_deref(), Some("https://10.0.0.1:5050/"));
-    assert_eq!(f("master.mesos").as_deref(), Some("https://master.mesos:5050/"));
+    assert_eq!(
+        f("10.0.0.1:5050").as_deref(),
+        Some("https://10.0.0.1:5050/")
+    );
+    assert_eq!(
+        f("master.mesos").as_deref(),
+        Some("https://master.mesos:5050/")
+    );
     assert_eq!(f("http://m:5050").as_deref(), Some("http://m:5050/"));
     assert_eq!(f("[::1]:5050").as_deref(), Some("https://[::1]:5050/"));
     assert_eq!(f("zk://zk-1:2181/mesos"), None);
