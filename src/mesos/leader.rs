@@ -64,7 +64,7 @@ fn from_master_flag(flag: &str, scheme: &str) -> Option<Url> {
     } else {
         Url::parse(&format!("{scheme}://{flag}")).ok()?
     };
-    if url.host_str().map_or(true, str::is_empty) || !matches!(url.path(), "" | "/") {
+    if url.host_str().is_none_or(str::is_empty) || !matches!(url.path(), "" | "/") {
         return None;
     }
     if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
