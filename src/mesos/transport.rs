@@ -500,15 +500,15 @@ fn endpoint(base: &Url, path_and_query: &str) -> Result<Url, MesosError> {
 /// Resolves `Location` (scheme-relative `//host:port/path?query` from Mesos) against the URL
 /// that answered, per RFC 3986.
 fn redirect_target(from: &Url, resp: &reqwest::Response) -> Result<Url, MesosError> {
-    let status = resp.status().as_u16();
-    let location = resp
-        .headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| MesosError::Decode {
-            url: shown(from),
-            detail: format!("HTTP {status} without a usable Location header"),
-        })?;
+    let location = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok());
+    resolve_location(from, resp.status().as_u16(), location)
+}
+
+fn resolve_location(from: &Url, status: u16, location: Option<&str>) -> Result<Url, MesosError> {
+    let location = location.ok_or_else(|| MesosError::Decode {
+        url: shown(from),
+        detail: format!("HTTP {status} without a usable Location header"),
+    })?;
     let next = from.join(location).map_err(|e| MesosError::Decode {
         url: shown(from),
         detail: format!("HTTP {status} with a bad Location {location:?}: {e}"),

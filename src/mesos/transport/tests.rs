@@ -487,3 +487,85 @@ fn backoff_grows_and_is_capped() {
         assert!(d <= nominal && d >= nominal / 2, "attempt {attempt}: {d:?}");
     }
 }
+
+#[test]
+fn location_resolution() {
+    let from = Url::parse("http://m2:5050/api/v1").unwrap();
+    let to = |loc: &str| resolve_location(&from, 307, Some(loc)).map(|u| u.to_string());
+    assert_eq!(
+        to("//10.0.4.125:5050/master/api/v1").unwrap(),
+        "http://10.0.4.125:5050/master/api/v1"
+    );
+    assert_eq!(
+        to("//m1:5050/master/slaves?slave_id=S1").unwrap(),
+        "http://m1:5050/master/slaves?slave_id=S1"
+    );
+    assert_eq!(
+        to("/master/api/v1").unwrap(),
+        "http://m2:5050/master/api/v1"
+    );
+    assert_eq!(
+        to("https://m1:5050/api/v1").unwrap(),
+        "https://m1:5050/api/v1"
+    );
+    assert!(matches!(to("ftp://m1/x"), Err(MesosError::Decode { .. })));
+    assert!(matches!(
+        resolve_location(&from, 307, None),
+        Err(MesosError::Decode { .. })
+    ));
+    // Credentials never leave over plain text after a redirect.
+    let secure = Url::parse("https://m2:5050/api/v1").unwrap();
+    assert!(matches!(
+        resolve_location(&secure, 307, Some("http://m1:5050/api/v1")),
+        Err(MesosError::Status { status: 307, .. })
+    ));
+    assert_eq!(
+        resolve_location(&secure, 307, Some("//m1:5050/master/api/v1"))
+            .unwrap()
+            .as_str(),
+        "https://m1:5050/master/api/v1"
+    );
+}
+
+/// Two self-signed CA certificates made for this test only.
+const TWO_CA_BUNDLE: &str = "-----BEGIN CERTIFICATE-----
+MIIBlzCCAT2gAwIBAgIUMXB/6FLYalMASK19BpNMO1tv0powCgYIKoZIzj0EAwIw
+IDEeMBwGA1UEAwwVbWVzb3MtbWFpbnQgdGVzdCBDQSAxMCAXDTI2MTEyMjA0Mjg1
+NloYDzIxMjYxMDI5MDQyODU2WjAgMR4wHAYDVQQDDBVtZXNvcy1tYWludCB0ZXN0
+IENBIDEwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAStRGJI6aI4t5rMI4YYgkqg
+OKlUXub6t6CUPLDcgE3y/3AIIzD8IktUHLkc7jAwbO3gKfn221qGDh75/lJW6dtu
+o1MwUTAdBgNVHQ4EFgQUdXskrmtPKSjEN4jEaRNBIMg0u68wHwYDVR0jBBgwFoAU
+dXskrmtPKSjEN4jEaRNBIMg0u68wDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQD
+AgNIADBFAiBlOixGla3p5vY2rLjCSEBOy7fJq63epw7Ezoq3Vc051QIhAPhPqVHi
+WFWUd2DqHNvXcD4FFkfm7q2Lr09o2I87J4zK
+-----END CERTIFICATE-----
+-----BEGIN CERTIFICATE-----
+MIIBljCCAT2gAwIBAgIULX+6jKEfYR0ePkDv/WyBuW+MWuswCgYIKoZIzj0EAwIw
+IDEeMBwGA1UEAwwVbWVzb3MtbWFpbnQgdGVzdCBDQSAyMCAXDTI2MTEyMjA0Mjg1
+NloYDzIxMjYxMDI5MDQyODU2WjAgMR4wHAYDVQQDDBVtZXNvcy1tYWludCB0ZXN0
+IENBIDIwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAATsECXm9VFXGFhZPfHFlUqm
+E1CwNeHFbNhGgTtp30NbtpYviEWeKUFl2mi2+GTJvRtfYNeTDILaK14Y17nf606S
+o1MwUTAdBgNVHQ4EFgQU/a5FoDYLb+/fXdXn5/kTk7KZzaEwHwYDVR0jBBgwFoAU
+/a5FoDYLb+/fXdXn5/kTk7KZzaEwDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQD
+AgNHADBEAiAbIoTMaacRXvxRD6drv9jkLmpKakC1juNwh5AU/XuocwIgZ79I6g9I
+L3WcuFPwpka+97PVTY86IrGBh+GM8aFmyPE=
+-----END CERTIFICATE-----
+";
+
+#[test]
+fn ca_bundle_with_several_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca-bundle.crt");
+    std::fs::write(&ca, TWO_CA_BUNDLE).unwrap();
+    assert_eq!(
+        reqwest::Certificate::from_pem_bundle(TWO_CA_BUNDLE.as_bytes())
+            .unwrap()
+            .len(),
+        2
+    );
+    let settings = TransportSettings {
+        ca_file: Some(ca),
+        ..Default::default()
+    };
+    assert!(Transport::new(settings).is_ok());
+}
