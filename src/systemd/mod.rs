@@ -1,5 +1,6 @@
 //! systemd (`org.freedesktop.systemd1`) over D-Bus: unit lookup, stop/start/kill with job
-//! tracking.
+//! tracking; and systemd-logind (`org.freedesktop.login1`, [`login`]): inhibitor locks,
+//! `PrepareForShutdown`, `Reboot`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), mesos_maint::systemd::SystemdError> {
@@ -12,11 +13,16 @@
 //! ```
 
 mod error;
+pub mod login;
+pub mod login_proxies;
 mod manager;
 pub mod proxies;
 mod units;
 
 pub use error::SystemdError;
+pub use login::{
+    InhibitMode, Inhibitor, InhibitorLock, LoginError, Logind, ShutdownSignals, INHIBIT_SHUTDOWN,
+};
 pub use manager::{
     system_bus_address, Systemd, CALL_TIMEOUT, DEFAULT_SYSTEM_BUS_ADDRESS, JOB_TIMEOUT,
 };
