@@ -71,3 +71,57 @@ pub fn classify(err: &anyhow::Error) -> Exit {
     }
     Exit::Internal
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn systemd_errors_are_undetermined_even_behind_context() {
+        let errors = [
+            SystemdError::AccessDenied {
+                detail: "stopping x.service: Access denied".into(),
+            },
+            SystemdError::BusUnavailable {
+                address: "unix:path=/nonexistent".into(),
+                detail: "No such file or directory".into(),
+            },
+            SystemdError::JobFailed {
+                unit: "x.service".into(),
+                action: "stop",
+                result: "failed".into(),
+            },
+        ];
+        for e in errors {
+            let err = anyhow::Error::from(e).context("cannot reach systemd over D-Bus");
+            assert_eq!(classify(&err), Exit::Undetermined, "{err:#}");
+        }
+    }
+
+    #[test]
+    fn drain_errors_keep_their_codes() {
+        let cases = [
+            (
+                DrainError::Config("no agent unit found".into()),
+                Exit::Usage,
+            ),
+            (DrainError::Undetermined("x".into()), Exit::Undetermined),
+            (
+                DrainError::DeadlineExceeded {
+                    deadline: std::time::Duration::from_secs(2),
+                    holders: vec![],
+                },
+                Exit::Deadline,
+            ),
+            (DrainError::Busy("x".into()), Exit::Policy),
+        ];
+        for (e, want) in cases {
+            assert_eq!(classify(&anyhow::Error::from(e)), want);
+        }
+        assert_eq!(
+            classify(&anyhow::Error::from(Refusal::Usage("x".into()))),
+            Exit::Usage
+        );
+        assert_eq!(classify(&anyhow::anyhow!("plain")), Exit::Internal);
+    }
+}

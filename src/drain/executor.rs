@@ -296,9 +296,20 @@ impl Executor {
                 let left = at.saturating_sub(unix_now());
                 self.deadline_at = Some(Instant::now() + Duration::from_secs(left));
             }
+            // A drain that escalated at its deadline keeps escalating: SIGUSR1 before the stop.
+            if m.forced {
+                self.deadline_hit = true;
+            }
         }
         self.marker = Some(marker);
         match self.resumed_from {
+            // --no-stop now: the unit actions the interrupted drain had left are skipped.
+            Some(Stage::StopAgent | Stage::StopDocker) if !self.req.policy.stop_units => {
+                tracing::info!(
+                    "--no-stop: the interrupted drain's remaining unit actions are skipped"
+                );
+                Event::Resume(Stage::PostHooks)
+            }
             Some(stage) => Event::Resume(stage),
             None => Event::Resolved,
         }

@@ -123,8 +123,18 @@ pub(crate) fn map_call_error(
     SystemdError::DBus(format!("{what}: {err}"))
 }
 
-/// Map an error while establishing the connection: always `BusUnavailable`.
+/// Map an error while establishing the connection: `AccessDenied` when the bus socket may not
+/// be opened by this user, otherwise `BusUnavailable`.
 pub(crate) fn map_connect_error(err: zbus::Error, address: &str) -> SystemdError {
+    let io_kind = match &err {
+        zbus::Error::Connection(io, _) | zbus::Error::InputOutput(io) => Some(io.kind()),
+        _ => None,
+    };
+    if io_kind == Some(std::io::ErrorKind::PermissionDenied) {
+        return SystemdError::AccessDenied {
+            detail: format!("connecting to the system bus at {address}: {err}"),
+        };
+    }
     SystemdError::BusUnavailable {
         address: address.to_owned(),
         detail: err.to_string(),
@@ -247,6 +257,19 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_bus_socket_we_may_not_open_is_access_denied() {
+        let io = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let addr: zbus::Address = "unix:path=/run/x/bus".try_into().unwrap();
+        let err = zbus::Error::Connection(std::sync::Arc::new(io), addr);
+        let mapped = map_connect_error(err, "unix:path=/run/x/bus");
+        assert!(
+            matches!(&mapped, SystemdError::AccessDenied { detail } if detail.contains("unix:path=/run/x/bus")),
+            "{mapped:?}"
+        );
+        assert!(mapped.to_string().contains("not root?"), "{mapped}");
     }
 
     #[test]
