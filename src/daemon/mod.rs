@@ -1,0 +1,7 @@
+//! The long-running service (`mesos-maint daemon`) and its building blocks.
+//!
+//! - [`metrics`]: the Prometheus text exporter on `daemon.metrics_listen`.
+//! - [`notify`]: `sd_notify` (READY, STATUS, STOPPING, WATCHDOG).
+
+pub mod metrics;
+pub mod notify;
