@@ -81,6 +81,10 @@ pub enum Command {
     Deactivate,
     /// Start the units if stopped, wait until the agent is registered, REACTIVATE_AGENT
     Reactivate(ReactivateArgs),
+    /// Drain (identity kept), stop the units, then reboot through logind; the daemon reactivates after the boot
+    Reboot(DrainArgs),
+    /// The long-running service: shutdown inhibitor, drain on shutdown, reactivation after boot
+    Daemon,
 }
 
 #[derive(Debug, Clone, Args)]

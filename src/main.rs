@@ -55,6 +55,8 @@ fn main() -> ExitCode {
             Command::Drain(args) => commands::drain::run(&ctx, args).await,
             Command::Deactivate => commands::deactivate::run(&ctx).await,
             Command::Reactivate(args) => commands::reactivate::run(&ctx, args).await,
+            Command::Reboot(args) => commands::reboot::run(&ctx, args).await,
+            Command::Daemon => mesos_maint::daemon::run::run(ctx.clone(), overrides.clone()).await,
         }
     });
     match result {

@@ -5,6 +5,7 @@ pub mod deactivate;
 pub mod drain;
 pub mod observe;
 pub mod reactivate;
+pub mod reboot;
 pub mod status;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::systemd::Systemd;
 const SYSTEMD_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What every command gets: validated settings and output preferences.
+#[derive(Clone)]
 pub struct Ctx {
     pub settings: Settings,
     pub output: OutputFormat,

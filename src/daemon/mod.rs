@@ -3,5 +3,10 @@
 //! - [`metrics`]: the Prometheus text exporter on `daemon.metrics_listen`.
 //! - [`notify`]: `sd_notify` (READY, STATUS, STOPPING, WATCHDOG).
 
+pub mod boot;
 pub mod metrics;
 pub mod notify;
+pub mod observer;
+pub mod policy;
+pub mod run;
+pub mod shutdown;

@@ -17,7 +17,7 @@ use crate::exit::Exit;
 
 pub use executor::{run, DrainDeps, DrainRequest, Outcome};
 pub use machine::{Policy, Stage};
-pub use marker::{Marker, MarkerStore, Trigger};
+pub use marker::{current_boot_id, Marker, MarkerStore, Trigger};
 
 /// Why a drain did not reach Done; each maps to one documented exit code.
 #[derive(Debug, thiserror::Error)]

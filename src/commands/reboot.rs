@@ -1,0 +1,49 @@
+//! `reboot`: drain with the identity kept, stop the units, then reboot through logind. The daemon
+//! sees this tool's marker after the boot and reactivates the agent.
+
+use crate::cli::DrainArgs;
+use crate::commands::drain::{deps, print_outcome, request_from};
+use crate::commands::Ctx;
+use crate::drain::progress::ConsoleObserver;
+use crate::drain::{self, Trigger};
+use crate::exit::{Exit, Refusal};
+use crate::systemd::Logind;
+
+pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
+    if args.decommission {
+        anyhow::bail!(Refusal::Usage(
+            "reboot keeps the agent's identity; use `drain --decommission` to leave the cluster for good".into()
+        ));
+    }
+    if args.no_stop {
+        anyhow::bail!(Refusal::Usage(
+            "reboot stops the agent units before rebooting; --no-stop does not apply".into()
+        ));
+    }
+    if args.dry_run {
+        let exit = super::drain::run(ctx, args).await?;
+        println!("then: reboot through logind; after the boot the daemon reactivates the agent");
+        return Ok(exit);
+    }
+    let req = request_from(ctx, args, Trigger::Reboot);
+    let deps = deps(ctx, &req).await?;
+    let mut observer = ConsoleObserver::new(ctx.quiet);
+    let outcome = drain::run(req.clone(), deps, &mut observer).await?;
+    print_outcome(ctx, &req, &outcome);
+    let logind = Logind::connect().await.map_err(|e| {
+        Refusal::Undetermined(format!(
+            "the node is drained and its units stopped, but logind cannot be reached to reboot: {e}"
+        ))
+    })?;
+    tracing::info!("rebooting through logind");
+    logind.reboot(false).await.map_err(|e| {
+        Refusal::Undetermined(format!(
+            "the node is drained and its units stopped, but logind refused the reboot: {e}"
+        ))
+    })?;
+    println!(
+        "reboot requested; the daemon reactivates agent {} after the boot",
+        outcome.agent_id
+    );
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,199 @@
+//! The daemon's decisions, pure and unit-tested: which inhibitor locks to hold, what to do with a
+//! marker found after a boot, how long a shutdown drain may take.
+
+use std::time::Duration;
+
+use crate::drain::{Marker, Stage, Trigger};
+
+/// What the daemon knows about the node between drains (from the local agent only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// The agent is not answering or has no id yet (image build, agent down): nothing to protect.
+    Unknown,
+    Idle,
+    /// Live tasks or pending operations.
+    Busy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Locks {
+    pub delay: bool,
+    pub block: bool,
+}
+
+/// The delay lock holds a shutdown back while there is work to move away; the optional block
+/// lock makes non-root reboot attempts fail while the node is not drained.
+pub fn desired_locks(work: Work, delay_enabled: bool, block_enabled: bool) -> Locks {
+    let busy = work == Work::Busy;
+    Locks {
+        delay: delay_enabled && busy,
+        block: block_enabled && busy,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BootAction {
+    /// No marker, or the marker is from this boot (the daemon was merely restarted).
+    Nothing,
+    /// This tool drained the node for a reboot: bring it back once the agent has registered.
+    Reactivate { agent_id: String },
+    /// A marker from an earlier boot that is not ours to undo (manual drain, decommission, or a
+    /// drain that never reached the master).
+    LeaveAlone(String),
+}
+
+pub fn after_boot(marker: Option<&Marker>, current_boot_id: &str) -> BootAction {
+    let Some(m) = marker else {
+        return BootAction::Nothing;
+    };
+    if m.boot_id == current_boot_id {
+        return BootAction::Nothing;
+    }
+    if m.policy.decommission {
+        return BootAction::LeaveAlone(format!(
+            "agent {} was decommissioned; it does not come back",
+            m.agent_id
+        ));
+    }
+    match m.trigger {
+        Trigger::Reboot | Trigger::Shutdown
+            if m.stage.drain_requested() && m.stage != Stage::Failed =>
+        {
+            BootAction::Reactivate {
+                agent_id: m.agent_id.clone(),
+            }
+        }
+        Trigger::Reboot | Trigger::Shutdown => BootAction::LeaveAlone(format!(
+            "the drain before the reboot stopped at {} before reaching the master; nothing to undo",
+            m.stage
+        )),
+        Trigger::Manual => BootAction::LeaveAlone(format!(
+            "agent {} was drained by hand; run `mesos-maint reactivate` to bring it back",
+            m.agent_id
+        )),
+        Trigger::Autoscaling | Trigger::Spot => BootAction::LeaveAlone(format!(
+            "agent {} was drained for a cloud termination",
+            m.agent_id
+        )),
+    }
+}
+
+/// Time kept back from logind's InhibitDelayMaxUSec so the lock is released before logind
+/// stops waiting on its own: at least this much...
+pub const SHUTDOWN_MARGIN_MIN: Duration = Duration::from_secs(2);
+/// ...or this fraction of the delay, whichever is larger.
+pub const SHUTDOWN_MARGIN_FRACTION: u32 = 10;
+
+/// The drain deadline during a shutdown.
+pub fn shutdown_deadline(inhibit_delay_max: Duration) -> Duration {
+    let margin = SHUTDOWN_MARGIN_MIN.max(inhibit_delay_max / SHUTDOWN_MARGIN_FRACTION);
+    inhibit_delay_max.saturating_sub(margin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drain::Policy;
+
+    fn marker(trigger: Trigger, stage: Stage, decommission: bool, boot: &str) -> Marker {
+        let mut m = Marker::new(
+            "S1",
+            trigger,
+            Policy {
+                decommission,
+                stop_units: true,
+                stop_docker: true,
+                force: false,
+            },
+            "http://m",
+            None,
+            None,
+            None,
+        );
+        m.stage = stage;
+        m.boot_id = boot.into();
+        m
+    }
+
+    #[test]
+    fn locks_follow_work() {
+        assert_eq!(
+            desired_locks(Work::Busy, true, false),
+            Locks {
+                delay: true,
+                block: false
+            }
+        );
+        assert_eq!(
+            desired_locks(Work::Busy, true, true),
+            Locks {
+                delay: true,
+                block: true
+            }
+        );
+        assert_eq!(desired_locks(Work::Idle, true, true), Locks::default());
+        assert_eq!(desired_locks(Work::Unknown, true, true), Locks::default());
+        assert_eq!(desired_locks(Work::Busy, false, false), Locks::default());
+    }
+
+    #[test]
+    fn reactivates_only_our_reboot_drains_after_a_new_boot() {
+        let m = marker(Trigger::Reboot, Stage::Done, false, "old");
+        assert_eq!(
+            after_boot(Some(&m), "new"),
+            BootAction::Reactivate {
+                agent_id: "S1".into()
+            }
+        );
+        assert_eq!(after_boot(Some(&m), "old"), BootAction::Nothing);
+        let m = marker(Trigger::Shutdown, Stage::DeadlineExceeded, false, "old");
+        assert_eq!(
+            after_boot(Some(&m), "new"),
+            BootAction::Reactivate {
+                agent_id: "S1".into()
+            }
+        );
+        assert!(matches!(
+            after_boot(
+                Some(&marker(Trigger::Manual, Stage::Done, false, "old")),
+                "new"
+            ),
+            BootAction::LeaveAlone(_)
+        ));
+        assert!(matches!(
+            after_boot(
+                Some(&marker(Trigger::Reboot, Stage::Done, true, "old")),
+                "new"
+            ),
+            BootAction::LeaveAlone(_)
+        ));
+        assert!(matches!(
+            after_boot(
+                Some(&marker(Trigger::Autoscaling, Stage::Done, true, "old")),
+                "new"
+            ),
+            BootAction::LeaveAlone(_)
+        ));
+        assert!(matches!(
+            after_boot(
+                Some(&marker(Trigger::Shutdown, Stage::PreHooks, false, "old")),
+                "new"
+            ),
+            BootAction::LeaveAlone(_)
+        ));
+        assert_eq!(after_boot(None, "new"), BootAction::Nothing);
+    }
+
+    #[test]
+    fn shutdown_deadline_keeps_a_margin() {
+        assert_eq!(
+            shutdown_deadline(Duration::from_secs(5)),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            shutdown_deadline(Duration::from_secs(600)),
+            Duration::from_secs(540)
+        );
+        assert_eq!(shutdown_deadline(Duration::from_secs(1)), Duration::ZERO);
+    }
+}

@@ -1,0 +1,383 @@
+//! `mesos-maint daemon`: the long-running service. Holds logind inhibitor locks while the node
+//! has work, drains on PrepareForShutdown(true), reactivates after a boot when this tool drained
+//! the node for a reboot, talks to systemd (READY, STATUS, STOPPING, WATCHDOG), exports metrics,
+//! and handles SIGTERM/SIGINT (release locks, keep the marker) and SIGHUP (reload config).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook_tokio::Signals;
+
+use crate::commands::Ctx;
+use crate::config::{Loader, Overrides};
+use crate::drain::{current_boot_id, DrainError, Outcome};
+use crate::exit::Exit;
+use crate::mesos::{leader, MasterClient};
+use crate::node::LocalWork;
+use crate::systemd::{InhibitMode, InhibitorLock, Logind, ShutdownSignals, INHIBIT_SHUTDOWN};
+
+use super::boot::{reactivate_after_boot, BootOutcome};
+use super::metrics::{self, Metrics};
+use super::notify::{watchdog_ping_interval, watchdog_timeout, Notifier};
+use super::observer::DaemonObserver;
+use super::policy::{after_boot, desired_locks, BootAction, Locks, Work};
+use super::shutdown::drain_for_shutdown;
+
+/// How often the local agent is asked whether the node has work (never the master: idle is cheap).
+pub const WORK_POLL_INTERVAL: Duration = Duration::from_secs(10);
+/// How often a lost logind connection is retried.
+pub const LOGIND_RETRY: Duration = Duration::from_secs(30);
+pub const WHO: &str = "mesos-maint";
+pub const DELAY_WHY: &str =
+    "Draining the Mesos agent (moving its tasks to other nodes) before shutdown";
+pub const BLOCK_WHY: &str = "The Mesos agent runs tasks; drain it first (mesos-maint drain)";
+
+type DrainFuture = Pin<Box<dyn Future<Output = Result<Outcome, DrainError>>>>;
+type BootFuture = Pin<Box<dyn Future<Output = anyhow::Result<BootOutcome>>>>;
+
+struct State {
+    ctx: Ctx,
+    overrides: Overrides,
+    notifier: Notifier,
+    metrics: Arc<Metrics>,
+    logind: Option<Logind>,
+    logind_tried: Option<Instant>,
+    delay_lock: Option<InhibitorLock>,
+    block_lock: Option<InhibitorLock>,
+    work: Work,
+    /// Between PrepareForShutdown(true) and (false): locks are not re-taken.
+    shutting_down: bool,
+    drain_started: Option<Instant>,
+}
+
+pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+    let metrics = Arc::new(Metrics::new());
+    if let Some(listen) = ctx.settings.daemon.metrics_listen {
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = metrics::serve(listen, m).await {
+                tracing::error!("metrics endpoint on {listen} failed: {e}");
+            }
+        });
+    }
+    if ctx.settings.daemon.block_inhibitor {
+        tracing::warn!(
+            "daemon.block_inhibitor is on: it only stops unprivileged reboots (root bypasses block \
+             locks before systemd 257); the delay lock is what holds a shutdown back"
+        );
+    }
+    let mut st = State {
+        ctx,
+        overrides,
+        notifier: Notifier::from_env(),
+        metrics,
+        logind: None,
+        logind_tried: None,
+        delay_lock: None,
+        block_lock: None,
+        work: Work::Unknown,
+        shutting_down: false,
+        drain_started: None,
+    };
+    let mut shutdown_signals = st.connect_logind().await;
+    let mut boot = st.boot_task();
+    let mut drain: Option<DrainFuture> = None;
+    let mut poll = tokio::time::interval(WORK_POLL_INTERVAL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let watchdog = watchdog_timeout().map(watchdog_ping_interval);
+    let mut dog = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+
+    let _ = st.notifier.ready();
+    tracing::info!("mesos-maint daemon running");
+    loop {
+        tokio::select! {
+            sig = signals.next() => match sig {
+                Some(SIGHUP) => st.reload(drain.is_some()),
+                _ => {
+                    tracing::info!("stopping (signal); locks released, marker kept");
+                    break;
+                }
+            },
+            _ = poll.tick(), if drain.is_none() => {
+                if st.logind.is_none() && st.logind_tried.is_none_or(|t| t.elapsed() >= LOGIND_RETRY) {
+                    shutdown_signals = st.connect_logind().await;
+                }
+                st.observe_work().await;
+                st.apply_locks().await;
+            }
+            start = next_shutdown(&mut shutdown_signals) => match start {
+                Some(true) if drain.is_none() => drain = st.on_shutdown().await,
+                Some(true) => {}
+                Some(false) => st.shutdown_cancelled(),
+                None => {
+                    tracing::warn!("lost the connection to logind; retrying");
+                    shutdown_signals = None;
+                    st.logind = None;
+                    st.delay_lock = None;
+                    st.block_lock = None;
+                }
+            },
+            result = async { drain.as_mut().expect("guarded").await }, if drain.is_some() => {
+                drain = None;
+                st.drain_finished(result);
+            }
+            result = async { boot.as_mut().expect("guarded").await }, if boot.is_some() => {
+                boot = None;
+                match result {
+                    Ok(BootOutcome::Reactivated(r)) => tracing::info!("reactivated the agent after the reboot ({r:?})"),
+                    Ok(BootOutcome::NewIdentity(id)) => tracing::warn!("the agent came back as {id}; nothing to reactivate"),
+                    Err(e) => {
+                        st.metrics.inc_error("master");
+                        tracing::error!("{e:#}");
+                    }
+                }
+            }
+            _ = dog.tick(), if watchdog.is_some() => { let _ = st.notifier.watchdog(); }
+        }
+    }
+    let _ = st.notifier.stopping();
+    st.delay_lock = None;
+    st.block_lock = None;
+    Ok(Exit::Ok)
+}
+
+async fn next_shutdown(signals: &mut Option<ShutdownSignals>) -> Option<bool> {
+    match signals {
+        Some(s) => s.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl State {
+    async fn connect_logind(&mut self) -> Option<ShutdownSignals> {
+        self.logind_tried = Some(Instant::now());
+        let logind = match Logind::connect().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("logind not available ({e}); no shutdown handling until it is");
+                self.metrics.inc_error("logind");
+                return None;
+            }
+        };
+        // The stream exists before any lock is taken, so no PrepareForShutdown is missed.
+        match logind.prepare_for_shutdown_stream().await {
+            Ok(s) => {
+                self.logind = Some(logind);
+                Some(s)
+            }
+            Err(e) => {
+                tracing::warn!("cannot subscribe to PrepareForShutdown: {e}");
+                None
+            }
+        }
+    }
+
+    fn boot_task(&self) -> Option<BootFuture> {
+        let store = self.ctx.markers();
+        let marker = match store.load() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!("unreadable marker left alone: {e}");
+                return None;
+            }
+        };
+        match after_boot(marker.as_ref(), &current_boot_id()) {
+            BootAction::Nothing => None,
+            BootAction::LeaveAlone(why) => {
+                tracing::info!("marker from an earlier boot left alone: {why}");
+                None
+            }
+            BootAction::Reactivate { agent_id } => {
+                tracing::info!("this tool drained agent {agent_id} for a reboot: reactivating it once it is back");
+                let ctx = self.ctx.clone();
+                Some(Box::pin(async move {
+                    let agent = ctx.agent()?;
+                    let (url, _) =
+                        leader::resolve_master(ctx.settings.master.as_ref(), &agent).await;
+                    let master = MasterClient::new(ctx.transport()?, url);
+                    reactivate_after_boot(&agent, &master, &ctx.markers(), &agent_id).await
+                }))
+            }
+        }
+    }
+
+    /// The local agent only: is there work a shutdown would interrupt?
+    async fn observe_work(&mut self) {
+        let work = match self.ctx.agent() {
+            Ok(agent) => {
+                let (tasks, ops) = tokio::join!(agent.get_tasks(), agent.get_operations());
+                match (tasks, ops) {
+                    (Ok(t), Ok(o)) => {
+                        let w = LocalWork::from_api(&t, &o, &[]);
+                        self.metrics.set_tasks_left(w.live_tasks() as u64);
+                        if w.is_empty() {
+                            Work::Idle
+                        } else {
+                            Work::Busy
+                        }
+                    }
+                    (Err(e), _) | (_, Err(e)) => {
+                        tracing::debug!("local agent not answering: {e}");
+                        Work::Unknown
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!("{e:#}");
+                Work::Unknown
+            }
+        };
+        if work != self.work {
+            tracing::info!("node work: {:?} -> {:?}", self.work, work);
+            self.work = work;
+        }
+    }
+
+    async fn apply_locks(&mut self) {
+        if self.shutting_down {
+            return;
+        }
+        let d = &self.ctx.settings.daemon;
+        let want: Locks = desired_locks(self.work, d.delay_inhibitor, d.block_inhibitor);
+        let Some(logind) = self.logind.clone() else {
+            return;
+        };
+        for (mode, wanted, why) in [
+            (InhibitMode::Delay, want.delay, DELAY_WHY),
+            (InhibitMode::Block, want.block, BLOCK_WHY),
+        ] {
+            let slot = match mode {
+                InhibitMode::Delay => &mut self.delay_lock,
+                InhibitMode::Block => &mut self.block_lock,
+            };
+            match (wanted, slot.is_some()) {
+                (true, false) => match logind.inhibit(INHIBIT_SHUTDOWN, WHO, why, mode).await {
+                    Ok(lock) => {
+                        tracing::info!("holding a {mode} inhibitor lock on shutdown");
+                        *slot = Some(lock);
+                    }
+                    Err(e) => {
+                        tracing::warn!("cannot take the {mode} inhibitor lock: {e}");
+                        self.metrics.inc_error("logind");
+                    }
+                },
+                (false, true) => {
+                    tracing::info!("releasing the {mode} inhibitor lock (no work on the node)");
+                    *slot = None;
+                }
+                _ => {}
+            }
+            self.metrics.set_inhibitor_held(mode, slot.is_some());
+        }
+        let status = format!(
+            "{}; {}",
+            match self.work {
+                Work::Busy => "node has work",
+                Work::Idle => "node idle",
+                Work::Unknown => "local agent not answering",
+            },
+            if self.delay_lock.is_some() {
+                "holding the shutdown delay lock"
+            } else {
+                "no lock held"
+            }
+        );
+        let _ = self.notifier.status(&status);
+    }
+
+    async fn on_shutdown(&mut self) -> Option<DrainFuture> {
+        self.shutting_down = true;
+        if self.delay_lock.is_none() {
+            tracing::info!("shutdown announced; no delay lock held (no work), nothing to drain");
+            self.block_lock = None;
+            return None;
+        }
+        let delay = match &self.logind {
+            Some(l) => l.inhibit_delay_max().await.unwrap_or_else(|e| {
+                tracing::warn!(
+                    "cannot read InhibitDelayMaxUSec ({e}); assuming logind's default 5s"
+                );
+                Duration::from_secs(5)
+            }),
+            None => Duration::from_secs(5),
+        };
+        self.drain_started = Some(Instant::now());
+        let ctx = self.ctx.clone();
+        let mut observer = DaemonObserver {
+            notifier: self.notifier.clone(),
+            metrics: self.metrics.clone(),
+            label: "shutdown",
+        };
+        Some(Box::pin(async move {
+            drain_for_shutdown(&ctx, delay, &mut observer).await
+        }))
+    }
+
+    fn drain_finished(&mut self, result: Result<Outcome, DrainError>) {
+        let took = self
+            .drain_started
+            .take()
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        let outcome = match &result {
+            Ok(o) => {
+                tracing::info!(
+                    "drained for shutdown in {:.1}s; releasing the lock",
+                    o.elapsed.as_secs_f64()
+                );
+                metrics::Outcome::Done
+            }
+            Err(e @ DrainError::DeadlineExceeded { .. }) => {
+                tracing::warn!("{e}; releasing the lock anyway so the shutdown goes on");
+                metrics::Outcome::DeadlineExceeded
+            }
+            Err(e) => {
+                tracing::error!(
+                    "shutdown drain failed: {e}; releasing the lock so the shutdown goes on"
+                );
+                self.metrics.inc_error("drain");
+                metrics::Outcome::Failed
+            }
+        };
+        self.metrics.finish_drain(outcome, took);
+        self.metrics.set_drain_stage(None);
+        self.delay_lock = None;
+        self.block_lock = None;
+        self.metrics.set_inhibitor_held(InhibitMode::Delay, false);
+        self.metrics.set_inhibitor_held(InhibitMode::Block, false);
+        let _ = self.notifier.status("drained for shutdown; lock released");
+    }
+
+    fn shutdown_cancelled(&mut self) {
+        if self.shutting_down {
+            tracing::info!(
+                "shutdown cancelled (PrepareForShutdown false): taking the locks again as needed"
+            );
+        }
+        self.shutting_down = false;
+    }
+
+    fn reload(&mut self, draining: bool) {
+        if draining {
+            tracing::info!("SIGHUP during a drain: the running drain keeps its settings");
+        }
+        match Loader::system().load(&self.overrides) {
+            Ok((settings, warnings)) => {
+                for w in warnings {
+                    tracing::warn!("{w}");
+                }
+                self.ctx.settings = settings;
+                tracing::info!("configuration reloaded");
+            }
+            Err(e) => {
+                self.metrics.inc_error("config");
+                tracing::error!("configuration reload failed, keeping the previous one: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Drain on OS shutdown: logind announced PrepareForShutdown(true) while we hold the delay lock.
+//! Drain within the delay logind grants (minus a margin), stop the units, then let go of the lock
+//! so the shutdown continues with the node out of the cluster. When the deadline comes first the
+//! lock is released anyway: a shutdown must never hang on us.
+
+use std::time::Duration;
+
+use crate::commands::drain::deps;
+use crate::commands::Ctx;
+use crate::drain::progress::Observer;
+use crate::drain::{self, DrainError, DrainRequest, Outcome, Policy, Trigger};
+
+use super::policy::shutdown_deadline;
+
+pub fn shutdown_request(ctx: &Ctx, inhibit_delay_max: Duration) -> DrainRequest {
+    let s = &ctx.settings;
+    DrainRequest {
+        trigger: Trigger::Shutdown,
+        policy: Policy {
+            decommission: false,
+            stop_units: true,
+            stop_docker: s.units.stop_docker,
+            force: false,
+        },
+        max_grace_period: s.drain.max_grace_period,
+        deadline: Some(shutdown_deadline(inhibit_delay_max)),
+        reason: Some("OS shutdown".into()),
+    }
+}
+
+/// Runs the shutdown drain; every outcome is logged, none is fatal to the daemon.
+pub async fn drain_for_shutdown(
+    ctx: &Ctx,
+    inhibit_delay_max: Duration,
+    observer: &mut dyn Observer,
+) -> Result<Outcome, DrainError> {
+    let req = shutdown_request(ctx, inhibit_delay_max);
+    tracing::info!(
+        "shutdown announced: draining within {} (InhibitDelayMaxUSec {})",
+        humantime::format_duration(req.deadline.unwrap_or_default()),
+        humantime::format_duration(inhibit_delay_max)
+    );
+    let deps = deps(ctx, &req)
+        .await
+        .map_err(|e| DrainError::Undetermined(format!("{e:#}")))?;
+    drain::run(req, deps, observer).await
+}
