@@ -42,7 +42,8 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const MAX_ERROR_KINDS: usize = 32;
 /// Error kinds exported from the start (at 0), so that `rate()` sees their first increment.
 pub const ERROR_KINDS: &[&str] = &[
-    "master", "agent", "systemd", "logind", "hook", "marker", "config", "cloud", "internal",
+    "master", "agent", "systemd", "logind", "drain", "hook", "marker", "config", "cloud",
+    "internal",
 ];
 
 /// Every drain stage, in order (for the one-series-per-stage gauge).

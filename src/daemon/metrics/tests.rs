@@ -1,7 +1,6 @@
 use super::*;
 
 use std::collections::HashSet;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::systemd::InhibitMode;
 
