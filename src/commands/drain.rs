@@ -10,7 +10,7 @@ use crate::drain::progress::ConsoleObserver;
 use crate::drain::{self, DrainDeps, DrainRequest, Outcome, Policy, Trigger};
 use crate::exit::Exit;
 use crate::mesos::{leader, MasterClient};
-use crate::node::{LocalObs, LocalWork, MasterObs};
+use crate::node::MasterObs;
 
 pub fn request_from(ctx: &Ctx, args: &DrainArgs, trigger: Trigger) -> DrainRequest {
     let s = &ctx.settings;
@@ -138,15 +138,7 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         Ok(l) => MasterObs::from_lookup(&l),
         Err(e) => MasterObs::Unreachable(e.to_string()),
     };
-    let (tasks, ops, names) = tokio::join!(
-        agent.get_tasks(),
-        agent.get_operations(),
-        agent.get_frameworks()
-    );
-    let local = match (tasks, ops) {
-        (Ok(t), Ok(o)) => LocalObs::Seen(LocalWork::from_api(&t, &o, &names.unwrap_or_default())),
-        (Err(e), _) | (_, Err(e)) => LocalObs::Unreachable(e.to_string()),
-    };
+    let local = super::observe::observe_local(&agent).await;
     let units = if req.policy.stop_units {
         Some(plan_units(ctx, req).await)
     } else {

@@ -19,6 +19,10 @@ use crate::drain::MarkerStore;
 use crate::mesos::{AgentClient, Auth, Transport, TransportSettings};
 use crate::systemd::Systemd;
 
+/// `status`/`check` answer a person or a script before a reboot: a master without a leader for
+/// longer than this is reported as undetermined rather than waited for.
+pub const REPORT_RETRY_BUDGET: Duration = Duration::from_secs(10);
+
 /// How long `status`/`check` wait for the system bus before reporting units as unknown.
 const SYSTEMD_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -48,11 +52,17 @@ impl Ctx {
     /// A fresh HTTP transport with the configured auth and CA; one per peer so request counts
     /// and leader caches stay apart.
     pub fn transport(&self) -> anyhow::Result<Arc<Transport>> {
-        let settings = TransportSettings {
+        self.transport_with_retry(TransportSettings::default().retry.max_elapsed)
+    }
+
+    /// The same, with another budget for retrying "no leader" / "recovering" 503s.
+    pub fn transport_with_retry(&self, max_elapsed: Duration) -> anyhow::Result<Arc<Transport>> {
+        let mut settings = TransportSettings {
             auth: self.auth()?,
             ca_file: self.settings.auth.ca_file.clone(),
             ..TransportSettings::default()
         };
+        settings.retry.max_elapsed = max_elapsed;
         Ok(Arc::new(Transport::new(settings)?))
     }
 

@@ -2,7 +2,7 @@
 //! the units and this tool's marker, asked concurrently and each failing on its own.
 
 use crate::commands::Ctx;
-use crate::mesos::{leader, MasterClient};
+use crate::mesos::{leader, AgentClient, MasterClient};
 use crate::node::{drain_state_name, Exceptions, LocalObs, LocalWork, MasterObs};
 use crate::report::{Observed, UnitReport};
 
@@ -15,23 +15,15 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
             None
         }
     };
-    let (info, tasks, ops, names) = tokio::join!(
-        agent.get_agent(),
-        agent.get_tasks(),
-        agent.get_operations(),
-        agent.get_frameworks()
-    );
-    let local = match (tasks, ops) {
-        (Ok(t), Ok(o)) => LocalObs::Seen(LocalWork::from_api(&t, &o, &names.unwrap_or_default())),
-        (Err(e), _) | (_, Err(e)) => LocalObs::Unreachable(e.to_string()),
-    };
+    let (info, local) = tokio::join!(agent.get_agent(), observe_local(&agent));
     let (agent_id, hostname) = match &info {
         Ok(i) => (i.id.clone(), Some(i.hostname.clone())),
         // A stopped agent cannot name itself; the marker of our own drain can.
         Err(_) => (marker.as_ref().map(|m| m.agent_id.clone()), None),
     };
     let (url, _) = leader::resolve_master(ctx.settings.master.as_ref(), &agent).await;
-    let master_client = MasterClient::new(ctx.transport()?, url);
+    let master_client =
+        MasterClient::new(ctx.transport_with_retry(super::REPORT_RETRY_BUDGET)?, url);
     let master = match &agent_id {
         Some(id) => match master_client.agent(id).await {
             Ok(lookup) => MasterObs::from_lookup(&lookup),
@@ -64,6 +56,19 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
             decommission_finished,
         },
     ))
+}
+
+/// The work on the local agent: tasks by framework (with names) and non-terminal operations.
+pub async fn observe_local(agent: &AgentClient) -> LocalObs {
+    let (tasks, ops, names) = tokio::join!(
+        agent.get_tasks(),
+        agent.get_operations(),
+        agent.get_frameworks()
+    );
+    match (tasks, ops) {
+        (Ok(t), Ok(o)) => LocalObs::Seen(LocalWork::from_api(&t, &o, &names.unwrap_or_default())),
+        (Err(e), _) | (_, Err(e)) => LocalObs::Unreachable(e.to_string()),
+    }
 }
 
 /// The agent and docker units as systemd sees them; empty when the bus is not reachable.
