@@ -231,10 +231,10 @@ fn reboot_waits_for_the_delay_lock_and_ends_with_prepare_for_shutdown_false() {
                     other => panic!("second Reboot: {other:?}"),
                 }
 
-                // Held: reboot.target stays down (sampled for 2 s).
+                // Held: reboot.target stays down (sampled for 2 s, at least 5 times).
                 let hold_until = Instant::now() + Duration::from_secs(2);
                 let mut samples = 0;
-                while Instant::now() < hold_until {
+                while Instant::now() < hold_until || samples < 5 {
                     let s = sb.unit_state("reboot.target");
                     assert!(
                         !s.is_active(),
@@ -244,7 +244,6 @@ fn reboot_waits_for_the_delay_lock_and_ends_with_prepare_for_shutdown_false() {
                     samples += 1;
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                assert!(samples >= 5, "only {samples} samples");
                 assert_eq!(
                     next_signal(&mut signals, Duration::ZERO).await,
                     None,
