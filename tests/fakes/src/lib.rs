@@ -1,0 +1,1 @@
+//! Loopback fakes of AWS endpoints for tests.
