@@ -1,9 +1,11 @@
 //! mesos-maint: take a Mesos / DC/OS agent node out of the cluster safely and bring it back.
 //!
-//! One module per external system (`mesos`, `systemd`, `config`), the pure view of the node
-//! (`node`), the drain workflow (`drain`), and the commands that tie them together (`commands`).
+//! One module per external system (`mesos`, `systemd`, `cloud`, `config`), the pure view of the
+//! node (`node`), the drain workflow (`drain`), and the commands that tie them together
+//! (`commands`).
 
 pub mod cli;
+pub mod cloud;
 pub mod commands;
 pub mod config;
 pub mod daemon;

@@ -119,6 +119,38 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             "config: units.agent must name at least one unit".into(),
         ));
     }
+    validate_aws(&s.aws)
+}
+
+fn validate_aws(aws: &AwsSettings) -> Result<(), ConfigError> {
+    if !aws.enabled {
+        return Ok(());
+    }
+    if !crate::cloud::aws::SUPPORTED {
+        return Err(ConfigError::Invalid(
+            "config: aws.enabled = true, but this mesos-maint was built without AWS support (cargo feature `aws`)".into(),
+        ));
+    }
+    let missing: Vec<&str> = [
+        ("aws.lifecycle_hook", aws.lifecycle_hook.is_none()),
+        ("aws.auto_scaling_group", aws.auto_scaling_group.is_none()),
+    ]
+    .into_iter()
+    .filter_map(|(k, m)| m.then_some(k))
+    .collect();
+    if !missing.is_empty() {
+        return Err(ConfigError::Invalid(format!(
+            "config: aws.enabled = true needs {} (the termination lifecycle hook and its Auto Scaling group)",
+            missing.join(" and ")
+        )));
+    }
+    if aws.heartbeat_interval >= aws.stuck_after {
+        return Err(ConfigError::Invalid(format!(
+            "config: aws.heartbeat_interval ({}) must be shorter than aws.stuck_after ({}), or no heartbeat is ever sent",
+            humantime::format_duration(aws.heartbeat_interval),
+            humantime::format_duration(aws.stuck_after)
+        )));
+    }
     Ok(())
 }
 
@@ -202,6 +234,26 @@ fn apply_value(
         })
     };
     let boolean = || value.as_bool().ok_or_else(err);
+    // A name sent to an API: not empty, no surrounding blanks.
+    let name = || -> Result<String, ConfigError> {
+        let v = string()?;
+        if v.trim().is_empty() || v.trim() != v {
+            return Err(err());
+        }
+        Ok(v.to_string())
+    };
+    let nonzero = |d: Duration| -> Result<Duration, ConfigError> {
+        if d.is_zero() {
+            Err(ConfigError::Value {
+                source_name: source.to_string(),
+                key: key.to_string(),
+                value: value.to_string(),
+                expected: "expected a duration above zero".into(),
+            })
+        } else {
+            Ok(d)
+        }
+    };
     match key {
         "master" => s.master = Some(url()?),
         "agent" => s.agent = url()?,
@@ -241,6 +293,19 @@ fn apply_value(
         "daemon.metrics_listen" => {
             s.daemon.metrics_listen = Some(string()?.parse().map_err(|_| err())?);
         }
+        "aws.enabled" => s.aws.enabled = boolean()?,
+        "aws.imds_endpoint" => s.aws.imds_endpoint = url()?,
+        "aws.autoscaling_endpoint" => s.aws.autoscaling_endpoint = Some(url()?),
+        "aws.lifecycle_hook" => s.aws.lifecycle_hook = Some(name()?),
+        "aws.auto_scaling_group" => s.aws.auto_scaling_group = Some(name()?),
+        "aws.poll_interval" => s.aws.poll_interval = nonzero(duration()?)?,
+        "aws.heartbeat_interval" => s.aws.heartbeat_interval = nonzero(duration()?)?,
+        "aws.stuck_after" => s.aws.stuck_after = nonzero(duration()?)?,
+        "aws.on_stuck" => {
+            s.aws.on_stuck =
+                crate::cloud::aws::LifecycleActionResult::parse(string()?).ok_or_else(err)?;
+        }
+        "aws.spot" => s.aws.spot = boolean()?,
         other => unreachable!("schema key {other} has no setter"),
     }
     Ok(())

@@ -12,6 +12,8 @@ pub enum Kind {
     StrList,
     Signal,
     SocketAddr,
+    /// `CONTINUE` or `ABANDON` (a lifecycle action result).
+    ActionResult,
     Table(&'static [(&'static str, Kind)]),
 }
 
@@ -26,6 +28,7 @@ impl Kind {
             Kind::StrList => "expected a list of strings",
             Kind::Signal => "expected a signal name like \"SIGUSR1\"",
             Kind::SocketAddr => "expected an address like \"127.0.0.1:9464\"",
+            Kind::ActionResult => "expected \"CONTINUE\" or \"ABANDON\"",
             Kind::Table(_) => "expected a table",
         }
     }
@@ -59,6 +62,20 @@ pub const DAEMON: &[(&str, Kind)] = &[
     ("metrics_listen", Kind::SocketAddr),
 ];
 
+/// Auto Scaling termination lifecycle hook and spot interruption handling (`cloud::aws`).
+pub const AWS: &[(&str, Kind)] = &[
+    ("enabled", Kind::Bool),
+    ("imds_endpoint", Kind::Url),
+    ("autoscaling_endpoint", Kind::Url),
+    ("lifecycle_hook", Kind::Str),
+    ("auto_scaling_group", Kind::Str),
+    ("poll_interval", Kind::Duration),
+    ("heartbeat_interval", Kind::Duration),
+    ("stuck_after", Kind::Duration),
+    ("on_stuck", Kind::ActionResult),
+    ("spot", Kind::Bool),
+];
+
 pub const ROOT: &[(&str, Kind)] = &[
     ("master", Kind::Url),
     ("agent", Kind::Url),
@@ -67,6 +84,7 @@ pub const ROOT: &[(&str, Kind)] = &[
     ("drain", Kind::Table(DRAIN)),
     ("units", Kind::Table(UNITS)),
     ("daemon", Kind::Table(DAEMON)),
+    ("aws", Kind::Table(AWS)),
 ];
 
 /// Top-level keys with an environment twin (`MESOS_MAINT_<KEY>`).

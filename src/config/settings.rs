@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::cloud::aws::LifecycleActionResult;
+
 pub const DEFAULT_AGENT_URL: &str = "http://127.0.0.1:5051";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/mesos-maint";
 pub const DEFAULT_HOOKS_DIR: &str = "/etc/mesos-maint/hooks.d";
@@ -21,6 +23,22 @@ pub const DEFAULT_AGENT_UNITS: [&str; 4] = [
     "mesos-agent.service",
 ];
 
+/// The metadata service on every EC2 instance (link-local).
+pub const DEFAULT_IMDS_ENDPOINT: &str = crate::cloud::aws::imds::DEFAULT_ENDPOINT;
+/// How often `autoscaling/target-lifecycle-state` and `spot/instance-action` are read: a spot
+/// notice leaves two minutes, so a few seconds matter; a metadata GET is cheap and local.
+pub const DEFAULT_AWS_POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// One `RecordLifecycleActionHeartbeat` a minute while the drain progresses: well inside any
+/// sensible hook heartbeat timeout (the group default is one hour, the minimum 30 s) at a
+/// negligible API cost.
+pub const DEFAULT_AWS_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(60);
+/// Ten minutes without a task leaving or a drain-state change: longer than a typical kill grace
+/// period and the unit stop timeout, far shorter than the group's 48 h cap on a lifecycle action.
+pub const DEFAULT_AWS_STUCK_AFTER: Duration = Duration::from_secs(600);
+/// For a termination hook both results terminate the instance; `CONTINUE` lets the group's
+/// other termination hooks (log shipping, deregistration) still run, `ABANDON` would cancel them.
+pub const DEFAULT_AWS_ON_STUCK: LifecycleActionResult = LifecycleActionResult::Continue;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// `None`: discover (the local agent's view, then `leader.mesos:5050`).
@@ -31,6 +49,7 @@ pub struct Settings {
     pub drain: DrainSettings,
     pub units: UnitSettings,
     pub daemon: DaemonSettings,
+    pub aws: AwsSettings,
     /// Files that were merged, in order (for `self-test` and `-v`).
     pub sources: Vec<PathBuf>,
 }
@@ -69,6 +88,42 @@ pub struct DaemonSettings {
     pub metrics_listen: Option<SocketAddr>,
 }
 
+/// `[aws]`: act on an Auto Scaling termination lifecycle hook and on spot interruption notices.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwsSettings {
+    pub enabled: bool,
+    pub imds_endpoint: Url,
+    /// `None`: `https://autoscaling.<region>.amazonaws.com/` for the instance's region.
+    pub autoscaling_endpoint: Option<Url>,
+    /// Required when enabled.
+    pub lifecycle_hook: Option<String>,
+    /// Required when enabled.
+    pub auto_scaling_group: Option<String>,
+    pub poll_interval: Duration,
+    pub heartbeat_interval: Duration,
+    pub stuck_after: Duration,
+    pub on_stuck: LifecycleActionResult,
+    /// Also drain on a spot interruption notice.
+    pub spot: bool,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        AwsSettings {
+            enabled: false,
+            imds_endpoint: Url::parse(DEFAULT_IMDS_ENDPOINT).expect("valid default"),
+            autoscaling_endpoint: None,
+            lifecycle_hook: None,
+            auto_scaling_group: None,
+            poll_interval: DEFAULT_AWS_POLL_INTERVAL,
+            heartbeat_interval: DEFAULT_AWS_HEARTBEAT_INTERVAL,
+            stuck_after: DEFAULT_AWS_STUCK_AFTER,
+            on_stuck: DEFAULT_AWS_ON_STUCK,
+            spot: true,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -94,6 +149,7 @@ impl Default for Settings {
                 block_inhibitor: false,
                 metrics_listen: None,
             },
+            aws: AwsSettings::default(),
             sources: Vec::new(),
         }
     }
