@@ -624,7 +624,7 @@ fn forced_drain_signals_the_agent_then_stops_the_units() {
 
             let ran = node.run(&sb, &sim, &["drain", "--deadline", "2s", "--force"]);
             assert_eq!(ran.code, 0, "{}", ran.context());
-            assert!(ran.stdout.contains("FORCED"), "{}", ran.context());
+            assert!(ran.stdout.contains("escalated"), "{}", ran.context());
             assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
 
             // SIGUSR1 reached the agent unit's main process, before its stop.

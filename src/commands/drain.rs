@@ -81,7 +81,10 @@ pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
 }
 
 pub fn print_outcome(ctx: &Ctx, req: &DrainRequest, o: &Outcome) {
-    let state = if req.policy.decommission {
+    // A forced drain ends with the agent unregistered: the master keeps no drain state for it.
+    let state = if o.forced {
+        "UNKNOWN"
+    } else if req.policy.decommission {
         "GONE"
     } else {
         "DRAINED"
@@ -97,23 +100,22 @@ pub fn print_outcome(ctx: &Ctx, req: &DrainRequest, o: &Outcome) {
             master_requests: o.master_requests,
             resumed_from: o.resumed_from.map(|s| s.name()),
         }),
-        OutputFormat::Text => {
-            println!(
-                "agent {} is {state}{} after {:.1}s{}",
-                o.agent_id,
-                if o.forced {
-                    " (FORCED at the deadline)"
-                } else {
-                    ""
-                },
-                o.elapsed.as_secs_f64(),
-                if req.policy.stop_units {
-                    "; agent units stopped"
-                } else {
-                    "; units left running (--no-stop)"
-                }
-            );
-        }
+        OutputFormat::Text if o.forced => println!(
+            "agent {}: deadline reached after {:.1}s; escalated (SIGUSR1: the agent unregistered \
+             and killed its tasks), agent units stopped",
+            o.agent_id,
+            o.elapsed.as_secs_f64()
+        ),
+        OutputFormat::Text => println!(
+            "agent {} is {state} after {:.1}s{}",
+            o.agent_id,
+            o.elapsed.as_secs_f64(),
+            if req.policy.stop_units {
+                "; agent units stopped"
+            } else {
+                "; units left running (--no-stop)"
+            }
+        ),
     }
 }
 

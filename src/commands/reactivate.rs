@@ -105,8 +105,15 @@ pub async fn start_units(ctx: &Ctx, sd: &Systemd) -> anyhow::Result<Vec<String>>
             units.agent.join(", ")
         ))
     })?;
+    // Docker comes back when our drain stopped it; without a marker (units stopped by hand),
+    // everything stopped is started.
+    let marker = ctx.markers().load().ok().flatten();
+    let docker_ours = match &marker {
+        Some(m) => m.did(&crate::drain::units::stop_action(&units.docker)),
+        None => units.stop_docker,
+    };
     let mut order = Vec::new();
-    if units.stop_docker {
+    if docker_ours {
         order.push(units.docker.clone());
     }
     order.extend(agent.socket.clone());

@@ -235,10 +235,12 @@ impl Executor {
         self.agent_id = match self.deps.agent.get_agent().await {
             Ok(info) => match info.id {
                 Some(id) => id,
-                None => return self.fail(DrainError::Undetermined(format!(
+                None => {
+                    return self.fail(DrainError::Undetermined(format!(
                     "the local agent at {} has no agent id yet (not registered); nothing to drain",
                     self.deps.agent.url()
-                ))),
+                )))
+                }
             },
             Err(e) => {
                 match &resumable {
@@ -316,6 +318,13 @@ impl Executor {
     }
 
     async fn plan_units(&self) -> Result<UnitPlan, DrainError> {
+        // polkit would only refuse the stop after DRAIN_AGENT went out; refuse before instead.
+        let uid = nix::unistd::geteuid();
+        if !uid.is_root() {
+            return Err(DrainError::Undetermined(format!(
+                "stopping the agent units needs root (running as uid {uid}; not root?); use --no-stop to leave them alone"
+            )));
+        }
         let Some(sd) = &self.deps.systemd else {
             return Err(DrainError::Undetermined(
                 "stopping units needs systemd over D-Bus, which is not connected".into(),
