@@ -38,7 +38,8 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
         (Some(m), Some(id)) => m.decommission_finished(id),
         _ => false,
     };
-    let (units, agent_unit_stopped) = observe_units(ctx).await;
+    let ((units, agent_unit_stopped), inhibitors) =
+        tokio::join!(observe_units(ctx), observe_inhibitors());
     let observed = Observed {
         agent_id,
         hostname,
@@ -48,6 +49,7 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
         local,
         units,
         marker,
+        inhibitors,
     };
     Ok((
         observed,
@@ -68,6 +70,29 @@ pub async fn observe_local(agent: &AgentClient) -> LocalObs {
     match (tasks, ops) {
         (Ok(t), Ok(o)) => LocalObs::Seen(LocalWork::from_api(&t, &o, &names.unwrap_or_default())),
         (Err(e), _) | (_, Err(e)) => LocalObs::Unreachable(e.to_string()),
+    }
+}
+
+/// The logind locks the daemon holds (`who` = mesos-maint); empty when logind is not reachable.
+async fn observe_inhibitors() -> Vec<String> {
+    let listed = tokio::time::timeout(super::SYSTEMD_CONNECT_TIMEOUT, async {
+        crate::systemd::Logind::connect()
+            .await?
+            .list_inhibitors()
+            .await
+    })
+    .await;
+    match listed {
+        Ok(Ok(list)) => list
+            .into_iter()
+            .filter(|i| i.who == crate::daemon::run::WHO)
+            .map(|i| format!("{} {} (pid {})", i.mode, i.what, i.pid))
+            .collect(),
+        Ok(Err(e)) => {
+            tracing::debug!("logind not available: {e}");
+            Vec::new()
+        }
+        Err(_) => Vec::new(),
     }
 }
 

@@ -71,6 +71,8 @@ pub struct Observed {
     pub units: Vec<UnitReport>,
     pub marker: Option<Marker>,
     pub drain_state: DrainStateName,
+    /// This tool's logind locks, e.g. "delay shutdown (pid 123)".
+    pub inhibitors: Vec<String>,
 }
 
 impl Report {
@@ -101,7 +103,7 @@ impl Report {
             pending_operations: ops.as_ref().map(Vec::len),
             operations: ops.unwrap_or_default(),
             units: o.units.clone(),
-            inhibitors: Vec::new(),
+            inhibitors: o.inhibitors.clone(),
             maintenance_window: None,
             marker: o.marker.as_ref().map(MarkerReport::from),
             errors,
@@ -172,6 +174,9 @@ impl Report {
                     u.name, u.active_state, u.sub_state
                 ));
             }
+        }
+        for i in &self.inhibitors {
+            s.push_str(&format!("inhibitor:      {i}\n"));
         }
         if let Some(m) = &self.marker {
             s.push_str(&format!(
