@@ -1,1 +1,20 @@
-//! Loopback fakes of AWS endpoints for tests.
+//! Loopback fakes of the AWS endpoints `mesos-maint` talks to, for tests (a test fixture, like
+//! `tests/mesos-sim`):
+//!
+//! - [`FakeImds`]: the EC2 instance metadata service with IMDSv2 required (a token from
+//!   `PUT /latest/api/token` with a TTL header, 401 without it), `target-lifecycle-state` and
+//!   `spot/instance-action` switchable, an instance profile's credentials.
+//! - [`FakeAutoScaling`]: the Auto Scaling Query API for the two lifecycle-action calls; it
+//!   recomputes every request's Signature Version 4 with the test credentials ([`sigv4`], an
+//!   implementation independent of the client's) and refuses bad ones as AWS does, keeps which
+//!   lifecycle actions are pending, and records the calls.
+//!
+//! Both listen on `127.0.0.1:<ephemeral>` and stop when dropped.
+
+pub mod autoscaling;
+pub mod imds;
+mod server;
+pub mod sigv4;
+
+pub use autoscaling::{Call, FakeAutoScaling, Rejection, TestCredentials};
+pub use imds::{FakeImds, ImdsRequest};
