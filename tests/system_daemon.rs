@@ -1,0 +1,1576 @@
+//! System tests of `mesos-maint daemon` (and `mesos-maint reboot`): the built binary against the
+//! in-process Mesos simulator (`tests/mesos-sim`), a real systemd manager and a real
+//! systemd-logind on a private bus (see `tests/support/sandbox.rs`), with fake agent, agent
+//! socket and docker units whose `reboot.target` is a harmless dummy. They need root and
+//! `unshare`; elsewhere they print a SKIP line and pass.
+//!
+//! What they observe, independently of the code under test: `ListInhibitors` through `busctl`
+//! (and once through `mesos_maint::systemd::Logind`), unit states sampled with `systemctl` while
+//! the test runs (systemd unloads stopped units, so states are sampled rather than read back),
+//! `reboot.target`'s `ActiveEnterTimestampMonotonic`, the simulator's request log, the fake
+//! daemons' record files, the `NOTIFY_SOCKET` datagrams, the metrics endpoint, the process's
+//! exit status and its log.
+//!
+//! As in `system_drain.rs`, the fake agent unit is wired to the simulator: starting it (re)starts
+//! the simulated agent, stopping it stops the simulated agent.
+//!
+//! `measure_daemon_footprint` (ignored) measures idle RSS/CPU and RSS during a drain against
+//! 10 000 filler agents; `tests/bench-daemon.sh` runs it (docs/benchmarks.md, "Daemon").
+
+mod support;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mesos_maint::drain::{Marker, MarkerStore, Policy, Stage, Trigger};
+use mesos_sim::{AckMode, FrameworkSpec, Sim, SimConfig, TaskSpec};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use support::fake::FakeService;
+use support::proc::wait_until;
+use support::sandbox::{run_isolated_requiring, Sandbox};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mesos-maint");
+const LOGIND: &str = "/lib/systemd/systemd-logind";
+
+const AGENT: &str = "dcos-mesos-slave.service";
+const AGENT_SOCKET: &str = "dcos-mesos-slave.socket";
+const DOCKER: &str = "docker.service";
+const REBOOT_TARGET: &str = "reboot.target";
+/// The daemon's `who` in its inhibitor locks.
+const WHO: &str = "mesos-maint";
+
+/// Upper bound for a one-shot run of the binary.
+const RUN_TIMEOUT: Duration = Duration::from_secs(90);
+/// Upper bound for the daemon to reach a state it reaches in well under a second normally.
+const SOON: Duration = Duration::from_secs(15);
+
+// ---------------------------------------------------------------------------------------------
+// Fixture
+// ---------------------------------------------------------------------------------------------
+
+/// The simulator's servers run on this runtime's workers while the test thread blocks.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// A started simulator and the CLOCK_MONOTONIC bounds (µs) of its start, to place its
+/// `at_ms` request times on the clock systemd's `*TimestampMonotonic` use.
+struct SimRun {
+    sim: Sim,
+    /// Taken after `Sim::start` returned: `started_before_us + at_ms` is an upper bound of a
+    /// request's time.
+    started_before_us: u64,
+}
+
+impl SimRun {
+    fn start(rt: &tokio::runtime::Runtime, cfg: SimConfig) -> SimRun {
+        let sim = rt.block_on(Sim::start(cfg)).expect("start the simulator");
+        SimRun {
+            sim,
+            started_before_us: mono_us(),
+        }
+    }
+
+    /// Latest possible CLOCK_MONOTONIC time (µs) of the first master call of `call_type`.
+    fn call_time_upper_us(&self, call_type: &str) -> Option<u64> {
+        self.sim
+            .requests()
+            .iter()
+            .find(|r| r.call_type().as_deref() == Some(call_type))
+            .map(|r| self.started_before_us + r.at_ms * 1000 + 1000)
+    }
+}
+
+/// CLOCK_MONOTONIC in µs (the clock of systemd's `…TimestampMonotonic` properties).
+fn mono_us() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid pointer to a timespec we own.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime");
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
+}
+
+/// CLOCK_REALTIME minus CLOCK_MONOTONIC in µs, to put the fake daemons' `date +%s.%N` records
+/// on the monotonic clock.
+fn wall_minus_mono_us() -> i128 {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i128;
+    wall - mono_us() as i128
+}
+
+/// Frameworks whose tasks take `grace` to die and acknowledge at once: a drain of about `grace`.
+fn busy_config(grace: Duration) -> SimConfig {
+    let ack = AckMode::After(Duration::from_millis(20));
+    SimConfig {
+        frameworks: vec![
+            FrameworkSpec::new("fw-marathon", "marathon", ack)
+                .task(TaskSpec::new("web-1", grace))
+                .task(TaskSpec::new("web-2", grace / 2)),
+            FrameworkSpec::new("fw-cassandra", "cassandra", ack)
+                .task(TaskSpec::new("node-1", grace)),
+        ],
+        ..SimConfig::default()
+    }
+}
+
+/// A framework whose scheduler never acknowledges: the agent stays DRAINING for good.
+fn never_ack_config() -> SimConfig {
+    SimConfig {
+        frameworks: vec![
+            FrameworkSpec::new("fw-dead", "dead-scheduler", AckMode::Never)
+                .task(TaskSpec::new("zombie-1", Duration::from_millis(50))),
+        ],
+        ..SimConfig::default()
+    }
+}
+
+fn curl_post(url: &str) -> String {
+    format!("/usr/bin/curl -s -o /dev/null -m 5 -X POST {url}")
+}
+
+/// SIGTERM to the fake daemon's shell only: with the default control-group kill, the `date`
+/// its SIGTERM trap runs to timestamp the record could be killed by the same SIGTERM.
+const KILL_MAIN_FIRST: &str = "KillMode=mixed";
+
+/// The fake agent tied to the simulator (see the module comment).
+fn fake_agent(sim: &Sim) -> FakeService {
+    let master = sim.master_url();
+    FakeService::agent(AGENT)
+        .with_socket()
+        .service_directive(KILL_MAIN_FIRST)
+        .service_directive(&format!(
+            "ExecStartPost=-{}",
+            curl_post(&format!("{master}/__sim/agent/start"))
+        ))
+        .service_directive(&format!(
+            "ExecStopPost=-{}",
+            curl_post(&format!("{master}/__sim/agent/stop"))
+        ))
+}
+
+/// Agent (+ socket) and docker running, logind with `InhibitDelayMaxSec` = `delay`.
+fn node_sandbox(name: &str, sim: &Sim, delay: Option<Duration>) -> Sandbox {
+    let mut b = Sandbox::builder(name)
+        .with_logind(true)
+        .service(fake_agent(sim))
+        .service(FakeService::docker().service_directive(KILL_MAIN_FIRST))
+        .start(DOCKER)
+        .start(AGENT_SOCKET)
+        .start(AGENT);
+    if let Some(d) = delay {
+        b = b.inhibit_delay_max(d);
+    }
+    let sb = b.build().expect("sandbox");
+    for u in [DOCKER, AGENT_SOCKET, AGENT] {
+        assert!(sb.unit_state(u).is_active(), "{u}: {:?}", sb.unit_state(u));
+    }
+    sb
+}
+
+/// A state dir, a configuration fragment (hooks kept away from the host's /etc, metrics on a
+/// free port) and a notification socket.
+struct Node {
+    dir: tempfile::TempDir,
+    metrics_port: u16,
+}
+
+impl Node {
+    fn new() -> Node {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::create_dir_all(dir.path().join("hooks.d")).unwrap();
+        let node = Node {
+            dir,
+            metrics_port: free_port(),
+        };
+        fs::write(node.config(), node.config_text("")).unwrap();
+        node
+    }
+
+    /// The configuration with `daemon_extra` lines added to `[daemon]`.
+    fn config_text(&self, daemon_extra: &str) -> String {
+        format!(
+            "[drain]\nhooks_dir = \"{}\"\n\n[units]\njob_timeout = \"30s\"\n\n\
+             [daemon]\nmetrics_listen = \"127.0.0.1:{}\"\n{daemon_extra}\n",
+            self.dir.path().join("hooks.d").display(),
+            self.metrics_port
+        )
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn markers(&self) -> MarkerStore {
+        MarkerStore::new(&self.state_dir())
+    }
+
+    fn marker(&self) -> Option<Marker> {
+        self.markers().load().expect("readable marker")
+    }
+
+    /// The binary on the sandbox's bus (when given), with this node's config and state dir and
+    /// the simulator as master and agent; `args` first.
+    fn command(&self, sb: Option<&Sandbox>, sim: &Sim, args: &[&str]) -> Command {
+        let mut cmd = match sb {
+            Some(sb) => sb.command(BIN),
+            None => Command::new(BIN),
+        };
+        cmd.args(args)
+            .arg("--config")
+            .arg(self.config())
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .args(["--master", &sim.master_url(), "--agent", &sim.agent_url()])
+            .env_remove("RUST_LOG")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .env_remove("JOURNAL_STREAM")
+            .stdin(Stdio::null());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("MESOS_MAINT_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd
+    }
+
+    /// Run a one-shot command to its end.
+    fn run(&self, sb: Option<&Sandbox>, sim: &Sim, args: &[&str]) -> Ran {
+        let out = self.dir.path().join(format!("run-{}.out", unique()));
+        let err = out.with_extension("err");
+        let mut child = self
+            .command(sb, sim, args)
+            .stdout(fs::File::create(&out).unwrap())
+            .stderr(fs::File::create(&err).unwrap())
+            .spawn()
+            .expect("spawn mesos-maint");
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("wait") {
+                break s;
+            }
+            if start.elapsed() > RUN_TIMEOUT {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "mesos-maint {args:?} did not finish within {RUN_TIMEOUT:?}:\n{}",
+                    fs::read_to_string(&err).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let ran = Ran {
+            code: status.code().unwrap_or(-1),
+            stdout: fs::read_to_string(&out).unwrap_or_default(),
+            stderr: fs::read_to_string(&err).unwrap_or_default(),
+        };
+        eprintln!("=== mesos-maint {args:?}\n{}", ran.context());
+        ran
+    }
+
+    /// Start `mesos-maint daemon` with a notification socket; returns once it sent READY=1.
+    fn daemon(&self, sb: &Sandbox, sim: &Sim) -> Daemon {
+        let tag = unique();
+        let notify_path = self.dir.path().join(format!("notify-{tag}.sock"));
+        let notify = NotifyListener::bind(&notify_path);
+        let log = self.dir.path().join(format!("daemon-{tag}.log"));
+        let mut cmd = self.command(Some(sb), sim, &["daemon"]);
+        cmd.env("NOTIFY_SOCKET", &notify_path)
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(fs::File::create(&log).unwrap());
+        let started = Instant::now();
+        let child = cmd.spawn().expect("spawn mesos-maint daemon");
+        let d = Daemon {
+            child: Some(child),
+            log,
+            notify,
+            metrics_port: self.metrics_port,
+            exit: None,
+        };
+        assert!(
+            d.notify.wait_for(SOON, |m| m == "READY=1"),
+            "no READY=1 within {SOON:?}; got {:?}\n{}",
+            d.notify.messages(),
+            d.log_text()
+        );
+        eprintln!("daemon pid {} ready after {:?}", d.pid(), started.elapsed());
+        d
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn unique() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+#[derive(Debug)]
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn context(&self) -> String {
+        format!(
+            "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// The test's end of `NOTIFY_SOCKET`: every datagram, in order.
+struct NotifyListener {
+    messages: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl NotifyListener {
+    fn bind(path: &Path) -> NotifyListener {
+        let sock = UnixDatagram::bind(path).expect("bind the notification socket");
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m, s) = (messages.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = vec![0u8; 8192];
+            while !s.load(Ordering::Relaxed) {
+                if let Ok(n) = sock.recv(&mut buf) {
+                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    m.lock().unwrap().extend(text.lines().map(str::to_owned));
+                }
+            }
+        });
+        NotifyListener {
+            messages,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Every assignment received so far (`READY=1`, `STATUS=…`), one per entry.
+    fn messages(&self) -> Vec<String> {
+        self.messages.lock().unwrap().clone()
+    }
+
+    fn wait_for(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+        wait_until(timeout, || self.messages().iter().any(|m| pred(m)))
+    }
+
+    fn last_status(&self) -> Option<String> {
+        self.messages()
+            .iter()
+            .rev()
+            .find_map(|m| m.strip_prefix("STATUS=").map(str::to_owned))
+    }
+}
+
+impl Drop for NotifyListener {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A running daemon (our child). Dropping it kills it if it still runs.
+struct Daemon {
+    child: Option<Child>,
+    log: PathBuf,
+    notify: NotifyListener,
+    metrics_port: u16,
+    exit: Option<i32>,
+}
+
+impl Daemon {
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || self.log_text().contains(needle))
+    }
+
+    fn is_running(&mut self) -> bool {
+        match self.child.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(None)) => true,
+            Some(Ok(Some(status))) => {
+                self.exit = Some(status.code().unwrap_or(-1));
+                false
+            }
+            _ => false,
+        }
+    }
+
+    fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.pid() as i32), sig).expect("signal the daemon");
+    }
+
+    /// Wait for the exit; the exit code (-1 for a signal death).
+    fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let ok = wait_until(timeout, || !self.is_running());
+        if ok {
+            if let Some(mut c) = self.child.take() {
+                let status = c.wait().expect("reap the daemon");
+                self.exit = Some(status.code().unwrap_or(-1));
+            }
+            self.exit
+        } else {
+            None
+        }
+    }
+
+    /// `GET /metrics` over a plain TCP connection; the body.
+    fn metrics(&self) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.metrics_port))
+            .unwrap_or_else(|e| panic!("connect to the metrics port {}: {e}", self.metrics_port));
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text)
+            .expect("read the metrics answer");
+        let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        body.to_owned()
+    }
+
+    /// The value of the series `series` (name with labels, exactly as exposed).
+    fn metric(&self, series: &str) -> Option<f64> {
+        metric(&self.metrics(), series)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("--- daemon log ---\n{}", self.log_text());
+        }
+    }
+}
+
+fn metric(body: &str, series: &str) -> Option<f64> {
+    body.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// The daemon's locks as logind lists them, through `busctl` (independent of the code under
+/// test): `(what, who, why, mode, uid, pid)`.
+#[derive(Debug, Clone, PartialEq)]
+struct Listed {
+    what: String,
+    who: String,
+    why: String,
+    mode: String,
+    uid: u64,
+    pid: u64,
+}
+
+fn listed_locks(sb: &Sandbox) -> Vec<Listed> {
+    let out = sb.busctl(&[
+        "--json=short",
+        "call",
+        "org.freedesktop.login1",
+        "/org/freedesktop/login1",
+        "org.freedesktop.login1.Manager",
+        "ListInhibitors",
+    ]);
+    assert!(
+        out.status.success(),
+        "busctl ListInhibitors: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("busctl JSON");
+    v["data"][0]
+        .as_array()
+        .expect("a(ssssuu)")
+        .iter()
+        .filter(|row| row[1] == WHO)
+        .map(|row| Listed {
+            what: row[0].as_str().unwrap_or_default().into(),
+            who: row[1].as_str().unwrap_or_default().into(),
+            why: row[2].as_str().unwrap_or_default().into(),
+            mode: row[3].as_str().unwrap_or_default().into(),
+            uid: row[4].as_u64().unwrap_or(u64::MAX),
+            pid: row[5].as_u64().unwrap_or(0),
+        })
+        .collect()
+}
+
+fn delay_lock_of(sb: &Sandbox, pid: u32) -> Option<Listed> {
+    listed_locks(sb)
+        .into_iter()
+        .find(|l| l.mode == "delay" && l.pid == u64::from(pid))
+}
+
+/// logind's `Reboot(false)`, through busctl (as `systemctl reboot` would ask for it).
+fn logind_reboot(sb: &Sandbox) {
+    let out = sb.busctl(&[
+        "call",
+        "org.freedesktop.login1",
+        "/org/freedesktop/login1",
+        "org.freedesktop.login1.Manager",
+        "Reboot",
+        "b",
+        "false",
+    ]);
+    assert!(
+        out.status.success(),
+        "busctl Reboot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `ActiveEnterTimestampMonotonic` of `unit` (µs), 0 when it never became active (or was
+/// unloaded).
+fn active_enter_us(sb: &Sandbox, unit: &str) -> u64 {
+    let out = sb.systemctl(&[
+        "show",
+        "--property=ActiveEnterTimestampMonotonic",
+        "--",
+        unit,
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .strip_prefix("ActiveEnterTimestampMonotonic=")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The time (µs, CLOCK_MONOTONIC) of the first `event` in a fake service's record.
+fn record_time_us(sb: &Sandbox, service: &str, event: &str, offset: i128) -> Option<u64> {
+    fs::read_to_string(sb.record_path(service))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            match (w.next(), w.next()) {
+                (Some(e), Some(t)) if e == event => t.parse::<f64>().ok(),
+                _ => None,
+            }
+        })
+        .map(|secs| ((secs * 1e6) as i128 - offset) as u64)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sampling while a shutdown runs
+// ---------------------------------------------------------------------------------------------
+
+/// One look at the node: unit states, the daemon's delay lock, DRAIN_AGENT calls so far.
+#[derive(Debug, Clone)]
+struct Sample {
+    at: Instant,
+    /// ActiveState per unit, in the order of `SAMPLED_UNITS`.
+    states: Vec<String>,
+    lock_listed: bool,
+    drain_calls: usize,
+}
+
+const SAMPLED_UNITS: [&str; 4] = [AGENT_SOCKET, AGENT, DOCKER, REBOOT_TARGET];
+
+impl Sample {
+    fn state(&self, unit: &str) -> &str {
+        let i = SAMPLED_UNITS.iter().position(|u| *u == unit).unwrap();
+        &self.states[i]
+    }
+    fn active(&self, unit: &str) -> bool {
+        self.state(unit) == "active"
+    }
+    fn stopped(&self, unit: &str) -> bool {
+        matches!(self.state(unit), "inactive" | "failed")
+    }
+}
+
+fn sample(sb: &Sandbox, sim: &Sim, pid: u32) -> Sample {
+    let at = Instant::now();
+    let mut args = vec!["show", "--property=Id,ActiveState", "--"];
+    args.extend(SAMPLED_UNITS);
+    let out = sb.systemctl(&args);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut states = vec![String::new(); SAMPLED_UNITS.len()];
+    let mut id = String::new();
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("Id=") {
+            id = v.to_owned();
+        } else if let Some(v) = line.strip_prefix("ActiveState=") {
+            if let Some(i) = SAMPLED_UNITS.iter().position(|u| *u == id) {
+                states[i] = v.to_owned();
+            }
+        }
+    }
+    Sample {
+        at,
+        states,
+        lock_listed: delay_lock_of(sb, pid).is_some(),
+        drain_calls: sim.count_calls("DRAIN_AGENT"),
+    }
+}
+
+/// Sample every ~50 ms on a scoped thread while `body` runs; the samples.
+fn sampling<R>(sb: &Sandbox, sim: &Sim, pid: u32, body: impl FnOnce() -> R) -> (R, Vec<Sample>) {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let sampler = s.spawn(|| {
+            let mut out = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                out.push(sample(sb, sim, pid));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            out.push(sample(sb, sim, pid));
+            out
+        });
+        let r = body();
+        stop.store(true, Ordering::Relaxed);
+        (r, sampler.join().expect("sampler"))
+    })
+}
+
+fn first_active(samples: &[Sample], unit: &str) -> Option<usize> {
+    samples.iter().position(|s| s.active(unit))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The lock, READY/STATUS, metrics, SIGTERM
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn daemon_holds_the_delay_lock_while_the_agent_has_tasks_and_exits_0_on_sigterm() {
+    run_isolated_requiring(
+        "daemon_holds_the_delay_lock_while_the_agent_has_tasks_and_exits_0_on_sigterm",
+        &[LOGIND],
+        || {
+            let rt = runtime();
+            let sr = SimRun::start(&rt, busy_config(Duration::from_millis(300)));
+            let sim = &sr.sim;
+            let sb = node_sandbox("daemon-lock", sim, Some(Duration::from_secs(20)));
+            let node = Node::new();
+            let mut d = node.daemon(&sb, sim);
+            let pid = d.pid();
+
+            // The delay lock on shutdown, held by the daemon's process, as logind lists it.
+            assert!(
+                wait_until(SOON, || delay_lock_of(&sb, pid).is_some()),
+                "no delay lock listed: {:?}\n{}",
+                listed_locks(&sb),
+                d.log_text()
+            );
+            let lock = delay_lock_of(&sb, pid).unwrap();
+            assert_eq!(lock.what, "shutdown", "{lock:?}");
+            assert_eq!(lock.who, WHO);
+            assert_eq!(lock.uid, 0);
+            assert!(lock.why.contains("Draining the Mesos agent"), "{lock:?}");
+            // Exactly one lock (no block lock unless configured).
+            assert_eq!(listed_locks(&sb).len(), 1, "{:?}", listed_locks(&sb));
+            // The library's view agrees.
+            rt.block_on(async {
+                let logind = mesos_maint::systemd::Logind::connect_to(&sb.bus_address())
+                    .await
+                    .expect("logind");
+                let ours: Vec<_> = logind
+                    .list_inhibitors()
+                    .await
+                    .expect("ListInhibitors")
+                    .into_iter()
+                    .filter(|i| i.who == WHO)
+                    .collect();
+                assert_eq!(ours.len(), 1, "{ours:?}");
+                assert_eq!(ours[0].pid, pid);
+                assert!(ours[0].has_mode(mesos_maint::systemd::InhibitMode::Delay));
+                assert!(ours[0].covers("shutdown"));
+            });
+
+            // sd_notify: READY came first, then a STATUS naming the lock.
+            assert!(
+                d.notify.wait_for(SOON, |m| m.starts_with("STATUS=")
+                    && m.contains("delay lock")),
+                "{:?}",
+                d.notify.messages()
+            );
+            let status = d.notify.last_status().unwrap();
+            assert!(status.contains("node has work"), "{status}");
+
+            // Metrics from the endpoint.
+            let body = d.metrics();
+            assert_eq!(metric(&body, "mesos_maint_up"), Some(1.0), "{body}");
+            assert_eq!(
+                metric(&body, "mesos_maint_inhibitor_held{mode=\"delay\"}"),
+                Some(1.0),
+                "{body}"
+            );
+            assert_eq!(
+                metric(&body, "mesos_maint_inhibitor_held{mode=\"block\"}"),
+                Some(0.0),
+                "{body}"
+            );
+            assert_eq!(metric(&body, "mesos_maint_tasks_left"), Some(3.0), "{body}");
+            assert!(body.contains("mesos_maint_build_info"), "{body}");
+
+            // Nothing was drained: the daemon only asks the local agent while idle.
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 0);
+            assert!(
+                sim.requests()
+                    .iter()
+                    .all(|r| r.server == mesos_sim::Server::Agent),
+                "the idle daemon asked the master: {:?}",
+                sim.requests()
+                    .iter()
+                    .filter(|r| r.server != mesos_sim::Server::Agent)
+                    .map(|r| &r.path)
+                    .collect::<Vec<_>>()
+            );
+
+            // SIGTERM: exit 0, STOPPING=1, the lock gone, the units untouched.
+            d.signal(Signal::SIGTERM);
+            assert_eq!(d.wait_exit(SOON), Some(0), "{}", d.log_text());
+            assert!(
+                d.notify
+                    .wait_for(Duration::from_secs(2), |m| m == "STOPPING=1"),
+                "{:?}",
+                d.notify.messages()
+            );
+            assert!(
+                wait_until(SOON, || listed_locks(&sb).is_empty()),
+                "{:?}",
+                listed_locks(&sb)
+            );
+            for u in [DOCKER, AGENT_SOCKET, AGENT] {
+                assert!(sb.unit_state(u).is_active(), "{u}");
+            }
+            assert!(node.marker().is_none(), "no drain, no marker");
+
+            // SIGINT ends it the same way.
+            let mut d = node.daemon(&sb, sim);
+            assert!(wait_until(SOON, || delay_lock_of(&sb, d.pid()).is_some()));
+            d.signal(Signal::SIGINT);
+            assert_eq!(d.wait_exit(SOON), Some(0), "{}", d.log_text());
+            assert!(wait_until(SOON, || listed_locks(&sb).is_empty()));
+        },
+    );
+}
+
+#[test]
+fn idle_agent_gets_no_lock_and_the_lock_follows_the_work() {
+    run_isolated_requiring(
+        "idle_agent_gets_no_lock_and_the_lock_follows_the_work",
+        &[LOGIND],
+        || {
+            let rt = runtime();
+            let sr = SimRun::start(&rt, SimConfig::default());
+            let sim = &sr.sim;
+            let sb = node_sandbox("daemon-idle", sim, None);
+            let node = Node::new();
+            let mut d = node.daemon(&sb, sim);
+            assert!(
+                d.notify.wait_for(SOON, |m| m.starts_with("STATUS=")
+                    && m.contains("node idle")),
+                "{:?}",
+                d.notify.messages()
+            );
+            assert!(listed_locks(&sb).is_empty(), "{:?}", listed_locks(&sb));
+            assert_eq!(
+                d.metric("mesos_maint_inhibitor_held{mode=\"delay\"}"),
+                Some(0.0)
+            );
+            // Work arrives: the lock is taken at the next look (every 10 s).
+            sim.add_task(
+                "fw-late",
+                TaskSpec::new("late-1", Duration::from_millis(100)),
+            );
+            assert!(
+                wait_until(Duration::from_secs(25), || delay_lock_of(&sb, d.pid())
+                    .is_some()),
+                "{}",
+                d.log_text()
+            );
+            d.signal(Signal::SIGTERM);
+            assert_eq!(d.wait_exit(SOON), Some(0));
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shutdown: drain within the delay, stop the units, release, then reboot.target
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn logind_reboot_drains_stops_the_units_and_only_then_starts_reboot_target() {
+    run_isolated_requiring(
+        "logind_reboot_drains_stops_the_units_and_only_then_starts_reboot_target",
+        &[LOGIND],
+        || {
+            let delay_max = Duration::from_secs(20);
+            let rt = runtime();
+            // Tasks take 1.5 s to die: the drain takes visibly long.
+            let sr = SimRun::start(&rt, busy_config(Duration::from_millis(1500)));
+            let sim = &sr.sim;
+            let sb = node_sandbox("daemon-shutdown", sim, Some(delay_max));
+            let node = Node::new();
+            let mut d = node.daemon(&sb, sim);
+            let pid = d.pid();
+            assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
+            let offset = wall_minus_mono_us();
+
+            let asked = Instant::now();
+            let asked_us = mono_us();
+            let (reboot_seen, samples) = sampling(&sb, sim, pid, || {
+                logind_reboot(&sb);
+                let (s, ok) =
+                    sb.wait_for_state(REBOOT_TARGET, Duration::from_secs(40), |s| s.is_active());
+                assert!(ok, "reboot.target never started: {s:?}\n{}", d.log_text());
+                Instant::now()
+            });
+            let took = reboot_seen - asked;
+            eprintln!(
+                "reboot.target active {took:?} after Reboot; {} samples",
+                samples.len()
+            );
+
+            // The master got exactly one DRAIN_AGENT, and the drain finished there.
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1, "{}", d.log_text());
+            assert_eq!(sim.drain_state().as_deref(), Some("DRAINED"));
+            // logind went ahead because the lock was released, well before InhibitDelayMaxSec.
+            assert!(
+                took < delay_max - Duration::from_secs(5),
+                "took {took:?}: the lock was not released after the drain"
+            );
+
+            // Sampled order: while reboot.target was down the node drained; whenever it was
+            // up, the drain had been asked, the units were stopped and the lock was gone.
+            let first = first_active(&samples, REBOOT_TARGET).expect("sampled reboot.target");
+            assert!(first > 0);
+            for s in &samples[first..] {
+                assert!(s.drain_calls == 1, "{s:?}");
+                for u in [AGENT_SOCKET, AGENT, DOCKER] {
+                    assert!(
+                        s.stopped(u),
+                        "{u} not stopped while reboot.target up: {s:?}"
+                    );
+                }
+                assert!(!s.lock_listed, "lock still listed at reboot.target: {s:?}");
+            }
+            let held = samples[..first]
+                .iter()
+                .filter(|s| s.drain_calls == 1 && s.active(AGENT))
+                .count();
+            assert!(
+                held > 0,
+                "no sample caught the agent draining while reboot.target waited: {:?}",
+                &samples[..first]
+            );
+            assert!(samples[..first].iter().all(|s| !s.active(REBOOT_TARGET)));
+
+            // The same order on the clocks: DRAIN_AGENT, the agent's and docker's SIGTERM, the
+            // socket's stop, then reboot.target's activation.
+            let reboot_at = active_enter_us(&sb, REBOOT_TARGET);
+            assert!(reboot_at > asked_us, "{reboot_at} vs {asked_us}");
+            let drain_at = sr.call_time_upper_us("DRAIN_AGENT").expect("DRAIN_AGENT");
+            let agent_term = record_time_us(&sb, AGENT, "SIGTERM", offset).expect("agent stop");
+            let docker_term = record_time_us(&sb, DOCKER, "SIGTERM", offset).expect("docker stop");
+            eprintln!(
+                "after Reboot: DRAIN_AGENT <= {:.3}s, agent SIGTERM {:.3}s, docker SIGTERM \
+                 {:.3}s, reboot.target active {:.3}s",
+                (drain_at as f64 - asked_us as f64) / 1e6,
+                (agent_term as f64 - asked_us as f64) / 1e6,
+                (docker_term as f64 - asked_us as f64) / 1e6,
+                (reboot_at as f64 - asked_us as f64) / 1e6
+            );
+            assert!(drain_at < agent_term, "DRAIN_AGENT after the agent stop");
+            assert!(agent_term <= docker_term, "docker stopped before the agent");
+            assert!(
+                docker_term < reboot_at,
+                "reboot.target before docker stopped"
+            );
+            // The drain took the tasks' grace period: DRAIN_AGENT came well before the reboot.
+            assert!(reboot_at - drain_at > 1_000_000, "{drain_at} {reboot_at}");
+
+            // The marker: our shutdown drain, done, all unit actions recorded.
+            let m = node.marker().expect("marker");
+            assert_eq!(m.trigger, Trigger::Shutdown);
+            assert_eq!(m.stage, Stage::Done);
+            assert!(!m.policy.decommission);
+            assert_eq!(
+                m.actions,
+                [
+                    "stop dcos-mesos-slave.socket",
+                    "stop dcos-mesos-slave.service",
+                    "stop docker.service"
+                ]
+            );
+
+            // Metrics and STATUS tell the story.
+            let body = d.metrics();
+            assert_eq!(
+                metric(&body, "mesos_maint_last_outcome{outcome=\"done\"}"),
+                Some(1.0),
+                "{body}"
+            );
+            assert_eq!(
+                metric(&body, "mesos_maint_inhibitor_held{mode=\"delay\"}"),
+                Some(0.0),
+                "{body}"
+            );
+            let secs = metric(&body, "mesos_maint_drain_duration_seconds").expect("duration");
+            assert!(secs > 1.0 && secs < took.as_secs_f64(), "{secs} {took:?}");
+            let statuses: Vec<_> = d
+                .notify
+                .messages()
+                .into_iter()
+                .filter(|m| m.starts_with("STATUS="))
+                .collect();
+            assert!(
+                statuses.iter().any(|s| s.contains("shutdown drain")),
+                "{statuses:?}"
+            );
+            assert!(
+                statuses.iter().any(|s| s.contains("lock released")),
+                "{statuses:?}"
+            );
+
+            // PrepareForShutdown(false) follows the dummy reboot.target: the daemon keeps
+            // running (no work: the agent is stopped, so no lock is taken again).
+            assert!(d.wait_log("shutdown cancelled", SOON), "{}", d.log_text());
+            assert!(d.is_running());
+            assert!(listed_locks(&sb).is_empty(), "{:?}", listed_locks(&sb));
+
+            // SIGTERM keeps the marker.
+            d.signal(Signal::SIGTERM);
+            assert_eq!(d.wait_exit(SOON), Some(0), "{}", d.log_text());
+            assert_eq!(node.marker().expect("marker kept"), m);
+        },
+    );
+}
+
+#[test]
+fn never_acknowledging_framework_releases_the_lock_at_the_deadline_and_the_reboot_proceeds() {
+    run_isolated_requiring(
+        "never_acknowledging_framework_releases_the_lock_at_the_deadline_and_the_reboot_proceeds",
+        &[LOGIND],
+        || {
+            // shutdown_deadline(8 s) = 6 s: the daemon lets go 2 s before logind would.
+            let delay_max = Duration::from_secs(8);
+            let deadline = mesos_maint::daemon::policy::shutdown_deadline(delay_max);
+            assert_eq!(deadline, Duration::from_secs(6));
+            let rt = runtime();
+            let sr = SimRun::start(&rt, never_ack_config());
+            let sim = &sr.sim;
+            let sb = node_sandbox("daemon-deadline", sim, Some(delay_max));
+            let node = Node::new();
+            let mut d = node.daemon(&sb, sim);
+            let pid = d.pid();
+            assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
+
+            let asked = Instant::now();
+            let (_, samples) = sampling(&sb, sim, pid, || {
+                logind_reboot(&sb);
+                let (s, ok) =
+                    sb.wait_for_state(REBOOT_TARGET, Duration::from_secs(30), |s| s.is_active());
+                assert!(ok, "reboot.target never started: {s:?}\n{}", d.log_text());
+            });
+            let first = first_active(&samples, REBOOT_TARGET).expect("sampled reboot.target");
+            let waited = samples[first].at - asked;
+            let lock_gone = samples
+                .iter()
+                .find(|s| !s.lock_listed)
+                .map(|s| s.at - asked)
+                .expect("the lock was released");
+            eprintln!(
+                "lock released {lock_gone:?} and reboot.target active {waited:?} after Reboot"
+            );
+            // Released by the daemon at its deadline (not by logind's own timeout, which
+            // would leave our lock listed).
+            assert!(
+                lock_gone >= deadline - Duration::from_millis(500),
+                "{lock_gone:?}"
+            );
+            assert!(lock_gone < delay_max, "{lock_gone:?}");
+            assert!(!samples[first].lock_listed, "{:?}", samples[first]);
+            assert!(waited < delay_max, "logind timed out instead: {waited:?}");
+            assert!(samples[..first].iter().all(|s| !s.active(REBOOT_TARGET)));
+
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+            assert_eq!(sim.drain_state().as_deref(), Some("DRAINING"));
+            assert!(
+                d.log_text().contains("dead-scheduler"),
+                "the holder is named:\n{}",
+                d.log_text()
+            );
+            // Deadline without --force: the units are left to the shutdown itself.
+            for u in [DOCKER, AGENT_SOCKET, AGENT] {
+                assert!(sb.unit_state(u).is_active(), "{u}");
+            }
+            let m = node.marker().expect("marker");
+            assert_eq!(m.stage, Stage::DeadlineExceeded);
+            assert_eq!(m.trigger, Trigger::Shutdown);
+            assert_eq!(
+                d.metric("mesos_maint_last_outcome{outcome=\"deadline_exceeded\"}"),
+                Some(1.0)
+            );
+
+            // The shutdown did not end this machine (the dummy reboot.target):
+            // PrepareForShutdown(false), and the node still has work (unacknowledged tasks),
+            // so the daemon takes its lock again, at once.
+            assert!(d.wait_log("shutdown cancelled", SOON), "{}", d.log_text());
+            let cancelled = Instant::now();
+            assert!(
+                wait_until(SOON, || delay_lock_of(&sb, pid).is_some()),
+                "lock not taken again:\n{}",
+                d.log_text()
+            );
+            eprintln!(
+                "delay lock taken again {:?} after the cancellation was logged",
+                cancelled.elapsed()
+            );
+            assert!(
+                cancelled.elapsed() < Duration::from_secs(3),
+                "re-taken only at the next poll"
+            );
+            assert_eq!(
+                d.metric("mesos_maint_inhibitor_held{mode=\"delay\"}"),
+                Some(1.0)
+            );
+            d.signal(Signal::SIGTERM);
+            assert_eq!(d.wait_exit(SOON), Some(0), "{}", d.log_text());
+        },
+    );
+}
+
+#[test]
+fn shutdown_during_a_stuck_manual_drain_keeps_it_manual() {
+    run_isolated_requiring(
+        "shutdown_during_a_stuck_manual_drain_keeps_it_manual",
+        &[LOGIND],
+        || {
+            let delay_max = Duration::from_secs(5);
+            let rt = runtime();
+            let sr = SimRun::start(&rt, never_ack_config());
+            let sim = &sr.sim;
+            let sb = node_sandbox("daemon-manual-stuck", sim, Some(delay_max));
+            let node = Node::new();
+            // An administrator drained by hand; a scheduler never acknowledges.
+            let ran = node.run(Some(&sb), sim, &["drain", "--deadline", "2s"]);
+            assert_eq!(ran.code, 4, "{}", ran.context());
+            let manual = node.marker().expect("marker");
+            assert_eq!(
+                (manual.trigger, manual.stage),
+                (Trigger::Manual, Stage::DeadlineExceeded)
+            );
+
+            // The node still has (unacknowledged) work: the daemon holds its lock. The admin
+            // reboots anyway; the daemon's shutdown drain continues the admin's drain.
+            let mut d = node.daemon(&sb, sim);
+            let pid = d.pid();
+            assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
+            logind_reboot(&sb);
+            let (s, ok) =
+                sb.wait_for_state(REBOOT_TARGET, Duration::from_secs(30), |s| s.is_active());
+            assert!(ok, "{s:?}\n{}", d.log_text());
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1, "not sent again");
+
+            // After the boot this must not count as a drain the daemon made for a reboot.
+            let m = node.marker().expect("marker");
+            assert_eq!(
+                m.trigger,
+                Trigger::Manual,
+                "the shutdown drain made the admin's drain its own: {m:?}\n{}",
+                d.log_text()
+            );
+            assert_eq!(m.started_at, manual.started_at, "{m:?}");
+            d.signal(Signal::SIGTERM);
+            assert_eq!(d.wait_exit(SOON), Some(0));
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// After a (simulated) new boot
+// ---------------------------------------------------------------------------------------------
+
+/// Drain the node for real (units stopped, DRAINED on the master), then replace the marker
+/// by one from another boot with `trigger` (and `decommission`).
+fn drained_node_from_an_earlier_boot(
+    node: &Node,
+    sb: &Sandbox,
+    sim: &Sim,
+    trigger: Trigger,
+    decommission: bool,
+) -> Marker {
+    let ran = node.run(Some(sb), sim, &["drain", "--deadline", "60s"]);
+    assert_eq!(ran.code, 0, "{}", ran.context());
+    assert_eq!(sim.drain_state().as_deref(), Some("DRAINED"));
+    assert!(sim.is_deactivated());
+    for u in [DOCKER, AGENT_SOCKET, AGENT] {
+        assert!(sb.unit_state(u).is_stopped(), "{u}");
+    }
+    let drained = node.marker().expect("marker of the drain");
+    let mut m = Marker::new(
+        &sim.agent_id(),
+        trigger,
+        Policy {
+            decommission,
+            stop_units: true,
+            stop_docker: true,
+            force: false,
+        },
+        &sim.master_url(),
+        Some("seeded by the test".into()),
+        None,
+        None,
+    );
+    m.stage = Stage::Done;
+    m.actions = drained.actions.clone();
+    m.boot_id = "00000000-0000-4000-8000-00000000b007".into();
+    let current = fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    assert_ne!(m.boot_id, current.trim());
+    node.markers().save(&mut m).expect("seed the marker");
+    node.marker().expect("seeded")
+}
+
+/// What the boot does: docker, the agent socket, the agent.
+fn boot_units(sb: &Sandbox) {
+    for u in [DOCKER, AGENT_SOCKET, AGENT] {
+        sb.start_unit(u);
+    }
+}
+
+#[test]
+fn after_a_new_boot_the_daemon_reactivates_an_agent_it_drained_for_a_reboot() {
+    run_isolated_requiring(
+        "after_a_new_boot_the_daemon_reactivates_an_agent_it_drained_for_a_reboot",
+        &[LOGIND],
+        || {
+            let rt = runtime();
+            let sr = SimRun::start(&rt, busy_config(Duration::from_millis(100)));
+            let sim = &sr.sim;
+            let sb = node_sandbox("daemon-boot", sim, None);
+            let node = Node::new();
+            let seeded = drained_node_from_an_earlier_boot(&node, &sb, sim, Trigger::Reboot, false);
+
+            // The daemon starts before the agent (early in the boot): it waits.
+            let mut d = node.daemon(&sb, sim);
+            assert!(
+                d.wait_log("reactivating it once it is back", SOON),
+                "{}",
+                d.log_text()
+            );
+            std::thread::sleep(Duration::from_secs(2));
+            assert_eq!(sim.count_calls("REACTIVATE_AGENT"), 0, "agent still down");
+            assert_eq!(node.marker().as_ref(), Some(&seeded));
+
+            boot_units(&sb);
+            assert!(
+                wait_until(Duration::from_secs(40), || sim
+                    .count_calls("REACTIVATE_AGENT")
+                    == 1),
+                "no REACTIVATE_AGENT:\n{}",
+                d.log_text()
+            );
+            assert!(
+                wait_until(SOON, || node.marker().is_none()),
+                "marker not cleared:\n{}",
+                d.log_text()
+            );
+            assert!(!sim.is_deactivated(), "{}", sim.state_json());
+            assert!(
+                d.wait_log("reactivated the agent after the reboot", SOON),
+                "{}",
+                d.log_text()
+            );
+            // Reactivated once, after the agent was registered again.
+            std::thread::sleep(Duration::from_secs(2));
+            assert_eq!(sim.count_calls("REACTIVATE_AGENT"), 1);
+            let reactivate = sim
+                .requests()
+                .into_iter()
+                .find(|r| r.call_type().as_deref() == Some("REACTIVATE_AGENT"))
+                .unwrap();
+            assert_eq!(reactivate.status, 200, "{reactivate:?}");
+            assert!(reactivate.body.contains(&seeded.agent_id), "{reactivate:?}");
+            d.signal(Signal::SIGTERM);
+            assert_eq!(d.wait_exit(SOON), Some(0));
+        },
+    );
+}
+
+#[test]
+fn after_a_new_boot_the_daemon_leaves_a_hand_drained_or_decommissioned_agent_alone() {
+    run_isolated_requiring(
+        "after_a_new_boot_the_daemon_leaves_a_hand_drained_or_decommissioned_agent_alone",
+        &[LOGIND],
+        || {
+            let rt = runtime();
+            let sr = SimRun::start(&rt, busy_config(Duration::from_millis(100)));
+            let sim = &sr.sim;
+            let sb = node_sandbox("daemon-boot-manual", sim, None);
+            let node = Node::new();
+            let seeded = drained_node_from_an_earlier_boot(&node, &sb, sim, Trigger::Manual, false);
+            boot_units(&sb);
+            assert!(sim
+                .requests()
+                .iter()
+                .all(|r| r.call_type().as_deref() != Some("REACTIVATE_AGENT")));
+
+            let mut d = node.daemon(&sb, sim);
+            assert!(d.wait_log("drained by hand", SOON), "{}", d.log_text());
+            // The agent is up and registered: a reactivation would come within a second or two.
+            std::thread::sleep(Duration::from_secs(5));
+            assert_eq!(sim.count_calls("REACTIVATE_AGENT"), 0, "{}", d.log_text());
+            assert!(sim.is_deactivated());
+            assert_eq!(
+                node.marker().as_ref(),
+                Some(&seeded),
+                "marker kept as it was"
+            );
+            d.signal(Signal::SIGTERM);
+            assert_eq!(d.wait_exit(SOON), Some(0));
+
+            // The same for a decommission (a cloud scale-in).
+            let mut m = seeded.clone();
+            m.trigger = Trigger::Autoscaling;
+            m.policy.decommission = true;
+            node.markers().save(&mut m).unwrap();
+            let m = node.marker().unwrap();
+            let mut d = node.daemon(&sb, sim);
+            assert!(d.wait_log("decommissioned", SOON), "{}", d.log_text());
+            std::thread::sleep(Duration::from_secs(5));
+            assert_eq!(sim.count_calls("REACTIVATE_AGENT"), 0, "{}", d.log_text());
+            assert_eq!(node.marker().as_ref(), Some(&m));
+            d.signal(Signal::SIGTERM);
+            assert_eq!(d.wait_exit(SOON), Some(0));
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// SIGHUP
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn sighup_with_a_broken_config_keeps_the_daemon_running_and_a_good_one_applies() {
+    run_isolated_requiring(
+        "sighup_with_a_broken_config_keeps_the_daemon_running_and_a_good_one_applies",
+        &[LOGIND],
+        || {
+            let rt = runtime();
+            let sr = SimRun::start(&rt, busy_config(Duration::from_millis(300)));
+            let sim = &sr.sim;
+            let sb = node_sandbox("daemon-sighup", sim, None);
+            let node = Node::new();
+            let mut d = node.daemon(&sb, sim);
+            let pid = d.pid();
+            assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
+            assert_eq!(
+                d.metric("mesos_maint_errors_total{kind=\"config\"}"),
+                Some(0.0)
+            );
+
+            fs::write(node.config(), "[daemon\nmetrics_listen = = nope\n").unwrap();
+            d.signal(Signal::SIGHUP);
+            assert!(
+                d.wait_log("configuration reload failed", SOON),
+                "{}",
+                d.log_text()
+            );
+            let log = d.log_text();
+            let line = log
+                .lines()
+                .find(|l| l.contains("configuration reload failed"))
+                .unwrap();
+            assert!(line.contains("ERROR"), "logged as an error: {line}");
+            assert!(line.contains("config.toml"), "names the file: {line}");
+            std::thread::sleep(Duration::from_millis(500));
+            assert!(d.is_running(), "exited {:?}:\n{}", d.exit, d.log_text());
+            assert_eq!(
+                d.metric("mesos_maint_errors_total{kind=\"config\"}"),
+                Some(1.0)
+            );
+            // Still serving, still holding the lock.
+            assert!(delay_lock_of(&sb, pid).is_some());
+
+            // A good configuration that turns the delay lock off: reloaded, and the lock goes.
+            fs::write(node.config(), node.config_text("delay_inhibitor = false")).unwrap();
+            d.signal(Signal::SIGHUP);
+            assert!(
+                d.wait_log("configuration reloaded", SOON),
+                "{}",
+                d.log_text()
+            );
+            assert!(
+                wait_until(Duration::from_secs(25), || delay_lock_of(&sb, pid)
+                    .is_none()),
+                "{}",
+                d.log_text()
+            );
+            assert!(d.is_running());
+            d.signal(Signal::SIGTERM);
+            assert_eq!(d.wait_exit(SOON), Some(0), "{}", d.log_text());
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// `mesos-maint reboot`
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn reboot_command_drains_stops_the_units_then_reboots_through_logind() {
+    run_isolated_requiring(
+        "reboot_command_drains_stops_the_units_then_reboots_through_logind",
+        &[LOGIND],
+        || {
+            let rt = runtime();
+            let sr = SimRun::start(&rt, busy_config(Duration::from_millis(800)));
+            let sim = &sr.sim;
+            let sb = node_sandbox("reboot-cmd", sim, Some(Duration::from_secs(20)));
+            let node = Node::new();
+            let offset = wall_minus_mono_us();
+            let asked_us = mono_us();
+
+            let (ran, samples) = sampling(&sb, sim, 0, || node.run(Some(&sb), sim, &["reboot"]));
+            assert_eq!(ran.code, 0, "{}", ran.context());
+            assert!(ran.stdout.contains("reboot requested"), "{}", ran.context());
+            let (s, ok) = sb.wait_for_state(REBOOT_TARGET, SOON, |s| s.is_active());
+            assert!(ok, "{s:?}");
+
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+            assert_eq!(sim.drain_state().as_deref(), Some("DRAINED"));
+            for u in [DOCKER, AGENT_SOCKET, AGENT] {
+                assert!(sb.unit_state(u).is_stopped(), "{u}");
+            }
+            // Sampled: reboot.target only ever up with the units down.
+            for s in samples.iter().filter(|s| s.active(REBOOT_TARGET)) {
+                for u in [AGENT_SOCKET, AGENT, DOCKER] {
+                    assert!(s.stopped(u), "{u} up with reboot.target: {s:?}");
+                }
+            }
+            assert!(samples
+                .iter()
+                .any(|s| s.drain_calls == 1 && s.active(AGENT)));
+            // On the clocks.
+            let reboot_at = active_enter_us(&sb, REBOOT_TARGET);
+            let drain_at = sr.call_time_upper_us("DRAIN_AGENT").unwrap();
+            let records = || {
+                format!(
+                    "agent record {:?}, docker record {:?}",
+                    fs::read_to_string(sb.record_path(AGENT)),
+                    fs::read_to_string(sb.record_path(DOCKER))
+                )
+            };
+            let agent_term = record_time_us(&sb, AGENT, "SIGTERM", offset)
+                .unwrap_or_else(|| panic!("no agent SIGTERM: {}", records()));
+            let docker_term = record_time_us(&sb, DOCKER, "SIGTERM", offset)
+                .unwrap_or_else(|| panic!("no docker SIGTERM: {}", records()));
+            eprintln!(
+                "after the start: DRAIN_AGENT <= {:.3}s, agent SIGTERM {:.3}s, docker SIGTERM \
+                 {:.3}s, reboot.target {:.3}s",
+                (drain_at as f64 - asked_us as f64) / 1e6,
+                (agent_term as f64 - asked_us as f64) / 1e6,
+                (docker_term as f64 - asked_us as f64) / 1e6,
+                (reboot_at as f64 - asked_us as f64) / 1e6
+            );
+            assert!(drain_at < agent_term && agent_term <= docker_term);
+            assert!(docker_term < reboot_at);
+
+            let m = node.marker().expect("marker");
+            assert_eq!((m.trigger, m.stage), (Trigger::Reboot, Stage::Done));
+            assert!(!m.policy.decommission);
+        },
+    );
+}
+
+#[test]
+fn reboot_command_without_logind_changes_nothing() {
+    run_isolated_requiring(
+        "reboot_command_without_logind_changes_nothing",
+        &[LOGIND],
+        || {
+            let rt = runtime();
+            let sr = SimRun::start(&rt, busy_config(Duration::from_millis(100)));
+            let sim = &sr.sim;
+            // A manager but no logind on the bus.
+            let sb = Sandbox::builder("reboot-no-logind")
+                .service(fake_agent(sim))
+                .service(FakeService::docker())
+                .start(DOCKER)
+                .start(AGENT_SOCKET)
+                .start(AGENT)
+                .build()
+                .expect("sandbox");
+            let node = Node::new();
+            let ran = node.run(Some(&sb), sim, &["reboot"]);
+            assert_eq!(ran.code, 3, "{}", ran.context());
+            assert!(ran.stderr.contains("logind"), "{}", ran.context());
+            assert_eq!(
+                sim.count_calls("DRAIN_AGENT"),
+                0,
+                "drained without a way to reboot"
+            );
+            for u in [DOCKER, AGENT_SOCKET, AGENT] {
+                assert!(sb.unit_state(u).is_active(), "{u}");
+            }
+            assert!(node.marker().is_none());
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Footprint (ignored; `tests/bench-daemon.sh`, docs/benchmarks.md "Daemon")
+// ---------------------------------------------------------------------------------------------
+
+/// `(VmRSS, VmHWM)` in KiB.
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// utime + stime in clock ticks, and the thread count.
+fn cpu_ticks(pid: u32) -> (u64, u64) {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = &text[text.rfind(')').map_or(0, |i| i + 1)..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3: utime is field 14, stime 15, num_threads 20.
+    let n = |i: usize| f.get(i - 3).and_then(|v| v.parse().ok()).unwrap_or(0);
+    (n(14) + n(15), n(20))
+}
+
+#[test]
+#[ignore = "measurement (about 90 s); run with tests/bench-daemon.sh"]
+fn measure_daemon_footprint() {
+    run_isolated_requiring("measure_daemon_footprint", &[LOGIND], || {
+        let idle_secs: u64 = std::env::var("MEASURE_IDLE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60);
+        let rt = runtime();
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+
+        // Idle: an agent with tasks, the delay lock held.
+        let sr = SimRun::start(&rt, busy_config(Duration::from_millis(500)));
+        let sim = &sr.sim;
+        let sb = node_sandbox("daemon-footprint", sim, Some(Duration::from_secs(30)));
+        let node = Node::new();
+        let mut d = node.daemon(&sb, sim);
+        let pid = d.pid();
+        assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
+        std::thread::sleep(Duration::from_secs(2));
+        let (rss0, _) = rss_kib(pid);
+        let (t0, threads) = cpu_ticks(pid);
+        let start = Instant::now();
+        let mut rss_max = rss0;
+        while start.elapsed() < Duration::from_secs(idle_secs) {
+            std::thread::sleep(Duration::from_secs(1));
+            rss_max = rss_max.max(rss_kib(pid).0);
+        }
+        let (t1, _) = cpu_ticks(pid);
+        let wall = start.elapsed().as_secs_f64();
+        let (rss1, hwm) = rss_kib(pid);
+        let cpu_pct = (t1 - t0) as f64 / hz / wall * 100.0;
+        let polls = sim
+            .requests()
+            .iter()
+            .filter(|r| r.call_type().as_deref() == Some("GET_TASKS"))
+            .count();
+        println!(
+            "MEASURE idle: {wall:.0} s, VmRSS {rss0} -> {rss1} KiB (max {rss_max}, VmHWM {hwm}), \
+             CPU {} ticks = {cpu_pct:.3}%, threads {threads}, GET_TASKS polls {polls}",
+            t1 - t0
+        );
+        d.signal(Signal::SIGTERM);
+        assert_eq!(d.wait_exit(SOON), Some(0));
+        drop(d);
+        drop(sb);
+        drop(sr);
+
+        // A shutdown drain against a master listing 10 000 other agents.
+        let cfg = SimConfig {
+            filler_agents: 10_000,
+            ..busy_config(Duration::from_millis(1500))
+        };
+        let sr = SimRun::start(&rt, cfg);
+        let sim = &sr.sim;
+        let sb = node_sandbox("daemon-footprint-drain", sim, Some(Duration::from_secs(30)));
+        let node = Node::new();
+        let d = node.daemon(&sb, sim);
+        let pid = d.pid();
+        assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
+        let (before, _) = rss_kib(pid);
+        let (c0, _) = cpu_ticks(pid);
+        let asked = Instant::now();
+        logind_reboot(&sb);
+        let mut peak = before;
+        let mut max_threads = 0;
+        let done = wait_until(Duration::from_secs(30), || {
+            peak = peak.max(rss_kib(pid).0);
+            max_threads = max_threads.max(cpu_ticks(pid).1);
+            sb.unit_state(REBOOT_TARGET).is_active()
+        });
+        assert!(done, "{}", d.log_text());
+        let took = asked.elapsed();
+        let (after, hwm) = rss_kib(pid);
+        let (c1, _) = cpu_ticks(pid);
+        let master_bytes: usize = sim
+            .requests()
+            .iter()
+            .filter(|r| r.server == mesos_sim::Server::Leader)
+            .count();
+        println!(
+            "MEASURE drain (10000 filler agents): reboot.target after {took:?}; VmRSS before \
+             {before} KiB, sampled peak {peak} KiB, after {after} KiB, VmHWM {hwm} KiB; CPU {:.2} s; \
+             max threads {max_threads}; master requests {master_bytes}; DRAIN_AGENT {}",
+            (c1 - c0) as f64 / hz,
+            sim.count_calls("DRAIN_AGENT")
+        );
+    });
+}
