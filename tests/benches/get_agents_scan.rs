@@ -127,10 +127,12 @@ fn main() {
     println!("peak RSS = child ru_maxrss - baseline child ru_maxrss; heap = peak live heap bytes");
     println!();
     let mut rows = Vec::new();
+    let mut baselines = Vec::new();
     for &n in &sizes {
         let path = dir.path().join(format!("get_agents-{n}.json"));
         let (bytes, id, host) = write_body(&path, n);
         let base = run_child("baseline", &path, &id, 1);
+        baselines.push((n, base.maxrss_kib));
         let reps = reps_for(bytes);
         for &method in METHODS {
             let r = run_child(method, &path, &id, reps);
@@ -146,6 +148,13 @@ fn main() {
         std::fs::remove_file(&path).ok();
     }
     print_table(&rows);
+    for (n, kib) in baselines {
+        println!(
+            "baseline child ru_maxrss at {n} agents: {:.2} MiB",
+            kib as f64 / 1024.0
+        );
+    }
+    println!();
     print_goals(&rows);
 }
 
@@ -179,7 +188,10 @@ fn write_body(path: &Path, n: usize) -> (u64, String, String) {
         .as_str()
         .expect("synthetic agent has an id")
         .to_string();
-    let host = last["agent_info"]["hostname"].as_str().unwrap_or("").to_string();
+    let host = last["agent_info"]["hostname"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let bytes = std::fs::metadata(path).unwrap().len();
     (bytes, id, host)
 }
@@ -196,7 +208,10 @@ struct Measured {
 fn run_child(method: &str, path: &Path, id: &str, reps: usize) -> Measured {
     let exe = std::env::current_exe().expect("own path");
     let mut cmd = Command::new(exe);
-    cmd.env(CHILD_ENV, format!("{method}\t{reps}\t{id}\t{}", path.display()));
+    cmd.env(
+        CHILD_ENV,
+        format!("{method}\t{reps}\t{id}\t{}", path.display()),
+    );
     let r = spawn_measured(cmd);
     if r.0 != 0 {
         panic!("child {method} failed:\n{}", r.1);
@@ -306,7 +321,12 @@ fn child(spec: &str) {
                     .expect("agents array")
                     .iter()
                     .find(|a| a["agent_info"]["id"]["value"].as_str() == Some(id.as_str()))
-                    .map(|a| a["agent_info"]["hostname"].as_str().unwrap_or("").to_string())
+                    .map(|a| {
+                        a["agent_info"]["hostname"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_string()
+                    })
                     .expect("naive: agent not found");
                 let elapsed = t.elapsed().as_secs_f64();
                 // Freeing the tree is not counted as part of the answer.
@@ -418,11 +438,14 @@ fn print_goals(rows: &[Row]) {
     for r in rows.iter().filter(|r| r.method == "scan") {
         if let Some(n) = naive_of(rows, r.agents) {
             let ratio = r.mbps_median / n.mbps_median;
+            // Conservative: the scan's median against the naive parse's best repetition.
+            let worst = r.mbps_median / n.mbps_max;
             println!(
-                "goal throughput >= 3x naive at {} agents: {:.1}x -> {}",
+                "goal throughput >= 3x naive at {} agents: {:.1}x (vs naive's best repetition {:.1}x) -> {}",
                 r.agents,
                 ratio,
-                if ratio >= 3.0 { "MET" } else { "NOT MET" }
+                worst,
+                if worst >= 3.0 { "MET" } else if ratio >= 3.0 { "MET on medians only" } else { "NOT MET" }
             );
         }
     }
