@@ -132,3 +132,143 @@ fn secret_without_principal_is_invalid() {
     );
     assert!(load_from(&[tmp.path()], &[], &Overrides::default()).is_err());
 }
+
+#[test]
+fn aws_is_off_by_default_with_documented_defaults() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (s, _) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
+    assert!(!s.aws.enabled);
+    assert_eq!(s.aws.imds_endpoint.as_str(), "http://169.254.169.254/");
+    assert_eq!(s.aws.autoscaling_endpoint, None);
+    assert_eq!(s.aws.poll_interval, Duration::from_secs(5));
+    assert_eq!(s.aws.heartbeat_interval, Duration::from_secs(60));
+    assert_eq!(s.aws.stuck_after, Duration::from_secs(600));
+    assert_eq!(
+        s.aws.on_stuck,
+        crate::cloud::aws::LifecycleActionResult::Continue
+    );
+    assert!(s.aws.spot);
+}
+
+#[cfg(feature = "aws")]
+#[test]
+fn aws_table_is_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "x.toml",
+        "[aws]\nenabled = true\nimds_endpoint = \"http://127.0.0.1:8111\"\nautoscaling_endpoint = \"http://127.0.0.1:8112/\"\nlifecycle_hook = \"drain\"\nauto_scaling_group = \"agents\"\npoll_interval = \"2s\"\nheartbeat_interval = \"30s\"\nstuck_after = \"15m\"\non_stuck = \"abandon\"\nspot = false\n",
+    );
+    let (s, w) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    assert!(s.aws.enabled);
+    assert_eq!(s.aws.imds_endpoint.as_str(), "http://127.0.0.1:8111/");
+    assert_eq!(
+        s.aws.autoscaling_endpoint.unwrap().as_str(),
+        "http://127.0.0.1:8112/"
+    );
+    assert_eq!(s.aws.lifecycle_hook.as_deref(), Some("drain"));
+    assert_eq!(s.aws.auto_scaling_group.as_deref(), Some("agents"));
+    assert_eq!(s.aws.poll_interval, Duration::from_secs(2));
+    assert_eq!(s.aws.heartbeat_interval, Duration::from_secs(30));
+    assert_eq!(s.aws.stuck_after, Duration::from_secs(900));
+    assert_eq!(
+        s.aws.on_stuck,
+        crate::cloud::aws::LifecycleActionResult::Abandon
+    );
+    assert!(!s.aws.spot);
+}
+
+#[cfg(feature = "aws")]
+#[test]
+fn aws_enabled_needs_hook_and_group() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "x.toml", "[aws]\nenabled = true\n");
+    let err = load_from(&[tmp.path()], &[], &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("aws.lifecycle_hook and aws.auto_scaling_group"),
+        "{err}"
+    );
+    assert!(!err.contains('\n'));
+    let tmp2 = tempfile::tempdir().unwrap();
+    write(
+        tmp2.path(),
+        "x.toml",
+        "[aws]\nenabled = true\nauto_scaling_group = \"agents\"\n",
+    );
+    let err = load_from(&[tmp2.path()], &[], &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("needs aws.lifecycle_hook "), "{err}");
+    assert!(!err.contains("aws.auto_scaling_group"), "{err}");
+    // Not enabled: the names may be missing.
+    let tmp3 = tempfile::tempdir().unwrap();
+    write(tmp3.path(), "x.toml", "[aws]\nenabled = false\n");
+    assert!(load_from(&[tmp3.path()], &[], &Overrides::default()).is_ok());
+}
+
+#[cfg(not(feature = "aws"))]
+#[test]
+fn aws_enabled_without_the_feature_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "x.toml",
+        "[aws]\nenabled = true\nlifecycle_hook = \"drain\"\nauto_scaling_group = \"agents\"\n",
+    );
+    let err = load_from(&[tmp.path()], &[], &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("without AWS support"), "{err}");
+}
+
+#[test]
+fn aws_values_are_checked() {
+    for (text, needle) in [
+        ("[aws]\non_stuck = \"DEFAULT\"\n", "CONTINUE\" or \"ABANDON"),
+        ("[aws]\npoll_interval = \"0s\"\n", "above zero"),
+        ("[aws]\nlifecycle_hook = \"\"\n", "aws.lifecycle_hook"),
+        (
+            "[aws]\nauto_scaling_group = \" agents\"\n",
+            "aws.auto_scaling_group",
+        ),
+        (
+            "[aws]\nimds_endpoint = \"169.254.169.254\"\n",
+            "aws.imds_endpoint",
+        ),
+        ("[aws]\nspot = \"yes\"\n", "aws.spot"),
+        ("aws = true\n", "expected a table"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        write(tmp.path(), "x.toml", text);
+        let err = load_from(&[tmp.path()], &[], &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(needle), "{text}: {err}");
+    }
+}
+
+#[cfg(feature = "aws")]
+#[test]
+fn aws_heartbeat_must_be_shorter_than_stuck_after() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "x.toml",
+        "[aws]\nenabled = true\nlifecycle_hook = \"drain\"\nauto_scaling_group = \"agents\"\nheartbeat_interval = \"10m\"\n",
+    );
+    let err = load_from(&[tmp.path()], &[], &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("aws.heartbeat_interval (10m)"), "{err}");
+}
+
+#[test]
+fn aws_unknown_key_warns() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "x.toml", "[aws]\nlifecycle_hooks = \"x\"\n");
+    let (_, w) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
+    assert!(w.iter().any(|m| m.contains("aws.lifecycle_hooks")), "{w:?}");
+}

@@ -110,8 +110,8 @@ impl SpotNotice {
 #[derive(Debug)]
 struct Token {
     value: String,
-    /// Counted from before the PUT left, so it errs early.
-    expires: Instant,
+    /// Expiry (counted from before the PUT left, so it errs early) less the refresh margin.
+    refresh_at: Instant,
 }
 
 /// IMDSv2 client. Cheap to share behind an `Arc`; the token is shared by all callers.
@@ -251,9 +251,8 @@ impl Imds {
     /// The cached token, or a new one when it is close to expiry or `force` is set.
     async fn token(&self, force: bool) -> Result<String, AwsError> {
         let mut guard = self.token.lock().await;
-        let margin = TOKEN_REFRESH_BEFORE.min(self.ttl / 2);
         if let Some(t) = guard.as_ref() {
-            if !force && Instant::now() + margin < t.expires {
+            if !force && Instant::now() < t.refresh_at {
                 return Ok(t.value.clone());
             }
         }
@@ -298,7 +297,7 @@ impl Imds {
         }
         *guard = Some(Token {
             value: value.clone(),
-            expires: started + granted,
+            refresh_at: started + granted - TOKEN_REFRESH_BEFORE.min(granted / 2),
         });
         Ok(value)
     }
