@@ -4,7 +4,7 @@
 use crate::commands::Ctx;
 use crate::mesos::{leader, AgentClient, MasterClient};
 use crate::node::{drain_state_name, Exceptions, LocalObs, LocalWork, MasterObs};
-use crate::report::{Observed, UnitReport};
+use crate::report::{AwsReport, Observed, UnitReport};
 
 pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
     let agent = ctx.agent()?;
@@ -38,8 +38,8 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
         (Some(m), Some(id)) => m.decommission_finished(id),
         _ => false,
     };
-    let ((units, agent_unit_stopped), inhibitors) =
-        tokio::join!(observe_units(ctx), observe_inhibitors());
+    let ((units, agent_unit_stopped), inhibitors, aws) =
+        tokio::join!(observe_units(ctx), observe_inhibitors(), observe_aws(ctx));
     let observed = Observed {
         agent_id,
         hostname,
@@ -50,6 +50,7 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
         units,
         marker,
         inhibitors,
+        aws,
     };
     Ok((
         observed,
@@ -71,6 +72,31 @@ pub async fn observe_local(agent: &AgentClient) -> LocalObs {
         (Ok(t), Ok(o)) => LocalObs::Seen(LocalWork::from_api(&t, &o, &names.unwrap_or_default())),
         (Err(e), _) | (_, Err(e)) => LocalObs::Unreachable(e.to_string()),
     }
+}
+
+/// With `[aws] enabled = true`: the instance's lifecycle state and spot notice from the metadata
+/// service (bounded by the client's own short timeouts), and the first error.
+async fn observe_aws(ctx: &Ctx) -> Option<(AwsReport, Option<String>)> {
+    let aws = &ctx.settings.aws;
+    if !aws.enabled {
+        return None;
+    }
+    let mut report = AwsReport {
+        auto_scaling_group: aws.auto_scaling_group.clone(),
+        lifecycle_hook: aws.lifecycle_hook.clone(),
+        ..AwsReport::default()
+    };
+    let read = async {
+        let imds = crate::cloud::aws::Imds::new(&aws.imds_endpoint)?;
+        report.instance_id = Some(imds.instance_id().await?);
+        report.target_lifecycle_state = imds.target_lifecycle_state().await?.map(|s| s.to_string());
+        if aws.spot {
+            report.spot_instance_action = imds.spot_instance_action().await?.map(|n| n.to_string());
+        }
+        Ok::<(), crate::cloud::aws::AwsError>(())
+    };
+    let error = read.await.err().map(|e| e.to_string());
+    Some((report, error))
 }
 
 /// The logind locks the daemon holds (`who` = mesos-maint); empty when logind is not reachable.

@@ -36,6 +36,20 @@ impl From<&Marker> for MarkerReport {
     }
 }
 
+/// The AWS side, with `[aws] enabled = true`: the instance and what its Auto Scaling group and
+/// EC2 say is about to happen to it.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct AwsReport {
+    pub instance_id: Option<String>,
+    pub auto_scaling_group: Option<String>,
+    pub lifecycle_hook: Option<String>,
+    /// `autoscaling/target-lifecycle-state` (`InService`, `Terminated`, …); `None` when the
+    /// instance is in no group or the metadata could not be read (then `errors` says why).
+    pub target_lifecycle_state: Option<String>,
+    /// `spot/instance-action`, e.g. `terminate at 2026-05-01T08:22:00Z`; `None`: no notice.
+    pub spot_instance_action: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
     pub agent_id: Option<String>,
@@ -52,6 +66,8 @@ pub struct Report {
     pub inhibitors: Vec<String>,
     pub maintenance_window: Option<String>,
     pub marker: Option<MarkerReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsReport>,
     /// What could not be asked, and why.
     pub errors: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,6 +89,8 @@ pub struct Observed {
     pub drain_state: DrainStateName,
     /// This tool's logind locks, e.g. "delay shutdown (pid 123)".
     pub inhibitors: Vec<String>,
+    /// With `[aws] enabled = true`: the report, and what could not be read.
+    pub aws: Option<(AwsReport, Option<String>)>,
 }
 
 impl Report {
@@ -92,6 +110,9 @@ impl Report {
                 (None, Vec::new(), None)
             }
         };
+        if let Some((_, Some(e))) = &o.aws {
+            errors.push(format!("aws: {e}"));
+        }
         Report {
             agent_id: o.agent_id.clone(),
             hostname: o.hostname.clone(),
@@ -106,6 +127,7 @@ impl Report {
             inhibitors: o.inhibitors.clone(),
             maintenance_window: None,
             marker: o.marker.as_ref().map(MarkerReport::from),
+            aws: o.aws.as_ref().map(|(r, _)| r.clone()),
             errors,
             safe: verdict.map(|v| *v == Verdict::Safe),
             reasons: verdict.map(|v| v.reasons().to_vec()),
@@ -189,6 +211,20 @@ impl Report {
                 },
                 m.stage
             ));
+        }
+        if let Some(a) = &self.aws {
+            s.push_str(&format!(
+                "aws lifecycle:  {} (instance {}, group {}, hook {})\n",
+                a.target_lifecycle_state
+                    .as_deref()
+                    .unwrap_or("unknown or not in an Auto Scaling group"),
+                or_unknown(&a.instance_id),
+                or_unknown(&a.auto_scaling_group),
+                or_unknown(&a.lifecycle_hook)
+            ));
+            if let Some(n) = &a.spot_instance_action {
+                s.push_str(&format!("spot notice:    {n}\n"));
+            }
         }
         for e in &self.errors {
             s.push_str(&format!("error: {e}\n"));

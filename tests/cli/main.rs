@@ -4,6 +4,7 @@
 mod common;
 
 mod activation;
+mod aws;
 mod check;
 mod drain;
 mod transport;

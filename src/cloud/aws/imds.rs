@@ -74,12 +74,34 @@ pub enum SpotAction {
     Other(String),
 }
 
+impl SpotAction {
+    pub fn as_str(&self) -> &str {
+        match self {
+            SpotAction::Terminate => "terminate",
+            SpotAction::Stop => "stop",
+            SpotAction::Hibernate => "hibernate",
+            SpotAction::Other(s) => s,
+        }
+    }
+}
+
 /// `spot/instance-action`: what EC2 will do to this spot instance, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpotNotice {
     pub action: SpotAction,
     /// When the action happens (UTC on the wire).
     pub time: SystemTime,
+}
+
+impl std::fmt::Display for SpotNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at {}",
+            self.action.as_str(),
+            humantime::format_rfc3339_seconds(self.time)
+        )
+    }
 }
 
 impl SpotNotice {
