@@ -58,12 +58,18 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
     let metrics = Arc::new(Metrics::new());
     if let Some(listen) = ctx.settings.daemon.metrics_listen {
-        let m = metrics.clone();
-        tokio::spawn(async move {
-            if let Err(e) = metrics::serve(listen, m).await {
-                tracing::error!("metrics endpoint on {listen} failed: {e}");
+        // Bound before READY=1, so the endpoint answers once systemd reports the unit started.
+        match metrics::bind(listen).await {
+            Ok(listener) => {
+                let m = metrics.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = metrics::serve_on(listener, m).await {
+                        tracing::error!("metrics endpoint on {listen} failed: {e}");
+                    }
+                });
             }
-        });
+            Err(e) => tracing::error!("{e}; running without metrics"),
+        }
     }
     if ctx.settings.daemon.block_inhibitor {
         tracing::warn!(
@@ -113,7 +119,15 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
             start = next_shutdown(&mut shutdown_signals) => match start {
                 Some(true) if drain.is_none() => drain = st.on_shutdown().await,
                 Some(true) => {}
-                Some(false) => st.shutdown_cancelled(),
+                Some(false) => {
+                    st.shutdown_cancelled();
+                    // Cover the node again now, not at the next poll (up to 10 s later): a
+                    // second shutdown in that window would find no lock to wait for.
+                    if drain.is_none() {
+                        st.observe_work().await;
+                        st.apply_locks().await;
+                    }
+                }
                 None => {
                     tracing::warn!("lost the connection to logind; retrying");
                     shutdown_signals = None;
