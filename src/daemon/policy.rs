@@ -78,6 +78,27 @@ pub fn after_boot(marker: Option<&Marker>, current_boot_id: &str) -> BootAction 
     }
 }
 
+/// Whose drain a shutdown drain is: `(trigger, decommission)` for its marker.
+///
+/// Normally the daemon's own (`Shutdown`, identity kept: reactivated after the boot). But when
+/// a drain that someone else started this boot (by hand, or for a cloud termination) already
+/// reached the master, the shutdown drain only carries it on: it keeps that drain's trigger and
+/// decommission, so the agent is not reactivated after the boot when that drain would not have
+/// been. Without this, a manual drain that hit its deadline (its marker terminal, so not
+/// resumed) became a `Shutdown` drain and was undone by the daemon after the reboot.
+pub fn shutdown_drain_owner(earlier: Option<&Marker>, current_boot_id: &str) -> (Trigger, bool) {
+    match earlier {
+        Some(m)
+            if m.boot_id == current_boot_id
+                && m.stage.drain_requested()
+                && !matches!(m.trigger, Trigger::Shutdown | Trigger::Reboot) =>
+        {
+            (m.trigger, m.policy.decommission)
+        }
+        _ => (Trigger::Shutdown, false),
+    }
+}
+
 /// Time kept back from logind's InhibitDelayMaxUSec so the lock is released before logind
 /// stops waiting on its own: at least this much...
 pub const SHUTDOWN_MARGIN_MIN: Duration = Duration::from_secs(2);
@@ -182,6 +203,38 @@ mod tests {
             BootAction::LeaveAlone(_)
         ));
         assert_eq!(after_boot(None, "new"), BootAction::Nothing);
+    }
+
+    #[test]
+    fn a_shutdown_drain_carries_on_someone_elses_drain_under_its_trigger() {
+        let own = (Trigger::Shutdown, false);
+        assert_eq!(shutdown_drain_owner(None, "b"), own);
+        // A manual drain of this boot that reached the master (stuck at its deadline, or done
+        // with --no-stop): it stays manual, so it is not reactivated after the boot.
+        for stage in [Stage::AwaitDrained, Stage::DeadlineExceeded, Stage::Done] {
+            let m = marker(Trigger::Manual, stage, false, "b");
+            assert_eq!(
+                shutdown_drain_owner(Some(&m), "b"),
+                (Trigger::Manual, false)
+            );
+            assert!(matches!(
+                after_boot(Some(&m), "next"),
+                BootAction::LeaveAlone(_)
+            ));
+        }
+        let m = marker(Trigger::Autoscaling, Stage::AwaitDrained, true, "b");
+        assert_eq!(
+            shutdown_drain_owner(Some(&m), "b"),
+            (Trigger::Autoscaling, true)
+        );
+        // A manual drain that never reached the master, one from an earlier boot, or our own
+        // kind of drain: the shutdown drain is ours.
+        let m = marker(Trigger::Manual, Stage::PreHooks, false, "b");
+        assert_eq!(shutdown_drain_owner(Some(&m), "b"), own);
+        let m = marker(Trigger::Manual, Stage::Done, false, "a");
+        assert_eq!(shutdown_drain_owner(Some(&m), "b"), own);
+        let m = marker(Trigger::Reboot, Stage::Done, false, "b");
+        assert_eq!(shutdown_drain_owner(Some(&m), "b"), own);
     }
 
     #[test]

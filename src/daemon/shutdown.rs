@@ -8,16 +8,23 @@ use std::time::Duration;
 use crate::commands::drain::deps;
 use crate::commands::Ctx;
 use crate::drain::progress::Observer;
-use crate::drain::{self, DrainError, DrainRequest, Outcome, Policy, Trigger};
+use crate::drain::{self, current_boot_id, DrainError, DrainRequest, Marker, Outcome, Policy};
 
-use super::policy::shutdown_deadline;
+use super::policy::{shutdown_deadline, shutdown_drain_owner};
 
-pub fn shutdown_request(ctx: &Ctx, inhibit_delay_max: Duration) -> DrainRequest {
+/// The shutdown drain's request; `earlier` is the marker found in the state dir, whose drain
+/// (if someone else's, this boot) the shutdown drain carries on (see `shutdown_drain_owner`).
+pub fn shutdown_request(
+    ctx: &Ctx,
+    inhibit_delay_max: Duration,
+    earlier: Option<&Marker>,
+) -> DrainRequest {
     let s = &ctx.settings;
+    let (trigger, decommission) = shutdown_drain_owner(earlier, &current_boot_id());
     DrainRequest {
-        trigger: Trigger::Shutdown,
+        trigger,
         policy: Policy {
-            decommission: false,
+            decommission,
             stop_units: true,
             stop_docker: s.units.stop_docker,
             force: false,
@@ -34,7 +41,16 @@ pub async fn drain_for_shutdown(
     inhibit_delay_max: Duration,
     observer: &mut dyn Observer,
 ) -> Result<Outcome, DrainError> {
-    let req = shutdown_request(ctx, inhibit_delay_max);
+    // An unreadable marker is the executor's to report; here it only means "ours".
+    let earlier = ctx.markers().load().ok().flatten();
+    let req = shutdown_request(ctx, inhibit_delay_max, earlier.as_ref());
+    if req.trigger != drain::Trigger::Shutdown {
+        tracing::info!(
+            "carrying on the {:?} drain started earlier this boot under its own trigger: the \
+             daemon will not reactivate the agent after the boot",
+            req.trigger
+        );
+    }
     tracing::info!(
         "shutdown announced: draining within {} (InhibitDelayMaxUSec {})",
         humantime::format_duration(req.deadline.unwrap_or_default()),
