@@ -25,16 +25,18 @@ pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
         println!("then: reboot through logind; after the boot the daemon reactivates the agent");
         return Ok(exit);
     }
+    // logind first: a node drained and stopped that then cannot be rebooted is capacity lost
+    // until someone reactivates it by hand. Nothing has been sent anywhere yet.
+    let logind = Logind::connect().await.map_err(|e| {
+        Refusal::Undetermined(format!(
+            "logind cannot be reached, so the machine could not be rebooted; nothing was drained: {e}"
+        ))
+    })?;
     let req = request_from(ctx, args, Trigger::Reboot);
     let deps = deps(ctx, &req).await?;
     let mut observer = ConsoleObserver::new(ctx.quiet);
     let outcome = drain::run(req.clone(), deps, &mut observer).await?;
     print_outcome(ctx, &req, &outcome);
-    let logind = Logind::connect().await.map_err(|e| {
-        Refusal::Undetermined(format!(
-            "the node is drained and its units stopped, but logind cannot be reached to reboot: {e}"
-        ))
-    })?;
     tracing::info!("rebooting through logind");
     logind.reboot(false).await.map_err(|e| {
         Refusal::Undetermined(format!(
