@@ -53,6 +53,64 @@ impl std::fmt::Display for LifecycleActionResult {
     }
 }
 
+/// Everything the daemon needs for one instance, built from `[aws]` and the metadata service.
+#[derive(Debug)]
+pub struct AwsClients {
+    pub imds: std::sync::Arc<Imds>,
+    pub autoscaling: AutoScaling,
+    /// The configured group and hook, and this instance's id.
+    pub target: LifecycleTarget,
+    pub region: String,
+}
+
+impl AwsClients {
+    /// Credentials from this process's environment, else the instance profile.
+    pub async fn connect(settings: &crate::config::AwsSettings) -> Result<AwsClients, AwsError> {
+        let env = Credentials::from_env(std::env::vars())?;
+        AwsClients::connect_with(settings, env).await
+    }
+
+    /// With `env` standing for the environment's credentials (tests inject theirs): reads the
+    /// instance id and region (IMDSv2), picks the regional endpoint unless
+    /// `aws.autoscaling_endpoint` overrides it.
+    pub async fn connect_with(
+        settings: &crate::config::AwsSettings,
+        env: Option<Credentials>,
+    ) -> Result<AwsClients, AwsError> {
+        let missing = |key: &str| AwsError::Malformed {
+            what: "configuration".into(),
+            detail: format!("{key} is not set"),
+        };
+        let group = settings
+            .auto_scaling_group
+            .clone()
+            .ok_or_else(|| missing("aws.auto_scaling_group"))?;
+        let hook = settings
+            .lifecycle_hook
+            .clone()
+            .ok_or_else(|| missing("aws.lifecycle_hook"))?;
+        let imds = std::sync::Arc::new(Imds::new(&settings.imds_endpoint)?);
+        let instance_id = imds.instance_id().await?;
+        let region = imds.region().await?;
+        let endpoint = match &settings.autoscaling_endpoint {
+            Some(url) => url.clone(),
+            None => autoscaling::regional_endpoint(&region)?,
+        };
+        let chain = std::sync::Arc::new(CredentialsChain::new(env, Some(imds.clone())));
+        let autoscaling = AutoScaling::new(endpoint, region.clone(), chain)?;
+        Ok(AwsClients {
+            imds,
+            autoscaling,
+            target: LifecycleTarget {
+                auto_scaling_group: group,
+                lifecycle_hook: hook,
+                instance_id,
+            },
+            region,
+        })
+    }
+}
+
 /// Read a response body up to `max` bytes; a longer one is an error rather than a memory hog.
 pub(crate) async fn read_capped(
     mut resp: reqwest::Response,
@@ -83,6 +141,61 @@ pub(crate) async fn read_capped(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "aws")]
+    #[tokio::test]
+    async fn clients_from_settings_and_the_metadata_service() {
+        use cloud_fakes::imds::{INSTANCE_ID, REGION, ROLE};
+        use cloud_fakes::{FakeAutoScaling, FakeImds, TestCredentials};
+        use std::time::{Duration, SystemTime};
+
+        let imds = FakeImds::start().await;
+        let session = TestCredentials::session();
+        imds.set_instance_profile(
+            ROLE,
+            &session,
+            SystemTime::now() + Duration::from_secs(3600),
+        );
+        let asg = FakeAutoScaling::start(REGION, session).await;
+        asg.start_lifecycle_action("agents", "drain", INSTANCE_ID);
+        let settings = crate::config::AwsSettings {
+            enabled: true,
+            imds_endpoint: url::Url::parse(&imds.url()).unwrap(),
+            autoscaling_endpoint: Some(url::Url::parse(&asg.url()).unwrap()),
+            lifecycle_hook: Some("drain".into()),
+            auto_scaling_group: Some("agents".into()),
+            ..Default::default()
+        };
+        let clients = AwsClients::connect_with(&settings, None).await.unwrap();
+        assert_eq!(clients.region, REGION);
+        assert_eq!(clients.target.instance_id, INSTANCE_ID);
+        clients
+            .autoscaling
+            .record_heartbeat(&clients.target)
+            .await
+            .unwrap();
+        clients
+            .autoscaling
+            .complete(&clients.target, LifecycleActionResult::Continue)
+            .await
+            .unwrap();
+        assert_eq!(
+            asg.completed_result(INSTANCE_ID).as_deref(),
+            Some("CONTINUE")
+        );
+        assert_eq!(imds.tokens_issued(), 1);
+
+        // Without the override: the regional endpoint.
+        let regional = crate::config::AwsSettings {
+            autoscaling_endpoint: None,
+            ..settings
+        };
+        let clients = AwsClients::connect_with(&regional, None).await.unwrap();
+        assert_eq!(
+            clients.autoscaling.endpoint().as_str(),
+            "https://autoscaling.us-east-1.amazonaws.com/"
+        );
+    }
 
     #[test]
     fn lifecycle_result_round_trip() {
