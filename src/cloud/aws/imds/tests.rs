@@ -49,12 +49,12 @@ async fn fake_refuses_requests_without_a_token() {
 #[tokio::test]
 async fn token_is_refreshed_before_it_expires() {
     let fake = FakeImds::start().await;
-    // A 2 s token is replaced after 1 s (half its lifetime, as the 60 s margin does not fit).
-    let imds = client(&fake).with_token_ttl(Duration::from_secs(2));
+    // A 4 s token is replaced after 2 s (half its lifetime, as the 60 s margin does not fit).
+    let imds = client(&fake).with_token_ttl(Duration::from_secs(4));
     imds.instance_id().await.unwrap();
     imds.instance_id().await.unwrap();
     assert_eq!(fake.tokens_issued(), 1);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     imds.instance_id().await.unwrap();
     assert_eq!(fake.tokens_issued(), 2);
     assert_eq!(fake.gets("instance-id", 401), 0, "never sent a stale token");
