@@ -4,6 +4,7 @@
 //! - [`notify`]: `sd_notify` (READY, STATUS, STOPPING, WATCHDOG).
 
 pub mod boot;
+pub mod cloud;
 pub mod metrics;
 pub mod notify;
 pub mod observer;

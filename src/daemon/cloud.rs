@@ -1,0 +1,307 @@
+//! The daemon's cloud termination watcher (AWS first): polls the instance metadata for a
+//! scale-in (`autoscaling/target-lifecycle-state` = Terminated) or a spot interruption notice,
+//! starts the matching decommission drain, and drives the lifecycle action: heartbeats while the
+//! drain progresses, CompleteLifecycleAction once (CONTINUE when drained, `on_stuck` when stuck).
+//! Decisions come from `cloud::aws::lifecycle`; this file does the calls and the bookkeeping.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cloud::aws::lifecycle::{
+    Decision, DrainEnd, LifecycleWatch, Progress, SpotWatch, WatchConfig,
+};
+use crate::cloud::aws::{AwsClients, LifecycleActionResult, TargetLifecycleState};
+use crate::commands::Ctx;
+use crate::drain::{DrainRequest, Policy, Trigger};
+
+pub const LIFECYCLE_FILE: &str = "lifecycle.json";
+/// How often a metadata service that does not answer is asked again.
+pub const CONNECT_RETRY: Duration = Duration::from_secs(30);
+
+/// What has been sent for this instance's lifecycle action, kept beside the drain marker so that
+/// a restarted daemon never completes twice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct LifecycleRecord {
+    instance_id: String,
+    /// `CONTINUE` or `ABANDON` once CompleteLifecycleAction succeeded.
+    completed: Option<String>,
+    /// A spot drain was started for this instance.
+    #[serde(default)]
+    spot_acted: bool,
+}
+
+fn record_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(LIFECYCLE_FILE)
+}
+
+fn load_record(state_dir: &Path, instance_id: &str) -> Option<LifecycleRecord> {
+    let text = std::fs::read_to_string(record_path(state_dir)).ok()?;
+    serde_json::from_str::<LifecycleRecord>(&text)
+        .ok()
+        .filter(|r| r.instance_id == instance_id)
+}
+
+fn save_record(state_dir: &Path, rec: &LifecycleRecord) {
+    let path = record_path(state_dir);
+    let tmp = path.with_extension("json.tmp");
+    let body = serde_json::to_vec_pretty(rec).expect("serialisable");
+    let res = std::fs::create_dir_all(state_dir)
+        .and_then(|_| std::fs::write(&tmp, body))
+        .and_then(|_| std::fs::File::open(&tmp)?.sync_all())
+        .and_then(|_| std::fs::rename(&tmp, &path));
+    if let Err(e) = res {
+        tracing::error!(
+            "cannot record the lifecycle action in {}: {e}",
+            path.display()
+        );
+    }
+}
+
+pub struct CloudWatcher {
+    clients: Option<AwsClients>,
+    last_connect: Option<Instant>,
+    watch: Option<LifecycleWatch>,
+    spot: SpotWatch,
+    record: Option<LifecycleRecord>,
+}
+
+/// A drain the watcher wants the daemon to run.
+pub struct CloudDrain {
+    pub request: DrainRequest,
+    pub label: &'static str,
+}
+
+impl CloudWatcher {
+    pub fn new() -> CloudWatcher {
+        CloudWatcher {
+            clients: None,
+            last_connect: None,
+            watch: None,
+            spot: SpotWatch::default(),
+            record: None,
+        }
+    }
+
+    /// A lifecycle action is being driven (heartbeats or completion still to come).
+    pub fn active(&self) -> bool {
+        self.watch
+            .as_ref()
+            .is_some_and(|w| w.completed_with().is_none())
+    }
+
+    async fn ensure_connected(&mut self, ctx: &Ctx) -> bool {
+        if self.clients.is_some() {
+            return true;
+        }
+        if self
+            .last_connect
+            .is_some_and(|t| t.elapsed() < CONNECT_RETRY)
+        {
+            return false;
+        }
+        self.last_connect = Some(Instant::now());
+        match AwsClients::connect(&ctx.settings.aws).await {
+            Ok(c) => {
+                tracing::info!(
+                    instance = %c.target.instance_id,
+                    region = %c.region,
+                    "watching the Auto Scaling lifecycle of this instance"
+                );
+                let rec = load_record(&ctx.settings.state_dir, &c.target.instance_id);
+                if let Some(r) = &rec {
+                    self.spot = SpotWatch::resumed(r.spot_acted);
+                }
+                self.record = rec.or_else(|| {
+                    Some(LifecycleRecord {
+                        instance_id: c.target.instance_id.clone(),
+                        completed: None,
+                        spot_acted: false,
+                    })
+                });
+                self.clients = Some(c);
+                true
+            }
+            Err(e) => {
+                tracing::warn!("instance metadata not available ({e}); retrying in {CONNECT_RETRY:?}, nothing drained");
+                false
+            }
+        }
+    }
+
+    /// One look at the metadata; `Some` when a drain must start now.
+    pub async fn poll(&mut self, ctx: &Ctx) -> Option<CloudDrain> {
+        if !self.ensure_connected(ctx).await {
+            return None;
+        }
+        let clients = self.clients.as_ref()?;
+        let aws = &ctx.settings.aws;
+        if aws.spot && !self.spot.acted() {
+            match clients.imds.spot_instance_action().await {
+                Ok(Some(notice)) => {
+                    let plan = self.spot.on_notice(
+                        &notice,
+                        SystemTime::now(),
+                        ctx.settings.drain.max_grace_period,
+                    )?;
+                    tracing::warn!(
+                        "spot interruption notice ({notice}): draining now, grace capped at {}, deadline {}",
+                        humantime::format_duration(plan.grace_cap),
+                        humantime::format_duration(plan.drain_deadline)
+                    );
+                    if let Some(r) = self.record.as_mut() {
+                        r.spot_acted = true;
+                        save_record(&ctx.settings.state_dir, r);
+                    }
+                    return Some(CloudDrain {
+                        request: DrainRequest {
+                            trigger: Trigger::Spot,
+                            policy: Policy {
+                                decommission: true,
+                                stop_units: true,
+                                stop_docker: ctx.settings.units.stop_docker,
+                                // The instance is gone in two minutes either way: at the deadline
+                                // the agent is told to unregister and kill its tasks.
+                                force: true,
+                            },
+                            max_grace_period: Some(plan.grace_cap),
+                            deadline: Some(plan.drain_deadline),
+                            reason: Some(format!("spot interruption: {notice}")),
+                        },
+                        label: "spot",
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!("cannot read the spot notice (will retry): {e}"),
+            }
+        }
+        if self.watch.is_some() {
+            return None;
+        }
+        match clients.imds.target_lifecycle_state().await {
+            Ok(Some(TargetLifecycleState::Terminated)) => {
+                let completed = self
+                    .record
+                    .as_ref()
+                    .and_then(|r| r.completed.as_deref())
+                    .and_then(LifecycleActionResult::parse);
+                let cfg = WatchConfig::from(aws);
+                self.watch = Some(LifecycleWatch::resumed(cfg, Instant::now(), completed));
+                if let Some(result) = completed {
+                    tracing::info!(
+                        "the lifecycle action of this instance was completed ({}) before; nothing more to do",
+                        result.as_str()
+                    );
+                    return None;
+                }
+                tracing::warn!(
+                    "the Auto Scaling group is terminating this instance: decommission drain"
+                );
+                Some(CloudDrain {
+                    request: DrainRequest {
+                        trigger: Trigger::Autoscaling,
+                        policy: Policy {
+                            decommission: true,
+                            stop_units: true,
+                            stop_docker: ctx.settings.units.stop_docker,
+                            force: false,
+                        },
+                        max_grace_period: ctx.settings.drain.max_grace_period,
+                        deadline: ctx.settings.drain.deadline,
+                        reason: Some("Auto Scaling scale-in".into()),
+                    },
+                    label: "scale-in",
+                })
+            }
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!("cannot read the target lifecycle state (will retry): {e}");
+                None
+            }
+        }
+    }
+
+    pub fn observe(&mut self, p: &Progress) {
+        if let Some(w) = self.watch.as_mut() {
+            if w.observe(Instant::now(), p) {
+                tracing::debug!("drain progress: {p}");
+            }
+        }
+    }
+
+    pub fn drain_ended(&mut self, end: DrainEnd) {
+        if let Some(w) = self.watch.as_mut() {
+            w.drain_ended(end);
+        }
+    }
+
+    /// When the watcher wants to be asked again (heartbeat or stuck deadline).
+    pub fn next_due(&self) -> Option<Duration> {
+        self.watch
+            .as_ref()
+            .filter(|w| w.completed_with().is_none())
+            .and_then(|w| w.next_due(Instant::now()))
+    }
+
+    /// Sends what the decision asks for: a heartbeat, or the one completion.
+    pub async fn act(&mut self, ctx: &Ctx) {
+        let (Some(w), Some(clients)) = (self.watch.as_mut(), self.clients.as_ref()) else {
+            return;
+        };
+        let now = Instant::now();
+        let result = match w.decide(now) {
+            Decision::Nothing | Decision::Wait => return,
+            Decision::Heartbeat => {
+                match clients.autoscaling.record_heartbeat(&clients.target).await {
+                    Ok(()) => {
+                        tracing::info!("lifecycle heartbeat sent (the drain is progressing)");
+                        w.heartbeat_sent(now);
+                    }
+                    Err(e) => tracing::warn!("lifecycle heartbeat failed (will retry): {e}"),
+                }
+                return;
+            }
+            Decision::CompleteContinue => LifecycleActionResult::Continue,
+            Decision::CompleteOnStuck { result, held_by } => {
+                tracing::warn!(
+                    "the drain made no progress for {} ({held_by}); completing the lifecycle action with {}",
+                    humantime::format_duration(ctx.settings.aws.stuck_after),
+                    result.as_str()
+                );
+                result
+            }
+        };
+        match clients.autoscaling.complete(&clients.target, result).await {
+            Ok(()) => {
+                tracing::info!("CompleteLifecycleAction {} sent", result.as_str());
+                w.completed(result);
+            }
+            Err(e)
+                if matches!(
+                    e.api_kind(),
+                    Some(crate::cloud::aws::ApiErrorKind::NoActiveLifecycleAction)
+                ) =>
+            {
+                tracing::info!(
+                    "the lifecycle action is no longer active ({e}); treating it as completed"
+                );
+                w.completed(result);
+            }
+            Err(e) => {
+                tracing::warn!("CompleteLifecycleAction failed (will retry): {e}");
+                return;
+            }
+        }
+        if let Some(r) = self.record.as_mut() {
+            r.completed = Some(result.as_str().to_string());
+            save_record(&ctx.settings.state_dir, r);
+        }
+    }
+}
+
+impl Default for CloudWatcher {
+    fn default() -> Self {
+        CloudWatcher::new()
+    }
+}
