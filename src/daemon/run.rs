@@ -16,7 +16,7 @@ use crate::commands::Ctx;
 use crate::config::{Loader, Overrides};
 use crate::drain::{current_boot_id, DrainError, Outcome};
 use crate::exit::Exit;
-use crate::mesos::{leader, MasterClient};
+use crate::mesos::{leader, AgentClient, MasterClient};
 use crate::node::LocalWork;
 use crate::systemd::{InhibitMode, InhibitorLock, Logind, ShutdownSignals, INHIBIT_SHUTDOWN};
 
@@ -31,6 +31,8 @@ use super::shutdown::drain_for_shutdown;
 pub const WORK_POLL_INTERVAL: Duration = Duration::from_secs(10);
 /// How often a lost logind connection is retried.
 pub const LOGIND_RETRY: Duration = Duration::from_secs(30);
+/// How long one attempt to reach logind may take.
+pub const LOGIND_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const WHO: &str = "mesos-maint";
 pub const DELAY_WHY: &str =
     "Draining the Mesos agent (moving its tasks to other nodes) before shutdown";
@@ -49,6 +51,9 @@ struct State {
     delay_lock: Option<InhibitorLock>,
     block_lock: Option<InhibitorLock>,
     work: Work,
+    /// The client of the idle work polls, built once (a new one per poll re-read the system's
+    /// CA roots every 10 s) and again after a reload.
+    agent: Option<AgentClient>,
     /// Between PrepareForShutdown(true) and (false): locks are not re-taken.
     shutting_down: bool,
     drain_started: Option<Instant>,
@@ -87,6 +92,7 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
         delay_lock: None,
         block_lock: None,
         work: Work::Unknown,
+        agent: None,
         shutting_down: false,
         drain_started: None,
     };
@@ -168,27 +174,43 @@ async fn next_shutdown(signals: &mut Option<ShutdownSignals>) -> Option<bool> {
 }
 
 impl State {
+    /// Bounded in time: a bus that accepts the connection but never answers (dbus-daemon stuck,
+    /// a chroot or an image build with a stale socket) must not hold the loop, and with it
+    /// READY=1 and SIGTERM, forever. Only the first failure warns; retries (every
+    /// [`LOGIND_RETRY`]) log at debug, so a node without logind (image build) stays quiet.
     async fn connect_logind(&mut self) -> Option<ShutdownSignals> {
+        let first = self.logind_tried.is_none();
         self.logind_tried = Some(Instant::now());
-        let logind = match Logind::connect().await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!("logind not available ({e}); no shutdown handling until it is");
-                self.metrics.inc_error("logind");
-                return None;
-            }
+        let attempt = async {
+            let logind = Logind::connect().await.map_err(|e| e.to_string())?;
+            // The stream exists before any lock is taken, so no PrepareForShutdown is missed.
+            let stream = logind
+                .prepare_for_shutdown_stream()
+                .await
+                .map_err(|e| format!("cannot subscribe to PrepareForShutdown: {e}"))?;
+            Ok::<_, String>((logind, stream))
         };
-        // The stream exists before any lock is taken, so no PrepareForShutdown is missed.
-        match logind.prepare_for_shutdown_stream().await {
-            Ok(s) => {
+        let failure = match tokio::time::timeout(LOGIND_CONNECT_TIMEOUT, attempt).await {
+            Ok(Ok((logind, stream))) => {
+                if !first {
+                    tracing::info!("connected to logind");
+                }
                 self.logind = Some(logind);
-                Some(s)
+                return Some(stream);
             }
-            Err(e) => {
-                tracing::warn!("cannot subscribe to PrepareForShutdown: {e}");
-                None
-            }
+            Ok(Err(e)) => e,
+            Err(_) => format!("the system bus did not answer within {LOGIND_CONNECT_TIMEOUT:?}"),
+        };
+        self.metrics.inc_error("logind");
+        if first {
+            tracing::warn!(
+                "logind not available ({failure}); no shutdown handling until it is (retrying \
+                 every {LOGIND_RETRY:?})"
+            );
+        } else {
+            tracing::debug!("logind still not available: {failure}");
         }
+        None
     }
 
     fn boot_task(&self) -> Option<BootFuture> {
@@ -222,8 +244,14 @@ impl State {
 
     /// The local agent only: is there work a shutdown would interrupt?
     async fn observe_work(&mut self) {
-        let work = match self.ctx.agent() {
-            Ok(agent) => {
+        if self.agent.is_none() {
+            match self.ctx.agent() {
+                Ok(agent) => self.agent = Some(agent),
+                Err(e) => tracing::error!("{e:#}"),
+            }
+        }
+        let work = match &self.agent {
+            Some(agent) => {
                 let (tasks, ops) = tokio::join!(agent.get_tasks(), agent.get_operations());
                 match (tasks, ops) {
                     (Ok(t), Ok(o)) => {
@@ -241,10 +269,7 @@ impl State {
                     }
                 }
             }
-            Err(e) => {
-                tracing::error!("{e:#}");
-                Work::Unknown
-            }
+            None => Work::Unknown,
         };
         if work != self.work {
             tracing::info!("node work: {:?} -> {:?}", self.work, work);
@@ -386,6 +411,7 @@ impl State {
                     tracing::warn!("{w}");
                 }
                 self.ctx.settings = settings;
+                self.agent = None;
                 tracing::info!("configuration reloaded");
             }
             Err(e) => {
