@@ -85,6 +85,32 @@ pub enum Command {
     Reboot(DrainArgs),
     /// The long-running service: shutdown inhibitor, drain on shutdown, reactivation after boot
     Daemon,
+    /// Validate the configuration, D-Bus access, unit names and API reachability
+    ///
+    /// Exit 0 when every required check passes (warnings allowed), 2 on a configuration or
+    /// installation error, 3 when something required cannot be reached. With --image-build (a
+    /// Packer build) the agent, master and bus are not expected and only warn or are skipped.
+    SelfTest {
+        /// Inside a machine-image build: no agent, master or bus is expected (those checks are skipped)
+        #[arg(long)]
+        image_build: bool,
+    },
+    /// Write the man pages, or the completion script of a shell (the package ships bash and zsh)
+    Generate {
+        #[command(subcommand)]
+        what: Generate,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Generate {
+    /// mesos-maint.1 and one page per command (mesos-maint-drain.1, ...) into DIR
+    Man { dir: PathBuf },
+    /// The completion script for SHELL into DIR, under the name that shell looks for
+    Completions {
+        shell: clap_complete::Shell,
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

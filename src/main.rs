@@ -15,6 +15,16 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     logging::init(cli.global.verbose, cli.global.quiet);
+    // Packaging runs this on the build machine: no configuration is read.
+    if let Command::Generate { what } = &cli.command {
+        return match commands::generate::run(what) {
+            Ok(()) => Exit::Ok.into(),
+            Err(e) => {
+                eprintln!("mesos-maint: {e:#}");
+                Exit::Internal.into()
+            }
+        };
+    }
     let overrides = Overrides {
         config: cli.global.config.clone(),
         master: cli.global.master.clone(),
@@ -30,6 +40,9 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("mesos-maint: {e}");
+            if let Command::SelfTest { image_build } = &cli.command {
+                commands::self_test::report_config_error(&e, cli.global.output(), *image_build);
+            }
             return Exit::Usage.into();
         }
     };
@@ -57,6 +70,10 @@ fn main() -> ExitCode {
             Command::Reactivate(args) => commands::reactivate::run(&ctx, args).await,
             Command::Reboot(args) => commands::reboot::run(&ctx, args).await,
             Command::Daemon => mesos_maint::daemon::run::run(ctx.clone(), overrides.clone()).await,
+            Command::SelfTest { image_build } => {
+                commands::self_test::run(&ctx, &overrides, *image_build).await
+            }
+            Command::Generate { .. } => unreachable!("handled before the configuration is read"),
         }
     });
     match result {

@@ -3,9 +3,11 @@
 
 pub mod deactivate;
 pub mod drain;
+pub mod generate;
 pub mod observe;
 pub mod reactivate;
 pub mod reboot;
+pub mod self_test;
 pub mod status;
 
 use std::sync::Arc;
