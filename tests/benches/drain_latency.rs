@@ -42,7 +42,7 @@ struct Opts {
 fn main() {
     let mut opts = Opts {
         runs: 30,
-        long_runs: 10,
+        long_runs: 30,
         variant_runs: 5,
     };
     let mut args = std::env::args().skip(1);
