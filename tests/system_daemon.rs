@@ -1494,6 +1494,43 @@ fn rss_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// `(RssAnon, RssFile)` in KiB: heap and stacks vs mapped binary and libraries.
+fn rss_split_kib(pid: u32) -> (u64, u64) {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("RssAnon:"), field("RssFile:"))
+}
+
+/// CPU time of every thread in ns (`/proc/<pid>/task/*/schedstat`, first field): much finer
+/// than the 10 ms ticks of `stat`.
+fn cpu_ns(pid: u32) -> u64 {
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|t| fs::read_to_string(t.path().join("schedstat")).ok())
+                .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The names of the process's threads.
+fn thread_names(pid: u32) -> Vec<String> {
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|t| fs::read_to_string(t.path().join("comm")).ok())
+                .map(|s| s.trim().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// utime + stime in clock ticks, and the thread count.
 fn cpu_ticks(pid: u32) -> (u64, u64) {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -1526,6 +1563,7 @@ fn measure_daemon_footprint() {
         std::thread::sleep(Duration::from_secs(2));
         let (rss0, _) = rss_kib(pid);
         let (t0, threads) = cpu_ticks(pid);
+        let ns0 = cpu_ns(pid);
         let start = Instant::now();
         let mut rss_max = rss0;
         while start.elapsed() < Duration::from_secs(idle_secs) {
@@ -1533,18 +1571,23 @@ fn measure_daemon_footprint() {
             rss_max = rss_max.max(rss_kib(pid).0);
         }
         let (t1, _) = cpu_ticks(pid);
+        let ns1 = cpu_ns(pid);
         let wall = start.elapsed().as_secs_f64();
         let (rss1, hwm) = rss_kib(pid);
-        let cpu_pct = (t1 - t0) as f64 / hz / wall * 100.0;
+        let (anon, file) = rss_split_kib(pid);
+        let cpu_pct = (ns1 - ns0) as f64 / 1e9 / wall * 100.0;
         let polls = sim
             .requests()
             .iter()
             .filter(|r| r.call_type().as_deref() == Some("GET_TASKS"))
             .count();
         println!(
-            "MEASURE idle: {wall:.0} s, VmRSS {rss0} -> {rss1} KiB (max {rss_max}, VmHWM {hwm}), \
-             CPU {} ticks = {cpu_pct:.3}%, threads {threads}, GET_TASKS polls {polls}",
-            t1 - t0
+            "MEASURE idle: {wall:.0} s, VmRSS {rss0} -> {rss1} KiB (max {rss_max}, VmHWM {hwm}; \
+             RssAnon {anon}, RssFile {file}), CPU {:.1} ms = {cpu_pct:.4}% ({} ticks), threads \
+             {threads} {:?}, GET_TASKS polls {polls}",
+            (ns1 - ns0) as f64 / 1e6,
+            t1 - t0,
+            thread_names(pid)
         );
         d.signal(Signal::SIGTERM);
         assert_eq!(d.wait_exit(SOON), Some(0));
