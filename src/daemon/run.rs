@@ -21,11 +21,14 @@ use crate::node::LocalWork;
 use crate::systemd::{InhibitMode, InhibitorLock, Logind, ShutdownSignals, INHIBIT_SHUTDOWN};
 
 use super::boot::{reactivate_after_boot, BootOutcome};
+use super::cloud::CloudWatcher;
 use super::metrics::{self, Metrics};
 use super::notify::{watchdog_ping_interval, watchdog_timeout, Notifier};
 use super::observer::DaemonObserver;
 use super::policy::{after_boot, desired_locks, BootAction, Locks, Work};
 use super::shutdown::drain_for_shutdown;
+use crate::cloud::aws::lifecycle::{DrainEnd, Progress as CloudProgress};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 /// How often the local agent is asked whether the node has work (never the master: idle is cheap).
 pub const WORK_POLL_INTERVAL: Duration = Duration::from_secs(10);
@@ -57,6 +60,12 @@ struct State {
     /// Between PrepareForShutdown(true) and (false): locks are not re-taken.
     shutting_down: bool,
     drain_started: Option<Instant>,
+    /// What the running drain is for ("shutdown", "scale-in", "spot").
+    drain_label: &'static str,
+    /// `[aws] enabled`: the cloud termination watcher.
+    cloud: Option<CloudWatcher>,
+    /// Drain progress for the cloud watcher's heartbeat/stuck decisions.
+    progress_tx: UnboundedSender<CloudProgress>,
 }
 
 pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
@@ -82,6 +91,8 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
              locks before systemd 257); the delay lock is what holds a shutdown back"
         );
     }
+    let (progress_tx, mut progress_rx) = unbounded_channel::<CloudProgress>();
+    let cloud_enabled = ctx.settings.aws.enabled;
     let mut st = State {
         ctx,
         overrides,
@@ -95,7 +106,12 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
         agent: None,
         shutting_down: false,
         drain_started: None,
+        drain_label: "shutdown",
+        cloud: cloud_enabled.then(CloudWatcher::new),
+        progress_tx,
     };
+    let mut cloud_poll = tokio::time::interval(st.ctx.settings.aws.poll_interval);
+    cloud_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown_signals = st.connect_logind().await;
     let mut boot = st.boot_task();
     let mut drain: Option<DrainFuture> = None;
@@ -144,7 +160,16 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
             },
             result = async { drain.as_mut().expect("guarded").await }, if drain.is_some() => {
                 drain = None;
+                let end = match &result {
+                    Ok(_) => DrainEnd::Done,
+                    Err(e) => DrainEnd::Failed(e.to_string()),
+                };
                 st.drain_finished(result);
+                let ctx = st.ctx.clone();
+                if let Some(c) = st.cloud.as_mut() {
+                    c.drain_ended(end);
+                    c.act(&ctx).await;
+                }
             }
             result = async { boot.as_mut().expect("guarded").await }, if boot.is_some() => {
                 boot = None;
@@ -158,6 +183,20 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
                 }
             }
             _ = dog.tick(), if watchdog.is_some() => { let _ = st.notifier.watchdog(); }
+            _ = cloud_poll.tick(), if st.cloud.is_some() && drain.is_none() => {
+                drain = st.poll_cloud().await;
+            }
+            Some(p) = progress_rx.recv() => {
+                if let Some(c) = st.cloud.as_mut() {
+                    c.observe(&p);
+                }
+            }
+            _ = tokio::time::sleep(st.cloud_due()), if st.cloud.as_ref().is_some_and(CloudWatcher::active) => {
+                let ctx = st.ctx.clone();
+                if let Some(c) = st.cloud.as_mut() {
+                    c.act(&ctx).await;
+                }
+            }
         }
     }
     let _ = st.notifier.stopping();
@@ -331,6 +370,7 @@ impl State {
 
     async fn on_shutdown(&mut self) -> Option<DrainFuture> {
         self.shutting_down = true;
+        self.drain_label = "shutdown";
         if self.delay_lock.is_none() {
             tracing::info!("shutdown announced; no delay lock held (no work), nothing to drain");
             self.block_lock = None;
@@ -348,6 +388,7 @@ impl State {
         self.drain_started = Some(Instant::now());
         let ctx = self.ctx.clone();
         let mut observer = DaemonObserver {
+            progress: Some(self.progress_tx.clone()),
             notifier: self.notifier.clone(),
             metrics: self.metrics.clone(),
             label: "shutdown",
@@ -355,6 +396,35 @@ impl State {
         Some(Box::pin(async move {
             drain_for_shutdown(&ctx, delay, &mut observer).await
         }))
+    }
+
+    /// A cloud termination (scale-in or spot) starts its decommission drain here.
+    async fn poll_cloud(&mut self) -> Option<DrainFuture> {
+        let ctx = self.ctx.clone();
+        let cd = self.cloud.as_mut()?.poll(&ctx).await?;
+        self.drain_started = Some(Instant::now());
+        self.drain_label = cd.label;
+        let mut observer = DaemonObserver {
+            progress: Some(self.progress_tx.clone()),
+            notifier: self.notifier.clone(),
+            metrics: self.metrics.clone(),
+            label: cd.label,
+        };
+        let request = cd.request;
+        Some(Box::pin(async move {
+            let deps = crate::commands::drain::deps(&ctx, &request)
+                .await
+                .map_err(|e| DrainError::Undetermined(format!("{e:#}")))?;
+            crate::drain::run(request, deps, &mut observer).await
+        }))
+    }
+
+    /// When the cloud watcher wants to act next (a heartbeat or the stuck deadline).
+    fn cloud_due(&self) -> Duration {
+        self.cloud
+            .as_ref()
+            .and_then(CloudWatcher::next_due)
+            .unwrap_or(Duration::from_secs(1))
     }
 
     fn drain_finished(&mut self, result: Result<Outcome, DrainError>) {
@@ -366,18 +436,23 @@ impl State {
         let outcome = match &result {
             Ok(o) => {
                 tracing::info!(
-                    "drained for shutdown in {:.1}s; releasing the lock",
+                    "{} drain done in {:.1}s; locks released",
+                    self.drain_label,
                     o.elapsed.as_secs_f64()
                 );
                 metrics::Outcome::Done
             }
             Err(e @ DrainError::DeadlineExceeded { .. }) => {
-                tracing::warn!("{e}; releasing the lock anyway so the shutdown goes on");
+                tracing::warn!(
+                    "{} drain: {e}; releasing the locks anyway so a shutdown goes on",
+                    self.drain_label
+                );
                 metrics::Outcome::DeadlineExceeded
             }
             Err(e) => {
                 tracing::error!(
-                    "shutdown drain failed: {e}; releasing the lock so the shutdown goes on"
+                    "{} drain failed: {e}; releasing the locks so a shutdown goes on",
+                    self.drain_label
                 );
                 self.metrics.inc_error("drain");
                 metrics::Outcome::Failed
@@ -389,7 +464,9 @@ impl State {
         self.block_lock = None;
         self.metrics.set_inhibitor_held(InhibitMode::Delay, false);
         self.metrics.set_inhibitor_held(InhibitMode::Block, false);
-        let _ = self.notifier.status("drained for shutdown; lock released");
+        let _ = self
+            .notifier
+            .status(&format!("{} drain ended; locks released", self.drain_label));
     }
 
     fn shutdown_cancelled(&mut self) {

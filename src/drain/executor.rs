@@ -89,6 +89,9 @@ struct Executor {
     last_master: Option<MasterObs>,
     last_master_poll: Option<Instant>,
     already_requested: bool,
+    /// A finished drain of this agent in this boot is on record (e.g. a decommission whose agent
+    /// is gone now): its DRAIN_AGENT must not be sent again.
+    finished_before: bool,
     deadline_hit: bool,
     error: Option<DrainError>,
 }
@@ -113,6 +116,7 @@ impl Executor {
             last_master: None,
             last_master_poll: None,
             already_requested: false,
+            finished_before: false,
             deadline_hit: false,
             error: None,
         }
@@ -230,6 +234,11 @@ impl Executor {
             Ok(m) => m,
             Err(e) => return self.fail(DrainError::State(format!("cannot read marker: {e}"))),
         };
+        let finished_decommission = previous
+            .as_ref()
+            .filter(|m| m.stage == Stage::Done && m.policy.decommission)
+            .filter(|m| m.boot_id == current_boot_id())
+            .map(|m| m.agent_id.clone());
         let resumable =
             previous.filter(|m| !m.stage.is_terminal() && m.boot_id == current_boot_id());
         self.agent_id = match self.deps.agent.get_agent().await {
@@ -272,6 +281,8 @@ impl Executor {
             }
         }
 
+        self.finished_before = self.req.policy.decommission
+            && finished_decommission.as_deref() == Some(self.agent_id.as_str());
         let resumable = resumable.filter(|m| m.agent_id == self.agent_id);
         let mut marker = match &resumable {
             Some(m) => {
@@ -407,7 +418,8 @@ impl Executor {
                 )))
             }
         };
-        let marker_says = self.resumed_from.is_some_and(Stage::drain_requested);
+        let marker_says =
+            self.resumed_from.is_some_and(Stage::drain_requested) || self.finished_before;
         let policy = self.req.policy;
         let mark_gone_missing = policy.decommission
             && matches!(obs, MasterObs::Registered { mark_gone: false, ref drain, .. } if *drain != crate::node::Phase::None);
