@@ -1,5 +1,6 @@
 //! The unit the packages ship (`systemd/mesos-maint.service`), hardening included, run by a real
-//! systemd manager with a real systemd-logind (see `tests/support/sandbox.rs`) on a node without
+//! systemd manager with a real systemd-logind that reads the shipped logind.conf.d drop-in
+//! (InhibitDelayMaxSec) (see `tests/support/sandbox.rs`) on a node without
 //! a Mesos agent, as in a machine-image build: it starts (`Type=notify`, READY=1), stays inert
 //! (no inhibitor lock, a status line saying so), survives `systemctl reload`, and stops promptly
 //! and cleanly. Needs root and `unshare`; elsewhere it prints a SKIP line and passes.
@@ -19,6 +20,7 @@ use support::sandbox::{run_isolated, Sandbox};
 const UNIT: &str = "mesos-maint.service";
 const SHIPPED: &str = include_str!("../systemd/mesos-maint.service");
 const SHIPPED_EXEC: &str = "ExecStart=/usr/bin/mesos-maint daemon";
+const SHIPPED_LOGIND: &str = include_str!("../systemd/logind-mesos-maint.conf");
 
 fn proc_status_field(pid: u32, field: &str) -> String {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -56,9 +58,24 @@ fn shipped_unit_starts_hardened_and_stays_inert_without_an_agent() {
             let sb = builder
                 .unit(UNIT, &unit)
                 .unit(&format!("{UNIT}.d/sandbox.conf"), &dropin)
-                .with_logind(true)
+                .logind_conf("mesos-maint.conf", SHIPPED_LOGIND)
                 .build()
                 .expect("sandbox");
+
+            // The logind drop-in as shipped: a shutdown may wait 15 minutes for a drain.
+            let delay = sb.busctl(&[
+                "get-property",
+                "org.freedesktop.login1",
+                "/org/freedesktop/login1",
+                "org.freedesktop.login1.Manager",
+                "InhibitDelayMaxUSec",
+            ]);
+            assert_eq!(
+                String::from_utf8_lossy(&delay.stdout).trim(),
+                "t 900000000",
+                "{}",
+                String::from_utf8_lossy(&delay.stderr)
+            );
 
             // Type=notify: `systemctl start` returns once READY=1 arrived.
             sb.start_unit(UNIT);

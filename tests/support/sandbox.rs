@@ -345,6 +345,7 @@ pub struct SandboxBuilder {
     start: Vec<String>,
     logind: bool,
     inhibit_delay_max: Option<Duration>,
+    logind_conf: Vec<(String, String)>,
     manager_env: Vec<(String, String)>,
 }
 
@@ -446,6 +447,14 @@ impl SandboxBuilder {
         self
     }
 
+    /// An extra logind.conf.d drop-in `name` with `text` (implies [`Self::with_logind`]), e.g.
+    /// the one the package ships. Read before the sandbox's own, so the sandbox's settings win.
+    pub fn logind_conf(mut self, name: &str, text: &str) -> Self {
+        self.logind_conf.push((name.to_owned(), text.to_owned()));
+        self.logind = true;
+        self
+    }
+
     /// An extra environment variable for the manager (inherited by all units).
     pub fn manager_env(mut self, key: &str, value: &str) -> Self {
         self.manager_env.push((key.to_owned(), value.to_owned()));
@@ -467,6 +476,7 @@ impl SandboxBuilder {
             start,
             logind,
             inhibit_delay_max,
+            logind_conf,
             manager_env,
         } = self;
         let paths = Paths::new(dir.path());
@@ -506,7 +516,7 @@ impl SandboxBuilder {
         sandbox.wait_for_manager()?;
 
         if logind {
-            sandbox.setup_logind_conf(inhibit_delay_max)?;
+            sandbox.setup_logind_conf(inhibit_delay_max, &logind_conf)?;
             sandbox.logind = Some(sandbox.spawn_logind()?);
             sandbox.wait_for_name(
                 "org.freedesktop.login1",
@@ -620,6 +630,7 @@ impl Sandbox {
             start: Vec::new(),
             logind: false,
             inhibit_delay_max: None,
+            logind_conf: Vec::new(),
             manager_env: Vec::new(),
         }
     }
@@ -921,7 +932,11 @@ impl Sandbox {
         Ok(())
     }
 
-    fn setup_logind_conf(&mut self, inhibit_delay_max: Option<Duration>) -> Result<()> {
+    fn setup_logind_conf(
+        &mut self,
+        inhibit_delay_max: Option<Duration>,
+        extra: &[(String, String)],
+    ) -> Result<()> {
         // Host drop-ins in /etc would override ours: hide them. /run/systemd is ours already.
         let etc = Path::new("/etc/systemd/logind.conf.d");
         let dir = if etc.is_dir() {
@@ -942,6 +957,9 @@ impl Sandbox {
         );
         if let Some(delay) = inhibit_delay_max {
             conf += &format!("InhibitDelayMaxSec={}ms\n", delay.as_millis());
+        }
+        for (name, text) in extra {
+            write_file(&dir.join(name), text, 0o644)?;
         }
         write_file(&dir.join("zz-mesos-maint-sandbox.conf"), &conf, 0o644)
     }
