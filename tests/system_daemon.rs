@@ -292,12 +292,18 @@ impl Node {
 
     /// Start `mesos-maint daemon` with a notification socket; returns once it sent READY=1.
     fn daemon(&self, sb: &Sandbox, sim: &Sim) -> Daemon {
+        self.daemon_with_env(sb, sim, &[])
+    }
+
+    /// [`Self::daemon`] with extra environment variables (e.g. `WATCHDOG_USEC`).
+    fn daemon_with_env(&self, sb: &Sandbox, sim: &Sim, env: &[(&str, &str)]) -> Daemon {
         let tag = unique();
         let notify_path = self.dir.path().join(format!("notify-{tag}.sock"));
         let notify = NotifyListener::bind(&notify_path);
         let log = self.dir.path().join(format!("daemon-{tag}.log"));
         let mut cmd = self.command(Some(sb), sim, &["daemon"]);
         cmd.env("NOTIFY_SOCKET", &notify_path)
+            .envs(env.iter().copied())
             .stdout(fs::File::create(&log).unwrap())
             .stderr(fs::File::create(&log).unwrap());
         let started = Instant::now();
@@ -352,7 +358,7 @@ impl Ran {
 
 /// The test's end of `NOTIFY_SOCKET`: every datagram, in order.
 struct NotifyListener {
-    messages: Arc<Mutex<Vec<String>>>,
+    messages: Arc<Mutex<Vec<(Instant, String)>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -370,7 +376,10 @@ impl NotifyListener {
             while !s.load(Ordering::Relaxed) {
                 if let Ok(n) = sock.recv(&mut buf) {
                     let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                    m.lock().unwrap().extend(text.lines().map(str::to_owned));
+                    let now = Instant::now();
+                    m.lock()
+                        .unwrap()
+                        .extend(text.lines().map(|l| (now, l.to_owned())));
                 }
             }
         });
@@ -383,6 +392,11 @@ impl NotifyListener {
 
     /// Every assignment received so far (`READY=1`, `STATUS=…`), one per entry.
     fn messages(&self) -> Vec<String> {
+        self.timed().into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// The same, with the time each datagram arrived.
+    fn timed(&self) -> Vec<(Instant, String)> {
         self.messages.lock().unwrap().clone()
     }
 
@@ -852,7 +866,8 @@ fn logind_reboot_drains_stops_the_units_and_only_then_starts_reboot_target() {
             let sim = &sr.sim;
             let sb = node_sandbox("daemon-shutdown", sim, Some(delay_max));
             let node = Node::new();
-            let mut d = node.daemon(&sb, sim);
+            // A 2 s watchdog (WatchdogSec=2): WATCHDOG=1 every second, also while draining.
+            let mut d = node.daemon_with_env(&sb, sim, &[("WATCHDOG_USEC", "2000000")]);
             let pid = d.pid();
             assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
             let offset = wall_minus_mono_us();
@@ -969,9 +984,35 @@ fn logind_reboot_drains_stops_the_units_and_only_then_starts_reboot_target() {
                 "{statuses:?}"
             );
             assert!(
-                statuses.iter().any(|s| s.contains("lock released")),
+                statuses
+                    .iter()
+                    .any(|s| s.contains("drain") && s.contains("released")),
                 "{statuses:?}"
             );
+
+            // The watchdog was fed all along, the drain included: never a gap near WatchdogSec.
+            let pings: Vec<Instant> = d
+                .notify
+                .timed()
+                .into_iter()
+                .filter(|(_, m)| m == "WATCHDOG=1")
+                .map(|(t, _)| t)
+                .collect();
+            let drain_pings = pings
+                .iter()
+                .filter(|t| **t > asked && **t < reboot_seen)
+                .count();
+            let max_gap = pings
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .max()
+                .unwrap_or_default();
+            eprintln!(
+                "{} WATCHDOG=1 ({drain_pings} during the drain), largest gap {max_gap:?}",
+                pings.len()
+            );
+            assert!(drain_pings >= 1, "no WATCHDOG=1 while draining");
+            assert!(max_gap < Duration::from_millis(1800), "{max_gap:?}");
 
             // PrepareForShutdown(false) follows the dummy reboot.target: the daemon keeps
             // running (no work: the agent is stopped, so no lock is taken again).
