@@ -1485,6 +1485,73 @@ fn reboot_command_drains_stops_the_units_then_reboots_through_logind() {
 }
 
 #[test]
+fn reboot_command_with_the_daemon_running_reboots_without_waiting_for_the_daemon() {
+    run_isolated_requiring(
+        "reboot_command_with_the_daemon_running_reboots_without_waiting_for_the_daemon",
+        &[LOGIND],
+        || {
+            // As deployed: the daemon holds its delay lock while the admin runs `reboot`.
+            let delay_max = Duration::from_secs(20);
+            let rt = runtime();
+            let sr = SimRun::start(&rt, busy_config(Duration::from_millis(300)));
+            let sim = &sr.sim;
+            let sb = node_sandbox("reboot-cmd-daemon", sim, Some(delay_max));
+            let node = Node::new();
+            let mut d = node.daemon(&sb, sim);
+            let pid = d.pid();
+            assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
+
+            let ran = node.run(Some(&sb), sim, &["reboot"]);
+            let returned = Instant::now();
+            assert_eq!(ran.code, 0, "{}", ran.context());
+            let (s, ok) =
+                sb.wait_for_state(REBOOT_TARGET, Duration::from_secs(30), |s| s.is_active());
+            assert!(ok, "{s:?}\n{}", d.log_text());
+            let waited = returned.elapsed();
+            eprintln!(
+                "reboot.target active {waited:?} after `reboot` returned; daemon log:\n{}",
+                d.log_text()
+            );
+            // The node was drained and its units stopped already: the daemon has nothing to
+            // hold the reboot for.
+            assert!(
+                waited < Duration::from_secs(5),
+                "the daemon held the reboot for {waited:?}:\n{}",
+                d.log_text()
+            );
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1, "{}", d.log_text());
+            let m = node.marker().expect("marker");
+            assert_eq!(
+                (m.trigger, m.stage),
+                (Trigger::Reboot, Stage::Done),
+                "{m:?}"
+            );
+            assert!(d.is_running(), "{}", d.log_text());
+            // The daemon let go without a failed drain of its own (no error, no "failed").
+            assert!(
+                d.wait_log("finished and stopped the agent", SOON),
+                "{}",
+                d.log_text()
+            );
+            assert!(!d.log_text().contains("ERROR"), "{}", d.log_text());
+            let body = d.metrics();
+            assert_eq!(
+                metric(&body, "mesos_maint_errors_total{kind=\"drain\"}"),
+                Some(0.0),
+                "{body}"
+            );
+            assert_eq!(
+                metric(&body, "mesos_maint_last_outcome{outcome=\"failed\"}"),
+                Some(0.0),
+                "{body}"
+            );
+            d.signal(Signal::SIGTERM);
+            assert_eq!(d.wait_exit(SOON), Some(0));
+        },
+    );
+}
+
+#[test]
 fn reboot_command_without_logind_changes_nothing() {
     run_isolated_requiring(
         "reboot_command_without_logind_changes_nothing",

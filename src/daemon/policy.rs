@@ -99,6 +99,16 @@ pub fn shutdown_drain_owner(earlier: Option<&Marker>, current_boot_id: &str) -> 
     }
 }
 
+/// The trigger of a drain of this boot that finished and stopped the agent units, if the marker
+/// records one. With the agent not answering, a shutdown then has nothing left to wait for: this
+/// is `mesos-maint reboot` (or `drain` followed by a reboot) while the daemon still held its lock
+/// from its last look at the agent. Draining again would only fail to reach the agent.
+pub fn finished_drain_this_boot(marker: Option<&Marker>, current_boot_id: &str) -> Option<Trigger> {
+    marker
+        .filter(|m| m.boot_id == current_boot_id && m.stage == Stage::Done && m.policy.stop_units)
+        .map(|m| m.trigger)
+}
+
 /// Time kept back from logind's InhibitDelayMaxUSec so the lock is released before logind
 /// stops waiting on its own: at least this much...
 pub const SHUTDOWN_MARGIN_MIN: Duration = Duration::from_secs(2);
@@ -235,6 +245,22 @@ mod tests {
         assert_eq!(shutdown_drain_owner(Some(&m), "b"), own);
         let m = marker(Trigger::Reboot, Stage::Done, false, "b");
         assert_eq!(shutdown_drain_owner(Some(&m), "b"), own);
+    }
+
+    #[test]
+    fn a_finished_drain_with_stopped_units_of_this_boot_is_recognised() {
+        let m = marker(Trigger::Reboot, Stage::Done, false, "b");
+        assert_eq!(
+            finished_drain_this_boot(Some(&m), "b"),
+            Some(Trigger::Reboot)
+        );
+        assert_eq!(finished_drain_this_boot(Some(&m), "other"), None);
+        assert_eq!(finished_drain_this_boot(None, "b"), None);
+        let m = marker(Trigger::Manual, Stage::StopDocker, false, "b");
+        assert_eq!(finished_drain_this_boot(Some(&m), "b"), None);
+        let mut m = marker(Trigger::Manual, Stage::Done, false, "b");
+        m.policy.stop_units = false;
+        assert_eq!(finished_drain_this_boot(Some(&m), "b"), None, "--no-stop");
     }
 
     #[test]

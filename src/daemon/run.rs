@@ -25,7 +25,7 @@ use super::cloud::CloudWatcher;
 use super::metrics::{self, Metrics};
 use super::notify::{watchdog_ping_interval, watchdog_timeout, Notifier};
 use super::observer::DaemonObserver;
-use super::policy::{after_boot, desired_locks, BootAction, Locks, Work};
+use super::policy::{after_boot, desired_locks, finished_drain_this_boot, BootAction, Locks, Work};
 use super::shutdown::drain_for_shutdown;
 use crate::cloud::aws::lifecycle::{DrainEnd, Progress as CloudProgress};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
@@ -375,6 +375,22 @@ impl State {
             tracing::info!("shutdown announced; no delay lock held (no work), nothing to drain");
             self.block_lock = None;
             return None;
+        }
+        let marker = self.ctx.markers().load().ok().flatten();
+        if let Some(trigger) = finished_drain_this_boot(marker.as_ref(), &current_boot_id()) {
+            self.observe_work().await;
+            if self.work == Work::Unknown {
+                tracing::info!(
+                    "shutdown announced; the {trigger:?} drain of this boot finished and stopped \
+                     the agent, which no longer answers: releasing the lock, nothing to drain"
+                );
+                self.delay_lock = None;
+                self.block_lock = None;
+                self.metrics.set_inhibitor_held(InhibitMode::Delay, false);
+                self.metrics.set_inhibitor_held(InhibitMode::Block, false);
+                let _ = self.notifier.status("node already drained; lock released");
+                return None;
+            }
         }
         let delay = match &self.logind {
             Some(l) => l.inhibit_delay_max().await.unwrap_or_else(|e| {
