@@ -61,6 +61,8 @@ pub struct Call {
     pub access_key_id: String,
     /// `None`: succeeded; `Some(code)`: the error code answered.
     pub error: Option<String>,
+    /// When the fake answered it (wall clock, to order it against other processes' records).
+    pub at: SystemTime,
 }
 
 impl Call {
@@ -259,6 +261,7 @@ fn handle(state: &Mutex<State>, req: Req) -> Resp {
         params,
         access_key_id,
         error: outcome.as_ref().err().map(|(_, code, _)| code.clone()),
+        at: SystemTime::now(),
     });
     match outcome {
         Ok(()) => xml(200, ok_xml(&action, &request_id)),
