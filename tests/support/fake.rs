@@ -7,22 +7,24 @@
 //! event to its record file (`Sandbox::record_path`):
 //!
 //! ```text
-//! START 1732249200.123456789 4242
-//! SIGUSR1 1732249201.000000001
-//! SIGTERM 1732249202.500000000
+//! START 1732249200.123456 4242
+//! SIGUSR1 1732249201.000001
+//! SIGTERM 1732249202.500000
 //! ```
 
 use std::time::Duration;
 
 /// The fake daemon. `$1` = record file, `$2` = optional hook run on each SIGUSR1.
-pub(crate) const FAKE_DAEMON: &str = r#"#!/bin/sh
+pub(crate) const FAKE_DAEMON: &str = r#"#!/bin/bash
 # mesos-maint test sandbox: a daemon that survives SIGUSR1 (like dockerd) and records events.
+# Times come from bash's $EPOCHREALTIME, not a `date` child: the unit's SIGTERM reaches every
+# process of the cgroup and could kill a `date` started by the trap before it printed.
 record="$1"
 hook="$2"
 child=
-echo "START $(date +%s.%N) $$" >> "$record"
-trap 'echo "SIGUSR1 $(date +%s.%N)" >> "$record"; if [ -n "$hook" ] && [ -x "$hook" ]; then "$hook" || true; fi' USR1
-trap 'echo "SIGTERM $(date +%s.%N)" >> "$record"; [ -n "$child" ] && kill "$child" 2>/dev/null; exit 0' TERM
+echo "START $EPOCHREALTIME $$" >> "$record"
+trap 'echo "SIGUSR1 $EPOCHREALTIME" >> "$record"; if [ -n "$hook" ] && [ -x "$hook" ]; then "$hook" || true; fi' USR1
+trap 'echo "SIGTERM $EPOCHREALTIME" >> "$record"; [ -n "$child" ] && kill "$child" 2>/dev/null; exit 0' TERM
 while :; do
     sleep 3600 &
     child=$!
