@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit tests, black-box tests against the in-repo
-# Mesos simulator, and the system tests against a real systemd/logind (those need root and
-# unshare; elsewhere they print why they skip). `.ci/run` runs exactly this.
+# Mesos simulator, the system tests against a real systemd/logind (those need root and
+# unshare; elsewhere they print why they skip), and the packaging checks. `.ci/run` runs exactly
+# this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,5 +33,9 @@ log "cargo fmt --check"
 cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The release binary (glibc 2.17, cargo-zigbuild), the .deb and .rpm built from it, and their
+# checks (contents, maintainer scripts, systemd-analyze, a self-test of the installed files).
+log "packaging (packaging/check.sh)"
+bash packaging/check.sh
 log "tests"
 cargo nextest run --workspace --locked --no-fail-fast

@@ -218,9 +218,12 @@ fn emit(output: OutputFormat, report: &SelfTestReport) {
 }
 
 fn binary_check() -> Check {
+    // current_exe needs /proc; argv[0] stands in where there is none (a bare chroot).
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "?".into());
+        .ok()
+        .or_else(|| std::env::args().next())
+        .unwrap_or_else(|| "?".into());
     let mut detail = format!(
         "{exe} ({}-{})",
         std::env::consts::ARCH,
