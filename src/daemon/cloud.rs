@@ -17,8 +17,19 @@ use crate::commands::Ctx;
 use crate::drain::{DrainRequest, Policy, Trigger};
 
 pub const LIFECYCLE_FILE: &str = "lifecycle.json";
-/// How often a metadata service that does not answer is asked again.
+/// The longest wait before a metadata service that does not answer is asked again.
 pub const CONNECT_RETRY: Duration = Duration::from_secs(30);
+
+/// How long to wait after the `failures`-th failed attempt in a row (1 for the first) to reach
+/// the metadata service: one poll interval, doubling with each further failure, at most
+/// [`CONNECT_RETRY`]. A service that is only slow to come up (the daemon may start before the
+/// network is online) is found again within seconds: a spot notice leaves two minutes.
+pub fn connect_backoff(poll_interval: Duration, failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    poll_interval
+        .saturating_mul(1 << doublings)
+        .min(CONNECT_RETRY)
+}
 
 /// What has been sent for this instance's lifecycle action, kept beside the drain marker so that
 /// a restarted daemon never completes twice.
@@ -61,7 +72,10 @@ fn save_record(state_dir: &Path, rec: &LifecycleRecord) {
 
 pub struct CloudWatcher {
     clients: Option<AwsClients>,
-    last_connect: Option<Instant>,
+    /// No attempt to reach the metadata service before this.
+    next_connect: Option<Instant>,
+    /// Failed attempts in a row.
+    connect_failures: u32,
     watch: Option<LifecycleWatch>,
     spot: SpotWatch,
     record: Option<LifecycleRecord>,
@@ -77,7 +91,8 @@ impl CloudWatcher {
     pub fn new() -> CloudWatcher {
         CloudWatcher {
             clients: None,
-            last_connect: None,
+            next_connect: None,
+            connect_failures: 0,
             watch: None,
             spot: SpotWatch::default(),
             record: None,
@@ -95,13 +110,9 @@ impl CloudWatcher {
         if self.clients.is_some() {
             return true;
         }
-        if self
-            .last_connect
-            .is_some_and(|t| t.elapsed() < CONNECT_RETRY)
-        {
+        if self.next_connect.is_some_and(|t| Instant::now() < t) {
             return false;
         }
-        self.last_connect = Some(Instant::now());
         match AwsClients::connect(&ctx.settings.aws).await {
             Ok(c) => {
                 tracing::info!(
@@ -109,6 +120,8 @@ impl CloudWatcher {
                     region = %c.region,
                     "watching the Auto Scaling lifecycle of this instance"
                 );
+                self.connect_failures = 0;
+                self.next_connect = None;
                 let rec = load_record(&ctx.settings.state_dir, &c.target.instance_id);
                 if let Some(r) = &rec {
                     self.spot = SpotWatch::resumed(r.spot_acted);
@@ -124,7 +137,13 @@ impl CloudWatcher {
                 true
             }
             Err(e) => {
-                tracing::warn!("instance metadata not available ({e}); retrying in {CONNECT_RETRY:?}, nothing drained");
+                self.connect_failures += 1;
+                let wait = connect_backoff(ctx.settings.aws.poll_interval, self.connect_failures);
+                self.next_connect = Some(Instant::now() + wait);
+                tracing::warn!(
+                    "instance metadata not available ({e}); retrying in {}, nothing drained",
+                    humantime::format_duration(wait)
+                );
                 false
             }
         }
@@ -303,5 +322,26 @@ impl CloudWatcher {
 impl Default for CloudWatcher {
     fn default() -> Self {
         CloudWatcher::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_backoff_starts_at_the_poll_interval_and_doubles_up_to_the_cap() {
+        let ms = Duration::from_millis;
+        let waits: Vec<Duration> = (1..=6).map(|n| connect_backoff(ms(200), n)).collect();
+        assert_eq!(
+            waits,
+            [ms(200), ms(400), ms(800), ms(1600), ms(3200), ms(6400)]
+        );
+        let s = Duration::from_secs;
+        let waits: Vec<Duration> = (1..=5).map(|n| connect_backoff(s(5), n)).collect();
+        assert_eq!(waits, [s(5), s(10), s(20), CONNECT_RETRY, CONNECT_RETRY]);
+        assert_eq!(connect_backoff(s(5), 0), s(5));
+        assert_eq!(connect_backoff(s(5), u32::MAX), CONNECT_RETRY);
+        assert_eq!(connect_backoff(s(60), 1), CONNECT_RETRY);
     }
 }
