@@ -19,6 +19,8 @@ use crate::drain::{DrainRequest, Policy, Trigger};
 pub const LIFECYCLE_FILE: &str = "lifecycle.json";
 /// The longest wait before a metadata service that does not answer is asked again.
 pub const CONNECT_RETRY: Duration = Duration::from_secs(30);
+/// How long after a failed heartbeat or completion it is sent again.
+pub const CALL_RETRY: Duration = Duration::from_secs(1);
 
 /// How long to wait after the `failures`-th failed attempt in a row (1 for the first) to reach
 /// the metadata service: one poll interval, doubling with each further failure, at most
@@ -79,6 +81,8 @@ pub struct CloudWatcher {
     watch: Option<LifecycleWatch>,
     spot: SpotWatch,
     record: Option<LifecycleRecord>,
+    /// After a failed Auto Scaling call: not again before this.
+    retry_at: Option<Instant>,
 }
 
 /// A drain the watcher wants the daemon to run.
@@ -96,6 +100,7 @@ impl CloudWatcher {
             watch: None,
             spot: SpotWatch::default(),
             record: None,
+            retry_at: None,
         }
     }
 
@@ -255,12 +260,19 @@ impl CloudWatcher {
         }
     }
 
-    /// When the watcher wants to be asked again (heartbeat or stuck deadline).
+    /// When the watcher wants to be asked again (heartbeat or stuck deadline; at once when a
+    /// call is due, or at the retry time after a failed one). Computed from fixed instants, so
+    /// a loop that re-arms its timer on every other event still gets there.
     pub fn next_due(&self) -> Option<Duration> {
-        self.watch
+        let w = self
+            .watch
             .as_ref()
-            .filter(|w| w.completed_with().is_none())
-            .and_then(|w| w.next_due(Instant::now()))
+            .filter(|w| w.completed_with().is_none())?;
+        let now = Instant::now();
+        Some(w.next_due(now).unwrap_or_else(|| {
+            self.retry_at
+                .map_or(Duration::ZERO, |t| t.saturating_duration_since(now))
+        }))
     }
 
     /// Sends what the decision asks for: a heartbeat, or the one completion.
@@ -276,8 +288,12 @@ impl CloudWatcher {
                     Ok(()) => {
                         tracing::info!("lifecycle heartbeat sent (the drain is progressing)");
                         w.heartbeat_sent(now);
+                        self.retry_at = None;
                     }
-                    Err(e) => tracing::warn!("lifecycle heartbeat failed (will retry): {e}"),
+                    Err(e) => {
+                        tracing::warn!("lifecycle heartbeat failed (will retry): {e}");
+                        self.retry_at = Some(Instant::now() + CALL_RETRY);
+                    }
                 }
                 return;
             }
@@ -309,6 +325,7 @@ impl CloudWatcher {
             }
             Err(e) => {
                 tracing::warn!("CompleteLifecycleAction failed (will retry): {e}");
+                self.retry_at = Some(Instant::now() + CALL_RETRY);
                 return;
             }
         }
