@@ -14,7 +14,7 @@ use crate::cloud::aws::lifecycle::{
 };
 use crate::cloud::aws::{AwsClients, LifecycleActionResult, TargetLifecycleState};
 use crate::commands::Ctx;
-use crate::drain::{DrainRequest, Policy, Trigger};
+use crate::drain::{current_boot_id, DrainRequest, Policy, Stage, Trigger};
 
 pub const LIFECYCLE_FILE: &str = "lifecycle.json";
 /// The longest wait before a metadata service that does not answer is asked again.
@@ -211,14 +211,27 @@ impl CloudWatcher {
                     .and_then(|r| r.completed.as_deref())
                     .and_then(LifecycleActionResult::parse);
                 let cfg = WatchConfig::from(aws);
-                self.watch = Some(LifecycleWatch::resumed(cfg, Instant::now(), completed));
+                let mut watch = LifecycleWatch::resumed(cfg, Instant::now(), completed);
                 if let Some(result) = completed {
                     tracing::info!(
                         "the lifecycle action of this instance was completed ({}) before; nothing more to do",
                         result.as_str()
                     );
+                    self.watch = Some(watch);
                     return None;
                 }
+                // Drained and decommissioned already (the daemon restarted before the completion
+                // went through, or a spot drain came first): a new drain would only fail on the
+                // stopped agent and complete with `on_stuck`. The node is out: CONTINUE.
+                if let Some(agent_id) = finished_decommission(ctx).await {
+                    tracing::info!(
+                        "the Auto Scaling group is terminating this instance; agent {agent_id} was already drained and decommissioned in this boot: completing the lifecycle action"
+                    );
+                    watch.drain_ended(DrainEnd::Done);
+                    self.watch = Some(watch);
+                    return None;
+                }
+                self.watch = Some(watch);
                 tracing::warn!(
                     "the Auto Scaling group is terminating this instance: decommission drain"
                 );
@@ -333,6 +346,26 @@ impl CloudWatcher {
             r.completed = Some(result.as_str().to_string());
             save_record(&ctx.settings.state_dir, r);
         }
+    }
+}
+
+/// The agent id of a decommission drain that finished in this boot, unless the local agent now
+/// answers as another (registered) agent, which would need its own drain.
+async fn finished_decommission(ctx: &Ctx) -> Option<String> {
+    let m = ctx
+        .markers()
+        .load()
+        .ok()
+        .flatten()
+        .filter(|m| m.stage == Stage::Done && m.policy.decommission)
+        .filter(|m| m.boot_id == current_boot_id())?;
+    let current = match ctx.agent() {
+        Ok(agent) => agent.get_agent().await.ok().and_then(|info| info.id),
+        Err(_) => None,
+    };
+    match current {
+        Some(id) if id != m.agent_id => None,
+        _ => Some(m.agent_id),
     }
 }
 
