@@ -14,7 +14,7 @@ use crate::cloud::aws::lifecycle::{
 };
 use crate::cloud::aws::{AwsClients, LifecycleActionResult, TargetLifecycleState};
 use crate::commands::Ctx;
-use crate::drain::{current_boot_id, DrainRequest, Policy, Stage, Trigger};
+use crate::drain::{current_boot_id, DrainRequest, Marker, Policy, Stage, Trigger};
 
 pub const LIFECYCLE_FILE: &str = "lifecycle.json";
 /// The longest wait before a metadata service that does not answer is asked again.
@@ -129,7 +129,15 @@ impl CloudWatcher {
                 self.next_connect = None;
                 let rec = load_record(&ctx.settings.state_dir, &c.target.instance_id);
                 if let Some(r) = &rec {
-                    self.spot = SpotWatch::resumed(r.spot_acted);
+                    // A spot drain that a restart interrupted is picked up again (the executor
+                    // resumes it from the marker, without a second DRAIN_AGENT).
+                    let resume = r.spot_acted && unfinished_drain(ctx, Trigger::Spot).is_some();
+                    if resume {
+                        tracing::info!(
+                            "a spot drain was interrupted; resuming it while the notice stands"
+                        );
+                    }
+                    self.spot = SpotWatch::resumed(r.spot_acted && !resume);
                 }
                 self.record = rec.or_else(|| {
                     Some(LifecycleRecord {
@@ -347,6 +355,16 @@ impl CloudWatcher {
             save_record(&ctx.settings.state_dir, r);
         }
     }
+}
+
+/// The marker's drain of this boot with `trigger`, when it has not reached a terminal stage.
+fn unfinished_drain(ctx: &Ctx, trigger: Trigger) -> Option<Marker> {
+    ctx.markers()
+        .load()
+        .ok()
+        .flatten()
+        .filter(|m| m.trigger == trigger && !m.stage.is_terminal())
+        .filter(|m| m.boot_id == current_boot_id())
 }
 
 /// The agent id of a decommission drain that finished in this boot, unless the local agent now
