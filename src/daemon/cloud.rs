@@ -81,6 +81,11 @@ pub struct CloudWatcher {
     watch: Option<LifecycleWatch>,
     spot: SpotWatch,
     record: Option<LifecycleRecord>,
+    /// What keeps the drain from finishing, from its last look at the agent (for the log when
+    /// the action is completed as stuck).
+    holders: Vec<String>,
+    /// The drain ended in failure (not stuck): said so in the log.
+    drain_failed: bool,
     /// After a failed Auto Scaling call: not again before this.
     retry_at: Option<Instant>,
 }
@@ -100,6 +105,8 @@ impl CloudWatcher {
             watch: None,
             spot: SpotWatch::default(),
             record: None,
+            holders: Vec::new(),
+            drain_failed: false,
             retry_at: None,
         }
     }
@@ -267,7 +274,11 @@ impl CloudWatcher {
         }
     }
 
-    pub fn observe(&mut self, p: &Progress) {
+    /// `holders`: what keeps the drain from finishing, when this look could tell.
+    pub fn observe(&mut self, p: &Progress, holders: Option<Vec<String>>) {
+        if let Some(h) = holders {
+            self.holders = h;
+        }
         if let Some(w) = self.watch.as_mut() {
             if w.observe(Instant::now(), p) {
                 tracing::debug!("drain progress: {p}");
@@ -276,6 +287,7 @@ impl CloudWatcher {
     }
 
     pub fn drain_ended(&mut self, end: DrainEnd) {
+        self.drain_failed = matches!(end, DrainEnd::Failed(_));
         if let Some(w) = self.watch.as_mut() {
             w.drain_ended(end);
         }
@@ -319,9 +331,21 @@ impl CloudWatcher {
                 return;
             }
             Decision::CompleteContinue => LifecycleActionResult::Continue,
-            Decision::CompleteOnStuck { result, held_by } => {
+            Decision::CompleteOnStuck { result, held_by } if self.drain_failed => {
                 tracing::warn!(
-                    "the drain made no progress for {} ({held_by}); completing the lifecycle action with {}",
+                    "{held_by}; completing the lifecycle action with {}",
+                    result.as_str()
+                );
+                result
+            }
+            Decision::CompleteOnStuck { result, held_by } => {
+                let holders = if self.holders.is_empty() {
+                    String::new()
+                } else {
+                    format!("; held by: {}", self.holders.join("; "))
+                };
+                tracing::warn!(
+                    "the drain made no progress for {} ({held_by}{holders}); completing the lifecycle action with {}",
                     humantime::format_duration(ctx.settings.aws.stuck_after),
                     result.as_str()
                 );

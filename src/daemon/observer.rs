@@ -5,15 +5,53 @@ use std::sync::Arc;
 
 use crate::drain::progress::{Observer, Snapshot};
 use crate::drain::Stage;
+use crate::node::framework_label;
 
 use super::metrics::Metrics;
 use super::notify::Notifier;
 use crate::cloud::aws::lifecycle::Progress as CloudProgress;
 use tokio::sync::mpsc::UnboundedSender;
 
+/// One look at a running drain, for the cloud watcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrainProgress {
+    /// Tasks left and drain state: what the heartbeat and stuck decisions go by.
+    pub progress: CloudProgress,
+    /// What keeps the drain from finishing (frameworks, operations), when this look tells
+    /// (`None` for a stage change).
+    pub holders: Option<Vec<String>>,
+}
+
+/// What the snapshot shows holding the drain, one entry per framework or operation count.
+pub fn holders(snap: &Snapshot) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in &snap.frameworks {
+        let who = framework_label(&f.id, &f.name);
+        let running = f.live_tasks.saturating_sub(f.unacknowledged);
+        if running > 0 {
+            out.push(format!(
+                "{running} task(s) of framework {who} still running"
+            ));
+        }
+        if f.unacknowledged > 0 {
+            out.push(format!(
+                "{} terminal update(s) of framework {who} not acknowledged by its scheduler",
+                f.unacknowledged
+            ));
+        }
+    }
+    if snap.pending_operations > 0 {
+        out.push(format!(
+            "{} operation(s) not finished",
+            snap.pending_operations
+        ));
+    }
+    out
+}
+
 pub struct DaemonObserver {
     /// Progress for the cloud watcher (tasks left, drain state); `None` when nobody listens.
-    pub progress: Option<UnboundedSender<CloudProgress>>,
+    pub progress: Option<UnboundedSender<DrainProgress>>,
     pub notifier: Notifier,
     pub metrics: Arc<Metrics>,
     pub label: &'static str,
@@ -25,9 +63,12 @@ impl Observer for DaemonObserver {
         self.metrics.set_drain_stage(Some(stage));
         if let Some(tx) = &self.progress {
             // A new stage is progress too (e.g. the units being stopped).
-            let _ = tx.send(CloudProgress {
-                tasks_left: None,
-                drain_state: Some(format!("stage {stage}")),
+            let _ = tx.send(DrainProgress {
+                progress: CloudProgress {
+                    tasks_left: None,
+                    drain_state: Some(format!("stage {stage}")),
+                },
+                holders: None,
             });
         }
         let _ = self
@@ -38,9 +79,12 @@ impl Observer for DaemonObserver {
     fn progress(&mut self, snap: &Snapshot) {
         self.metrics.set_tasks_left(snap.live_tasks() as u64);
         if let Some(tx) = &self.progress {
-            let _ = tx.send(CloudProgress {
-                tasks_left: Some((snap.live_tasks() + snap.pending_operations) as u64),
-                drain_state: Some(snap.master_state.clone()),
+            let _ = tx.send(DrainProgress {
+                progress: CloudProgress {
+                    tasks_left: Some((snap.live_tasks() + snap.pending_operations) as u64),
+                    drain_state: Some(snap.master_state.clone()),
+                },
+                holders: Some(holders(snap)),
             });
         }
         let line = format!("{} drain: {}", self.label, snap.line());
@@ -50,5 +94,44 @@ impl Observer for DaemonObserver {
 
     fn action(&mut self, what: &str) {
         tracing::info!("{what}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::FrameworkWork;
+    use std::time::Duration;
+
+    #[test]
+    fn holders_name_the_frameworks_and_operations() {
+        let fw = |id: &str, name: &str, live_tasks, unacknowledged| FrameworkWork {
+            id: id.into(),
+            name: name.into(),
+            live_tasks,
+            unacknowledged,
+        };
+        let snap = Snapshot {
+            elapsed: Duration::from_secs(5),
+            remaining: None,
+            master_state: "DRAINING".into(),
+            frameworks: vec![fw("fw1", "marathon", 3, 1), fw("fw2", "", 1, 1)],
+            pending_operations: 2,
+        };
+        assert_eq!(
+            holders(&snap),
+            [
+                "2 task(s) of framework marathon (fw1) still running",
+                "1 terminal update(s) of framework marathon (fw1) not acknowledged by its scheduler",
+                "1 terminal update(s) of framework fw2 not acknowledged by its scheduler",
+                "2 operation(s) not finished",
+            ]
+        );
+        let empty = Snapshot {
+            frameworks: Vec::new(),
+            pending_operations: 0,
+            ..snap
+        };
+        assert!(holders(&empty).is_empty());
     }
 }

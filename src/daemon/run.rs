@@ -24,10 +24,10 @@ use super::boot::{reactivate_after_boot, BootOutcome};
 use super::cloud::CloudWatcher;
 use super::metrics::{self, Metrics};
 use super::notify::{watchdog_ping_interval, watchdog_timeout, Notifier};
-use super::observer::DaemonObserver;
+use super::observer::{DaemonObserver, DrainProgress};
 use super::policy::{after_boot, desired_locks, finished_drain_this_boot, BootAction, Locks, Work};
 use super::shutdown::drain_for_shutdown;
-use crate::cloud::aws::lifecycle::{DrainEnd, Progress as CloudProgress};
+use crate::cloud::aws::lifecycle::DrainEnd;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 /// How often the local agent is asked whether the node has work (never the master: idle is cheap).
@@ -65,7 +65,7 @@ struct State {
     /// `[aws] enabled`: the cloud termination watcher.
     cloud: Option<CloudWatcher>,
     /// Drain progress for the cloud watcher's heartbeat/stuck decisions.
-    progress_tx: UnboundedSender<CloudProgress>,
+    progress_tx: UnboundedSender<DrainProgress>,
 }
 
 pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
@@ -91,7 +91,7 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
              locks before systemd 257); the delay lock is what holds a shutdown back"
         );
     }
-    let (progress_tx, mut progress_rx) = unbounded_channel::<CloudProgress>();
+    let (progress_tx, mut progress_rx) = unbounded_channel::<DrainProgress>();
     let cloud_enabled = ctx.settings.aws.enabled;
     let mut st = State {
         ctx,
@@ -188,7 +188,7 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
             }
             Some(p) = progress_rx.recv() => {
                 if let Some(c) = st.cloud.as_mut() {
-                    c.observe(&p);
+                    c.observe(&p.progress, p.holders);
                 }
             }
             _ = tokio::time::sleep(st.cloud_due()), if st.cloud.as_ref().is_some_and(CloudWatcher::active) => {
