@@ -47,11 +47,18 @@ mkdir -p "$PKG"
 tool_version() { "$@" --version 2>/dev/null | awk '{print $NF}' | head -n1; }
 
 step "tools"
+# A Python that refuses global installs (PEP 668, e.g. Debian's own) gets a venv under target/.
+VENV=$PWD/$PKG/venv
+[ -x "$VENV/bin/cargo-zigbuild" ] && export PATH="$VENV/bin:$PATH"
 if [ "$(tool_version cargo-zigbuild)" != "$CARGO_ZIGBUILD_VERSION" ] ||
     ! python3 -m ziglang version 2>/dev/null | grep -qx "$ZIGLANG_VERSION"; then
     log "installing cargo-zigbuild $CARGO_ZIGBUILD_VERSION and ziglang $ZIGLANG_VERSION (pip)"
-    python3 -m pip install --quiet --disable-pip-version-check \
-        "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION" "ziglang==$ZIGLANG_VERSION"
+    pins=("cargo-zigbuild==$CARGO_ZIGBUILD_VERSION" "ziglang==$ZIGLANG_VERSION")
+    if ! python3 -m pip install --quiet --disable-pip-version-check "${pins[@]}"; then
+        python3 -m venv "$VENV"
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check "${pins[@]}"
+        export PATH="$VENV/bin:$PATH"
+    fi
 fi
 if [ "$(cargo deb --version 2>/dev/null | awk '{print $2}')" != "$CARGO_DEB_VERSION" ]; then
     log "installing cargo-deb $CARGO_DEB_VERSION"

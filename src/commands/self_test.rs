@@ -491,11 +491,22 @@ async fn own_units_check(sd: Option<&Systemd>) -> Check {
         match sd.unit_state(OWN_UNIT).await {
             Ok(s) if s.is_loaded() => return Check::pass("units", format!("{s}")),
             Ok(s) => {
-                return Check::fail(
-                    "units",
-                    Cause::Config,
-                    format!("{OWN_UNIT}: {} (is the package installed?)", s.load_state),
-                )
+                return match find_unit_file(OWN_UNIT) {
+                    // Installed, but this systemd has not read it yet.
+                    Some(p) if s.load_state == "not-found" => Check::warn(
+                        "units",
+                        format!(
+                            "{}: systemd reports {OWN_UNIT} {} (systemctl daemon-reload)",
+                            p.display(),
+                            s.load_state
+                        ),
+                    ),
+                    _ => Check::fail(
+                        "units",
+                        Cause::Config,
+                        format!("{OWN_UNIT}: {} (is the package installed?)", s.load_state),
+                    ),
+                };
             }
             Err(e) => tracing::debug!("{OWN_UNIT}: {e}; looking for the unit file instead"),
         }
