@@ -376,7 +376,7 @@ impl SandboxBuilder {
                     (hook, format!("#!/bin/sh\n{cmd}\n"))
                 });
                 let exec = format!(
-                    "/bin/sh {} {} {}",
+                    "/bin/bash {} {} {}",
                     paths.bin.join("fake-daemon").display(),
                     paths.records.join(&service.name).display(),
                     hook.as_ref()
