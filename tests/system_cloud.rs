@@ -1,0 +1,1171 @@
+//! System tests of the daemon's cloud termination handling (`[aws]`, `src/daemon/cloud.rs`): the
+//! built `mesos-maint daemon` against the in-process Mesos simulator (`tests/mesos-sim`), the
+//! loopback fakes of the instance metadata service and the Auto Scaling API (`tests/fakes`, which
+//! recomputes every SigV4 signature with the test credentials), and a real systemd manager on a
+//! private bus (`tests/support/sandbox.rs`) running fake agent, agent socket and docker units.
+//! They need root and `unshare`; elsewhere they print a SKIP line and pass.
+//!
+//! What they observe, independently of the code under test: the simulator's request log (the
+//! DRAIN_AGENT bodies) and state (gone, drain state), the Auto Scaling calls the fake accepted or
+//! refused (in order, with the time each was answered), the metadata requests, the fake daemons'
+//! record files (their SIGTERM time), unit states through `systemctl`, the marker and
+//! `lifecycle.json` in the state dir, and the daemon's log.
+//!
+//! As in `system_daemon.rs`, the fake agent unit is wired to the simulator: starting it
+//! (re)starts the simulated agent, stopping it stops the simulated agent.
+
+mod support;
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use cloud_fakes::imds::{INSTANCE_ID, REGION};
+use cloud_fakes::{Call, FakeAutoScaling, FakeImds, TestCredentials};
+use mesos_maint::drain::{Marker, MarkerStore, Stage, Trigger};
+use mesos_sim::{AckMode, FrameworkSpec, Sim, SimConfig, TaskSpec};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use support::fake::FakeService;
+use support::proc::wait_until;
+use support::sandbox::{run_isolated, Sandbox};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mesos-maint");
+
+const AGENT: &str = "dcos-mesos-slave.service";
+const AGENT_SOCKET: &str = "dcos-mesos-slave.socket";
+const DOCKER: &str = "docker.service";
+const NODE_UNITS: [&str; 3] = [DOCKER, AGENT_SOCKET, AGENT];
+
+const GROUP: &str = "mesos-agents";
+const HOOK: &str = "mesos-maint-drain";
+
+/// `aws.poll_interval` in these tests.
+const POLL: Duration = Duration::from_millis(200);
+/// Long enough for several metadata polls.
+const FEW_POLLS: Duration = Duration::from_millis(1500);
+/// Upper bound for something the daemon does in well under a second normally.
+const SOON: Duration = Duration::from_secs(15);
+/// Upper bound for a whole (short) drain.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// Lines of the daemon's log the tests wait for (`src/daemon/cloud.rs`, `run.rs`).
+const RUNNING: &str = "mesos-maint daemon running";
+const WATCHING: &str = "watching the Auto Scaling lifecycle of this instance";
+
+// ---------------------------------------------------------------------------------------------
+// Fixture
+// ---------------------------------------------------------------------------------------------
+
+/// The simulator's and the fakes' servers run on this runtime's workers while the test thread
+/// blocks.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// A started simulator, and the wall clock right after it started (its request log counts
+/// milliseconds from its start).
+struct SimRun {
+    sim: Sim,
+    started_after: SystemTime,
+}
+
+impl SimRun {
+    fn start(rt: &tokio::runtime::Runtime, cfg: SimConfig) -> SimRun {
+        let sim = rt.block_on(Sim::start(cfg)).expect("start the simulator");
+        SimRun {
+            sim,
+            started_after: SystemTime::now(),
+        }
+    }
+
+    /// The DRAIN_AGENT bodies the master received, oldest first.
+    fn drain_bodies(&self) -> Vec<serde_json::Value> {
+        self.sim
+            .requests()
+            .iter()
+            .filter(|r| r.is_api_call() && r.call_type().as_deref() == Some("DRAIN_AGENT"))
+            .map(|r| serde_json::from_str(&r.body).expect("a JSON body"))
+            .collect()
+    }
+
+    /// Latest possible wall-clock time of the first DRAIN_AGENT.
+    fn drain_time_upper(&self) -> Option<SystemTime> {
+        self.sim
+            .requests()
+            .iter()
+            .find(|r| r.call_type().as_deref() == Some("DRAIN_AGENT"))
+            .map(|r| self.started_after + Duration::from_millis(r.at_ms + 1))
+    }
+}
+
+/// The fake metadata service and Auto Scaling endpoint; the daemon signs with
+/// [`TestCredentials::long_term`] from its environment.
+struct Aws {
+    imds: FakeImds,
+    asg: FakeAutoScaling,
+}
+
+impl Aws {
+    fn start(rt: &tokio::runtime::Runtime) -> Aws {
+        rt.block_on(async {
+            Aws {
+                imds: FakeImds::start().await,
+                asg: FakeAutoScaling::start(REGION, TestCredentials::long_term()).await,
+            }
+        })
+    }
+
+    /// The group put this instance into `Terminating:Wait`: the action is pending at the fake
+    /// and the metadata says `Terminated`.
+    fn scale_in(&self) {
+        self.asg.start_lifecycle_action(GROUP, HOOK, INSTANCE_ID);
+        self.imds.terminate();
+    }
+
+    fn calls_of(&self, action: &str) -> Vec<Call> {
+        self.asg
+            .calls()
+            .into_iter()
+            .filter(|c| c.action == action)
+            .collect()
+    }
+
+    /// Every CompleteLifecycleAction attempt, accepted or not.
+    fn completion_attempts(&self) -> Vec<Call> {
+        self.calls_of("CompleteLifecycleAction")
+    }
+
+    /// Every RecordLifecycleActionHeartbeat attempt, accepted or not.
+    fn heartbeat_attempts(&self) -> Vec<Call> {
+        self.calls_of("RecordLifecycleActionHeartbeat")
+    }
+
+    /// Wait for the first accepted completion.
+    fn wait_completion(&self, timeout: Duration) -> Option<Call> {
+        let mut found = None;
+        wait_until(timeout, || {
+            found = self.asg.completions().into_iter().next();
+            found.is_some()
+        });
+        found
+    }
+}
+
+/// A call addressed to this instance's lifecycle action, signed with the test keys.
+fn assert_addressed(c: &Call) {
+    assert_eq!(c.param("AutoScalingGroupName"), Some(GROUP), "{c:?}");
+    assert_eq!(c.param("LifecycleHookName"), Some(HOOK), "{c:?}");
+    assert_eq!(c.param("InstanceId"), Some(INSTANCE_ID), "{c:?}");
+    assert_eq!(
+        c.access_key_id,
+        TestCredentials::long_term().access_key_id,
+        "{c:?}"
+    );
+}
+
+fn curl_post(url: &str) -> String {
+    format!("/usr/bin/curl -s -o /dev/null -m 5 -X POST {url}")
+}
+
+/// SIGTERM to the fake daemon's shell only, so the `date` of its SIGTERM trap is not killed by
+/// the same SIGTERM before it records the time.
+const KILL_MAIN_FIRST: &str = "KillMode=mixed";
+
+/// The fake agent tied to the simulator (see the module comment).
+fn fake_agent(sim: &Sim) -> FakeService {
+    let master = sim.master_url();
+    FakeService::agent(AGENT)
+        .with_socket()
+        .service_directive(KILL_MAIN_FIRST)
+        .service_directive(&format!(
+            "ExecStartPost=-{}",
+            curl_post(&format!("{master}/__sim/agent/start"))
+        ))
+        .service_directive(&format!(
+            "ExecStopPost=-{}",
+            curl_post(&format!("{master}/__sim/agent/stop"))
+        ))
+}
+
+/// Agent (+ socket) and docker running under a real systemd (no logind: the cloud watcher does
+/// not need it, and the daemon runs without it).
+fn node_sandbox(name: &str, sim: &Sim) -> Sandbox {
+    let sb = Sandbox::builder(name)
+        .service(fake_agent(sim))
+        .service(FakeService::docker().service_directive(KILL_MAIN_FIRST))
+        .start(DOCKER)
+        .start(AGENT_SOCKET)
+        .start(AGENT)
+        .build()
+        .expect("sandbox");
+    for u in NODE_UNITS {
+        assert!(sb.unit_state(u).is_active(), "{u}: {:?}", sb.unit_state(u));
+    }
+    sb
+}
+
+fn assert_units(sb: &Sandbox, running: bool) {
+    for u in NODE_UNITS {
+        let s = sb.unit_state(u);
+        if running {
+            assert!(s.is_active(), "{u} should still run: {s:?}");
+        } else {
+            assert!(s.is_stopped(), "{u} should be stopped: {s:?}");
+        }
+    }
+}
+
+/// The wall-clock time of the first `event` (`SIGTERM`, …) in a fake daemon's record.
+fn record_time(sb: &Sandbox, service: &str, event: &str) -> Option<SystemTime> {
+    fs::read_to_string(sb.record_path(service))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            match (w.next(), w.next()) {
+                (Some(e), Some(t)) if e == event => t.parse::<f64>().ok(),
+                _ => None,
+            }
+        })
+        .map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs))
+}
+
+fn secs_between(a: SystemTime, b: SystemTime) -> f64 {
+    match b.duration_since(a) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+/// A state dir and a configuration fragment with `[aws]` pointed at the fakes.
+struct Node {
+    dir: tempfile::TempDir,
+}
+
+/// The endpoints and extra configuration of one node.
+struct Conf<'a> {
+    imds: String,
+    autoscaling: String,
+    heartbeat: &'a str,
+    stuck: &'a str,
+    /// Extra lines for `[aws]` (e.g. `on_stuck`).
+    aws: &'a str,
+    /// Extra lines for `[drain]` (e.g. `max_grace_period`).
+    drain: &'a str,
+}
+
+impl<'a> Conf<'a> {
+    fn of(aws: &Aws) -> Conf<'a> {
+        Conf {
+            imds: aws.imds.url(),
+            autoscaling: aws.asg.url(),
+            heartbeat: "1s",
+            stuck: "3s",
+            aws: "",
+            drain: "",
+        }
+    }
+}
+
+impl Node {
+    fn new(conf: &Conf) -> Node {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let hooks = dir.path().join("hooks.d");
+        fs::create_dir_all(&hooks).unwrap();
+        let text = format!(
+            "[drain]\nhooks_dir = \"{}\"\n{}\n\n\
+             [units]\njob_timeout = \"30s\"\n\n\
+             [aws]\nenabled = true\nimds_endpoint = \"{}\"\nautoscaling_endpoint = \"{}\"\n\
+             lifecycle_hook = \"{HOOK}\"\nauto_scaling_group = \"{GROUP}\"\n\
+             poll_interval = \"{}ms\"\nheartbeat_interval = \"{}\"\nstuck_after = \"{}\"\n{}\n",
+            hooks.display(),
+            conf.drain,
+            conf.imds,
+            conf.autoscaling,
+            POLL.as_millis(),
+            conf.heartbeat,
+            conf.stuck,
+            conf.aws,
+        );
+        fs::write(dir.path().join("config.toml"), text).unwrap();
+        Node { dir }
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn marker(&self) -> Option<Marker> {
+        MarkerStore::new(&self.state_dir())
+            .load()
+            .expect("readable marker")
+    }
+
+    /// `<state_dir>/lifecycle.json`, parsed.
+    fn lifecycle_record(&self) -> Option<serde_json::Value> {
+        let text = fs::read_to_string(self.state_dir().join("lifecycle.json")).ok()?;
+        Some(serde_json::from_str(&text).expect("lifecycle.json is JSON"))
+    }
+
+    /// Start `mesos-maint daemon` on the sandbox's bus with the test credentials in its
+    /// environment; returns once its loop runs.
+    fn daemon(&self, sb: &Sandbox, sim: &Sim) -> Daemon {
+        let log = self.dir.path().join(format!("daemon-{}.log", unique()));
+        let mut cmd = sb.command(BIN);
+        cmd.arg("daemon")
+            .arg("--config")
+            .arg(self.dir.path().join("config.toml"))
+            .arg("--state-dir")
+            .arg(self.state_dir())
+            .args(["--master", &sim.master_url(), "--agent", &sim.agent_url()])
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&log).unwrap())
+            .stderr(fs::File::create(&log).unwrap());
+        for (k, _) in std::env::vars() {
+            let proxy = k.to_ascii_lowercase().ends_with("_proxy");
+            if k.starts_with("MESOS_MAINT_") || k.starts_with("AWS_") || proxy {
+                cmd.env_remove(k);
+            }
+        }
+        for k in [
+            "RUST_LOG",
+            "NOTIFY_SOCKET",
+            "WATCHDOG_USEC",
+            "WATCHDOG_PID",
+            "JOURNAL_STREAM",
+        ] {
+            cmd.env_remove(k);
+        }
+        let creds = TestCredentials::long_term();
+        cmd.env("AWS_ACCESS_KEY_ID", &creds.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &creds.secret_access_key);
+        let child = cmd.spawn().expect("spawn mesos-maint daemon");
+        let mut d = Daemon {
+            child: Some(child),
+            log,
+        };
+        assert!(
+            d.wait_log(RUNNING, SOON),
+            "the daemon loop did not start:\n{}",
+            d.log_text()
+        );
+        assert!(d.is_running());
+        d
+    }
+}
+
+fn unique() -> u128 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// A running daemon (our child). Dropping it kills it if it still runs.
+struct Daemon {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// The daemon's PID; panics once it was reaped (never signal PID 0: the process group).
+    fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .map(Child::id)
+            .expect("the daemon was reaped")
+    }
+
+    fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || self.log_text().contains(needle))
+    }
+
+    fn log_count(&self, needle: &str) -> usize {
+        self.log_text().matches(needle).count()
+    }
+
+    fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.pid() as i32), sig).expect("signal the daemon");
+    }
+
+    /// SIGTERM, and its exit code.
+    fn stop(&mut self) -> Option<i32> {
+        self.signal(Signal::SIGTERM);
+        let ok = wait_until(SOON, || !self.is_running());
+        let status = self.child.take()?.wait().expect("reap the daemon");
+        ok.then(|| status.code().unwrap_or(-1))
+    }
+
+    /// SIGKILL (no chance to clean up), reaped.
+    fn kill_hard(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "--- daemon log {} ---\n{}",
+                self.log.display(),
+                self.log_text()
+            );
+        }
+    }
+}
+
+fn frameworks(tasks: &[(&str, Duration)], acks: AckMode, name: &str) -> SimConfig {
+    let mut fw = FrameworkSpec::new(format!("fw-{name}"), name, acks);
+    for (id, grace) in tasks {
+        fw = fw.task(TaskSpec::new(*id, *grace));
+    }
+    SimConfig {
+        frameworks: vec![fw],
+        ..SimConfig::default()
+    }
+}
+
+/// Tasks that die within a second, acknowledged at once: a drain of about a second.
+fn quick_config() -> SimConfig {
+    let ms = Duration::from_millis;
+    frameworks(
+        &[("web-1", ms(800)), ("web-2", ms(400))],
+        AckMode::After(ms(20)),
+        "marathon",
+    )
+}
+
+/// The agent's drain: DRAIN_AGENT with mark_gone, the agent gone from the master.
+fn assert_decommissioned(sr: &SimRun) -> serde_json::Value {
+    let bodies = sr.drain_bodies();
+    assert_eq!(bodies.len(), 1, "exactly one DRAIN_AGENT: {bodies:?}");
+    let body = bodies[0]["drain_agent"].clone();
+    assert_eq!(body["mark_gone"], true, "{body}");
+    assert!(
+        sr.sim.is_gone(),
+        "the agent is not gone: {}",
+        sr.sim.state_json()
+    );
+    body
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale-in
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn scale_in_decommissions_stops_the_units_then_completes_continue_once() {
+    run_isolated(
+        "scale_in_decommissions_stops_the_units_then_completes_continue_once",
+        || {
+            let rt = runtime();
+            let sr = SimRun::start(&rt, quick_config());
+            let sim = &sr.sim;
+            let aws = Aws::start(&rt);
+            let sb = node_sandbox("cloud-scale-in", sim);
+            let node = Node::new(&Conf::of(&aws));
+            let mut d = node.daemon(&sb, sim);
+            assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+
+            // InService: polled, nothing done.
+            std::thread::sleep(FEW_POLLS);
+            let polls = aws.imds.gets("autoscaling/target-lifecycle-state", 200);
+            assert!(
+                polls >= 4,
+                "only {polls} lifecycle-state reads in {FEW_POLLS:?}"
+            );
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 0);
+            assert!(aws.asg.calls().is_empty(), "{:?}", aws.asg.calls());
+            assert!(node.marker().is_none());
+
+            let asked = SystemTime::now();
+            aws.scale_in();
+            let done = aws
+                .wait_completion(DRAIN_TIMEOUT)
+                .unwrap_or_else(|| panic!("no completion:\n{}", d.log_text()));
+            eprintln!(
+                "CompleteLifecycleAction {:.2}s after the scale-in",
+                secs_between(asked, done.at)
+            );
+            assert_eq!(done.param("LifecycleActionResult"), Some("CONTINUE"));
+            assert_addressed(&done);
+            assert_eq!(
+                aws.asg.completed_result(INSTANCE_ID).as_deref(),
+                Some("CONTINUE")
+            );
+            assert!(
+                aws.asg.rejections().is_empty(),
+                "{:?}",
+                aws.asg.rejections()
+            );
+
+            // Decommissioned: one DRAIN_AGENT with mark_gone (no grace cap configured), gone,
+            // the units stopped.
+            assert_decommissioned(&sr);
+            assert!(
+                sr.drain_bodies()[0]["drain_agent"]
+                    .get("max_grace_period")
+                    .is_none(),
+                "no grace cap configured: {:?}",
+                sr.drain_bodies()
+            );
+            assert_units(&sb, false);
+
+            // In that order: DRAIN_AGENT, the agent's and docker's stop, then the completion.
+            let drain_at = sr.drain_time_upper().expect("DRAIN_AGENT time");
+            let agent_term = record_time(&sb, AGENT, "SIGTERM").unwrap_or_else(|| {
+                panic!(
+                    "agent SIGTERM not recorded: {:?}",
+                    fs::read_to_string(sb.record_path(AGENT))
+                )
+            });
+            let docker_term = record_time(&sb, DOCKER, "SIGTERM").unwrap_or_else(|| {
+                panic!(
+                    "docker SIGTERM not recorded: {:?}",
+                    fs::read_to_string(sb.record_path(DOCKER))
+                )
+            });
+            eprintln!(
+                "after the scale-in: DRAIN_AGENT <= {:.3}s, agent SIGTERM {:.3}s, docker \
+                 SIGTERM {:.3}s, CompleteLifecycleAction {:.3}s",
+                secs_between(asked, drain_at),
+                secs_between(asked, agent_term),
+                secs_between(asked, docker_term),
+                secs_between(asked, done.at)
+            );
+            assert!(drain_at < agent_term, "agent stopped before DRAIN_AGENT");
+            assert!(agent_term <= docker_term, "docker stopped before the agent");
+            assert!(docker_term < done.at, "completed before the units stopped");
+            // Heartbeats, if the drain lasted long enough for one, came before it.
+            let calls = aws.asg.calls();
+            assert_eq!(
+                calls.last().map(|c| c.action.as_str()),
+                Some("CompleteLifecycleAction")
+            );
+            for hb in aws.heartbeat_attempts() {
+                assert_eq!(hb.error, None, "{hb:?}");
+                assert_addressed(&hb);
+            }
+
+            // The marker and the record.
+            let m = node.marker().expect("marker");
+            assert_eq!(m.trigger, Trigger::Autoscaling);
+            assert_eq!(m.stage, Stage::Done);
+            assert!(m.policy.decommission && m.policy.stop_units && !m.policy.force);
+            let rec = node.lifecycle_record().expect("lifecycle.json");
+            assert_eq!(rec["instance_id"], INSTANCE_ID, "{rec}");
+            assert_eq!(rec["completed"], "CONTINUE", "{rec}");
+
+            // Still Terminated in the metadata: polled on, nothing more sent.
+            let calls_before = aws.asg.calls().len();
+            let polls_before = aws.imds.gets("autoscaling/target-lifecycle-state", 200)
+                + aws.imds.gets("spot/instance-action", 404);
+            std::thread::sleep(FEW_POLLS);
+            assert!(d.is_running());
+            assert!(
+                aws.imds.gets("autoscaling/target-lifecycle-state", 200)
+                    + aws.imds.gets("spot/instance-action", 404)
+                    > polls_before,
+                "the metadata is not polled any more"
+            );
+            assert_eq!(aws.asg.calls().len(), calls_before, "{:?}", aws.asg.calls());
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+
+            // A restarted daemon finds the completion in lifecycle.json: no drain, no call.
+            assert_eq!(d.stop(), Some(0), "{}", d.log_text());
+            let d2 = node.daemon(&sb, sim);
+            assert!(
+                d2.wait_log("completed (CONTINUE) before; nothing more to do", SOON),
+                "{}",
+                d2.log_text()
+            );
+            std::thread::sleep(FEW_POLLS);
+            assert_eq!(aws.asg.calls().len(), calls_before, "{:?}", aws.asg.calls());
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+            assert_eq!(node.marker().expect("marker"), m);
+            assert_units(&sb, false);
+        },
+    );
+}
+
+#[test]
+fn heartbeats_are_sent_while_the_drain_progresses() {
+    run_isolated("heartbeats_are_sent_while_the_drain_progresses", || {
+        let rt = runtime();
+        // One task dies each second: progress every second, never 3 s (stuck_after) without.
+        let s = Duration::from_secs;
+        let sr = SimRun::start(
+            &rt,
+            frameworks(
+                &[("a", s(1)), ("b", s(2)), ("c", s(3)), ("d", s(4))],
+                AckMode::After(Duration::from_millis(20)),
+                "marathon",
+            ),
+        );
+        let sim = &sr.sim;
+        let aws = Aws::start(&rt);
+        let sb = node_sandbox("cloud-heartbeats", sim);
+        let node = Node::new(&Conf {
+            aws: "on_stuck = \"ABANDON\"",
+            ..Conf::of(&aws)
+        });
+        let d = node.daemon(&sb, sim);
+        assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+
+        let asked = SystemTime::now();
+        aws.scale_in();
+        let done = aws
+            .wait_completion(DRAIN_TIMEOUT)
+            .unwrap_or_else(|| panic!("no completion:\n{}", d.log_text()));
+        assert_eq!(done.param("LifecycleActionResult"), Some("CONTINUE"));
+        assert_decommissioned(&sr);
+        assert_units(&sb, false);
+
+        let drain_at = sr.drain_time_upper().expect("DRAIN_AGENT time");
+        let beats = aws.heartbeat_attempts();
+        let at: Vec<f64> = beats.iter().map(|c| secs_between(asked, c.at)).collect();
+        eprintln!(
+            "heartbeats at {at:.2?} s, DRAIN_AGENT <= {:.2}s, completion {:.2}s",
+            secs_between(asked, drain_at),
+            secs_between(asked, done.at)
+        );
+        assert!(!beats.is_empty(), "no heartbeat during a 4 s drain");
+        for hb in &beats {
+            assert_eq!(hb.error, None, "{hb:?}");
+            assert_addressed(hb);
+            assert!(hb.at > drain_at && hb.at < done.at, "{hb:?}");
+        }
+        // Not faster than heartbeat_interval (1 s).
+        for w in beats.windows(2) {
+            let gap = secs_between(w[0].at, w[1].at);
+            assert!(gap > 0.9, "heartbeats {gap:.2}s apart");
+        }
+        assert_eq!(aws.completion_attempts().len(), 1);
+        assert_eq!(
+            aws.asg.calls().last().map(|c| c.action.as_str()),
+            Some("CompleteLifecycleAction")
+        );
+        assert!(
+            !d.log_text().contains("no progress for"),
+            "{}",
+            d.log_text()
+        );
+        assert!(d.log_count("lifecycle heartbeat sent") >= beats.len());
+    });
+}
+
+#[test]
+fn stuck_drain_stops_heartbeating_and_completes_with_on_stuck_naming_the_holder() {
+    run_isolated(
+        "stuck_drain_stops_heartbeating_and_completes_with_on_stuck_naming_the_holder",
+        || {
+            let rt = runtime();
+            // The task dies at once, but its scheduler never acknowledges: DRAINING for good.
+            let sr = SimRun::start(
+                &rt,
+                frameworks(
+                    &[("zombie-1", Duration::from_millis(50))],
+                    AckMode::Never,
+                    "dead-scheduler",
+                ),
+            );
+            let sim = &sr.sim;
+            let aws = Aws::start(&rt);
+            let sb = node_sandbox("cloud-stuck", sim);
+            let node = Node::new(&Conf {
+                aws: "on_stuck = \"ABANDON\"",
+                ..Conf::of(&aws)
+            });
+            let mut d = node.daemon(&sb, sim);
+            assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+
+            // The first heartbeat fails (a throttled or failing endpoint): retried a second later,
+            // and the stuck completion still comes on time.
+            aws.asg
+                .fail_next(500, "InternalFailure", "An internal error occurred.");
+            let asked = SystemTime::now();
+            aws.scale_in();
+            let done = aws
+                .wait_completion(DRAIN_TIMEOUT)
+                .unwrap_or_else(|| panic!("no completion:\n{}", d.log_text()));
+            let took = secs_between(asked, done.at);
+            let beats = aws.heartbeat_attempts();
+            let at: Vec<f64> = beats.iter().map(|c| secs_between(asked, c.at)).collect();
+            eprintln!("heartbeats at {at:.2?} s, ABANDON at {took:.2}s");
+            assert_eq!(done.param("LifecycleActionResult"), Some("ABANDON"));
+            assert_addressed(&done);
+            // Not before stuck_after (3 s) without progress, not much later either.
+            assert!(
+                (3.0..8.0).contains(&took),
+                "completed {took:.2}s after the scale-in"
+            );
+            // Heartbeats while it still counted as progressing (within 3 s of the last
+            // progress, the task's death), none after.
+            assert_eq!(
+                beats[0].error.as_deref(),
+                Some("InternalFailure"),
+                "{beats:?}"
+            );
+            let sent: Vec<&Call> = beats.iter().filter(|c| c.error.is_none()).collect();
+            assert!(
+                !sent.is_empty(),
+                "the failed heartbeat was not retried: {beats:?}"
+            );
+            assert!(
+                secs_between(beats[0].at, sent[0].at) > 0.8,
+                "retried at once: {beats:?}"
+            );
+            assert!(beats.len() <= 4, "{at:?}");
+            for hb in &beats {
+                assert_addressed(hb);
+                assert!(hb.at < done.at, "{hb:?}");
+            }
+
+            // The drain itself goes on (DRAINING, the units left running), and nothing more is
+            // sent to Auto Scaling: no heartbeat, no second completion.
+            let calls = aws.asg.calls().len();
+            std::thread::sleep(Duration::from_secs(3));
+            assert_eq!(aws.asg.calls().len(), calls, "{:?}", aws.asg.calls());
+            assert_eq!(aws.completion_attempts().len(), 1);
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+            assert_eq!(sim.drain_state().as_deref(), Some("DRAINING"));
+            assert_units(&sb, true);
+            assert!(d.is_running());
+            let rec = node.lifecycle_record().expect("lifecycle.json");
+            assert_eq!(rec["completed"], "ABANDON", "{rec}");
+
+            // The log says what held the drain: the framework whose updates are not
+            // acknowledged.
+            let log = d.log_text();
+            let line = log
+                .lines()
+                .find(|l| l.contains("completing the lifecycle action with ABANDON"))
+                .unwrap_or_else(|| panic!("no stuck warning:\n{log}"));
+            assert!(line.contains("WARN"), "{line}");
+            assert!(line.contains("no progress"), "{line}");
+            assert!(
+                line.contains("dead-scheduler"),
+                "the holder is not named: {line}"
+            );
+
+            assert_eq!(d.stop(), Some(0), "{}", d.log_text());
+            let m = node.marker().expect("marker");
+            assert_eq!(m.stage, Stage::AwaitDrained, "interrupted drain kept");
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spot
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn spot_notice_drains_with_a_fitted_grace_cap_and_no_lifecycle_calls() {
+    run_isolated(
+        "spot_notice_drains_with_a_fitted_grace_cap_and_no_lifecycle_calls",
+        || {
+            let rt = runtime();
+            let sr = SimRun::start(&rt, quick_config());
+            let sim = &sr.sim;
+            let aws = Aws::start(&rt);
+            let sb = node_sandbox("cloud-spot", sim);
+            let node = Node::new(&Conf {
+                drain: "max_grace_period = \"10m\"",
+                ..Conf::of(&aws)
+            });
+            let d = node.daemon(&sb, sim);
+            assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+
+            let time = SystemTime::now() + Duration::from_secs(90);
+            aws.imds.set_spot_instance_action(Some(("terminate", time)));
+            assert!(
+                wait_until(DRAIN_TIMEOUT, || node
+                    .marker()
+                    .is_some_and(|m| m.stage.is_terminal())),
+                "the spot drain did not end:\n{}",
+                d.log_text()
+            );
+            let m = node.marker().expect("marker");
+            assert_eq!(m.stage, Stage::Done, "{m:?}");
+            assert_eq!(m.trigger, Trigger::Spot);
+            assert!(m.policy.decommission && m.policy.force && m.policy.stop_units);
+
+            // The configured 10 min cap is fitted into the ≤ 90 s left minus the 30 s margin.
+            let body = assert_decommissioned(&sr);
+            let drain_at = sr.drain_time_upper().expect("DRAIN_AGENT time");
+            let left = time
+                .duration_since(drain_at)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            let grace = &body["max_grace_period"];
+            let secs = grace["seconds"].as_u64().expect("max_grace_period sent");
+            let total = secs as f64 + grace["nanos"].as_u64().unwrap_or(0) as f64 / 1e9;
+            eprintln!(
+                "spot: {left:.2}s left at DRAIN_AGENT, max_grace_period {grace} ({total:.2}s)"
+            );
+            assert!(secs <= 60, "grace cap {grace} exceeds 90 s - 30 s");
+            assert!(
+                total <= left - 30.0 + 1.0,
+                "grace cap {total} vs {left:.2}s left"
+            );
+            assert!(secs >= 55, "grace cap {grace} far below the time left");
+            let recorded = m.max_grace_period_secs.expect("grace cap in the marker");
+            assert!((recorded - total).abs() < 0.01, "{recorded} vs {total}");
+            assert_units(&sb, false);
+            assert!(d.wait_log("spot drain done", SOON), "{}", d.log_text());
+
+            // No lifecycle calls: there is no termination hook action for a spot notice.
+            assert!(aws.asg.calls().is_empty(), "{:?}", aws.asg.calls());
+            assert!(
+                aws.asg.rejections().is_empty(),
+                "{:?}",
+                aws.asg.rejections()
+            );
+            let rec = node.lifecycle_record().expect("lifecycle.json");
+            assert_eq!(rec["spot_acted"], true, "{rec}");
+            assert!(rec["completed"].is_null(), "{rec}");
+
+            // The notice stays in the metadata: acted on once.
+            std::thread::sleep(FEW_POLLS);
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+            assert_eq!(
+                d.log_count("spot interruption notice"),
+                1,
+                "{}",
+                d.log_text()
+            );
+            assert!(aws.asg.calls().is_empty(), "{:?}", aws.asg.calls());
+        },
+    );
+}
+
+#[test]
+fn spot_drain_interrupted_by_a_restart_resumes_without_a_second_drain_agent() {
+    run_isolated(
+        "spot_drain_interrupted_by_a_restart_resumes_without_a_second_drain_agent",
+        || {
+            let rt = runtime();
+            let ms = Duration::from_millis;
+            let sr = SimRun::start(
+                &rt,
+                frameworks(
+                    &[("a", ms(1500)), ("b", ms(3000))],
+                    AckMode::After(ms(20)),
+                    "marathon",
+                ),
+            );
+            let sim = &sr.sim;
+            let aws = Aws::start(&rt);
+            let sb = node_sandbox("cloud-spot-restart", sim);
+            let node = Node::new(&Conf::of(&aws));
+            let mut d = node.daemon(&sb, sim);
+            assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+
+            let time = SystemTime::now() + Duration::from_secs(100);
+            aws.imds.set_spot_instance_action(Some(("stop", time)));
+            assert!(
+                wait_until(SOON, || sim.count_calls("DRAIN_AGENT") == 1
+                    && node
+                        .marker()
+                        .is_some_and(|m| m.stage == Stage::AwaitDrained)),
+                "{}",
+                d.log_text()
+            );
+            std::thread::sleep(ms(500));
+            d.kill_hard();
+            assert_units(&sb, true);
+            let rec = node.lifecycle_record().expect("lifecycle.json");
+            assert_eq!(rec["spot_acted"], true, "{rec}");
+
+            // The notice still stands: the new daemon finishes the interrupted drain.
+            let d2 = node.daemon(&sb, sim);
+            assert!(
+                wait_until(DRAIN_TIMEOUT, || node
+                    .marker()
+                    .is_some_and(|m| m.stage.is_terminal())),
+                "the spot drain was not resumed:\n{}",
+                d2.log_text()
+            );
+            let m = node.marker().expect("marker");
+            assert_eq!(m.stage, Stage::Done, "{m:?}");
+            assert_eq!(m.trigger, Trigger::Spot);
+            assert!(
+                d2.log_text().contains("resuming the interrupted drain"),
+                "{}",
+                d2.log_text()
+            );
+            assert_decommissioned(&sr);
+            assert_units(&sb, false);
+            std::thread::sleep(FEW_POLLS);
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+            assert!(aws.asg.calls().is_empty(), "{:?}", aws.asg.calls());
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The metadata service misbehaving
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn imds_refusing_tokens_is_logged_and_retried_without_draining() {
+    run_isolated(
+        "imds_refusing_tokens_is_logged_and_retried_without_draining",
+        || {
+            let rt = runtime();
+            let sr = SimRun::start(&rt, quick_config());
+            let sim = &sr.sim;
+            let aws = Aws::start(&rt);
+            let sb = node_sandbox("cloud-imds-401", sim);
+            let node = Node::new(&Conf::of(&aws));
+            aws.imds.refuse_tokens(true);
+            let d = node.daemon(&sb, sim);
+
+            // At start: the instance id cannot be read. Warned about, asked again soon (not
+            // only every 30 s: a spot notice leaves two minutes).
+            std::thread::sleep(Duration::from_secs(2));
+            let warned = d.log_count("instance metadata not available");
+            eprintln!(
+                "{warned} connection attempts in 2 s, {} refused GETs",
+                aws.imds.gets("instance-id", 401)
+            );
+            assert!(warned >= 3, "{warned} attempts in 2 s:\n{}", d.log_text());
+            assert!(d.log_text().contains("WARN"), "{}", d.log_text());
+
+            // Tokens again: the daemon connects.
+            aws.imds.refuse_tokens(false);
+            assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+
+            // Refused again while the group terminates the instance: every poll fails, is
+            // warned about, nothing is drained and nothing is sent to Auto Scaling.
+            aws.imds.refuse_tokens(true);
+            aws.scale_in();
+            let before = d.log_count("cannot read the target lifecycle state");
+            std::thread::sleep(FEW_POLLS);
+            let failed = d.log_count("cannot read the target lifecycle state") - before;
+            assert!(
+                failed >= 3,
+                "{failed} failed polls logged:\n{}",
+                d.log_text()
+            );
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 0);
+            assert!(aws.asg.calls().is_empty(), "{:?}", aws.asg.calls());
+            assert_units(&sb, true);
+            assert!(node.marker().is_none());
+
+            // Once the metadata answers, the scale-in is seen and handled.
+            aws.imds.refuse_tokens(false);
+            let done = aws
+                .wait_completion(DRAIN_TIMEOUT)
+                .unwrap_or_else(|| panic!("no completion:\n{}", d.log_text()));
+            assert_eq!(done.param("LifecycleActionResult"), Some("CONTINUE"));
+            assert_decommissioned(&sr);
+            assert_units(&sb, false);
+        },
+    );
+}
+
+#[test]
+fn unreachable_imds_is_logged_and_retried_without_draining() {
+    run_isolated(
+        "unreachable_imds_is_logged_and_retried_without_draining",
+        || {
+            let rt = runtime();
+            let sr = SimRun::start(&rt, quick_config());
+            let sim = &sr.sim;
+            let aws = Aws::start(&rt);
+            aws.asg.start_lifecycle_action(GROUP, HOOK, INSTANCE_ID);
+            let sb = node_sandbox("cloud-imds-down", sim);
+            // A port nobody listens on: connection refused.
+            let closed = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let node = Node::new(&Conf {
+                imds: format!("http://127.0.0.1:{closed}"),
+                ..Conf::of(&aws)
+            });
+            let mut d = node.daemon(&sb, sim);
+            std::thread::sleep(Duration::from_secs(2));
+            assert!(d.is_running(), "{}", d.log_text());
+            let warned = d.log_count("instance metadata not available");
+            assert!(warned >= 3, "{warned} attempts in 2 s:\n{}", d.log_text());
+            let log = d.log_text();
+            let line = log
+                .lines()
+                .find(|l| l.contains("instance metadata not available"))
+                .unwrap();
+            assert!(line.contains("WARN"), "{line}");
+            assert!(line.contains("nothing drained"), "{line}");
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 0);
+            assert!(aws.asg.calls().is_empty(), "{:?}", aws.asg.calls());
+            assert_units(&sb, true);
+            assert!(node.marker().is_none());
+            assert!(node.lifecycle_record().is_none());
+            // The loop is not held up by the retries: SIGTERM ends it promptly.
+            let asked = Instant::now();
+            assert_eq!(d.stop(), Some(0), "{}", d.log_text());
+            assert!(
+                asked.elapsed() < Duration::from_secs(3),
+                "{:?}",
+                asked.elapsed()
+            );
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restarts
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn daemon_killed_mid_drain_resumes_without_a_second_drain_or_completion() {
+    run_isolated(
+        "daemon_killed_mid_drain_resumes_without_a_second_drain_or_completion",
+        || {
+            let rt = runtime();
+            let ms = Duration::from_millis;
+            let sr = SimRun::start(
+                &rt,
+                frameworks(
+                    &[("a", ms(1500)), ("b", ms(3000)), ("c", ms(4000))],
+                    AckMode::After(ms(20)),
+                    "marathon",
+                ),
+            );
+            let sim = &sr.sim;
+            let aws = Aws::start(&rt);
+            let sb = node_sandbox("cloud-restart", sim);
+            let node = Node::new(&Conf::of(&aws));
+            let mut d = node.daemon(&sb, sim);
+            assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+
+            aws.scale_in();
+            assert!(
+                wait_until(SOON, || sim.count_calls("DRAIN_AGENT") == 1
+                    && node
+                        .marker()
+                        .is_some_and(|m| m.stage == Stage::AwaitDrained)),
+                "{}",
+                d.log_text()
+            );
+            std::thread::sleep(ms(700));
+            d.kill_hard();
+            let first_log = d.log_text();
+            assert!(aws.completion_attempts().is_empty(), "{first_log}");
+            assert_eq!(node.marker().expect("marker").stage, Stage::AwaitDrained);
+            assert_units(&sb, true);
+            // Nothing completed on record (the record is written once there is something to
+            // keep: a completion or a spot drain).
+            let rec = node.lifecycle_record();
+            assert!(
+                rec.as_ref().is_none_or(|r| r["completed"].is_null()),
+                "{rec:?}"
+            );
+
+            let d2 = node.daemon(&sb, sim);
+            let done = aws
+                .wait_completion(DRAIN_TIMEOUT)
+                .unwrap_or_else(|| panic!("no completion:\n{}", d2.log_text()));
+            assert_eq!(done.param("LifecycleActionResult"), Some("CONTINUE"));
+            assert!(
+                d2.log_text().contains("resuming the interrupted drain"),
+                "{}",
+                d2.log_text()
+            );
+            assert_decommissioned(&sr);
+            assert_units(&sb, false);
+            let m = node.marker().expect("marker");
+            assert_eq!(m.stage, Stage::Done);
+            assert_eq!(m.trigger, Trigger::Autoscaling);
+
+            std::thread::sleep(FEW_POLLS);
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+            assert_eq!(aws.completion_attempts().len(), 1, "{:?}", aws.asg.calls());
+            assert!(
+                aws.asg.calls().iter().all(|c| c.error.is_none()),
+                "{:?}",
+                aws.asg.calls()
+            );
+        },
+    );
+}
+
+#[test]
+fn a_drain_finished_before_a_restart_is_completed_with_continue_without_draining_again() {
+    run_isolated(
+        "a_drain_finished_before_a_restart_is_completed_with_continue_without_draining_again",
+        || {
+            let rt = runtime();
+            let sr = SimRun::start(&rt, quick_config());
+            let sim = &sr.sim;
+            let aws = Aws::start(&rt);
+            let sb = node_sandbox("cloud-finished", sim);
+            // No heartbeat during the short drain: the first Auto Scaling call is the
+            // completion, and it fails once.
+            let node = Node::new(&Conf {
+                heartbeat: "30s",
+                stuck: "60s",
+                aws: "on_stuck = \"ABANDON\"",
+                ..Conf::of(&aws)
+            });
+            let mut d = node.daemon(&sb, sim);
+            assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+            aws.asg
+                .fail_next(500, "InternalFailure", "An internal error occurred.");
+            aws.scale_in();
+            assert!(
+                wait_until(DRAIN_TIMEOUT, || !aws.completion_attempts().is_empty()),
+                "{}",
+                d.log_text()
+            );
+            // Killed before the retry (a second later).
+            d.kill_hard();
+            let first = aws.completion_attempts();
+            assert_eq!(first.len(), 1, "{first:?}");
+            assert_eq!(first[0].error.as_deref(), Some("InternalFailure"));
+            assert_eq!(node.marker().expect("marker").stage, Stage::Done);
+            assert_units(&sb, false);
+
+            let d2 = node.daemon(&sb, sim);
+            assert!(
+                wait_until(SOON, || aws.asg.completions().len() == 1),
+                "{}",
+                d2.log_text()
+            );
+            let done = aws.asg.completions().remove(0);
+            assert_eq!(
+                done.param("LifecycleActionResult"),
+                Some("CONTINUE"),
+                "the finished drain is completed with CONTINUE, not on_stuck:\n{}",
+                d2.log_text()
+            );
+            std::thread::sleep(FEW_POLLS);
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+            assert_eq!(aws.completion_attempts().len(), 2, "{:?}", aws.asg.calls());
+            let rec = node.lifecycle_record().expect("lifecycle.json");
+            assert_eq!(rec["completed"], "CONTINUE", "{rec}");
+        },
+    );
+}
