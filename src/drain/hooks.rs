@@ -68,17 +68,26 @@ impl Hooks {
                     if env.decommission { "1" } else { "0" },
                 )
                 .stdin(std::process::Stdio::null())
+                // Its own process group, so a timed-out hook is killed with everything it started.
+                .process_group(0)
                 .kill_on_drop(true);
             let child = cmd
                 .spawn()
                 .map_err(|e| format!("{}: cannot start: {e}", hook.display()))?;
+            let pgid = child.id();
             match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
                 Err(_) => {
+                    if let Some(pgid) = pgid {
+                        let _ = nix::sys::signal::killpg(
+                            nix::unistd::Pid::from_raw(pgid as i32),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
                     return Err(format!(
                         "{}: timed out after {}",
                         hook.display(),
                         humantime::format_duration(self.timeout)
-                    ))
+                    ));
                 }
                 Ok(Err(e)) => return Err(format!("{}: {e}", hook.display())),
                 Ok(Ok(out)) if !out.status.success() => {
