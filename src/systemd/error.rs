@@ -141,22 +141,27 @@ pub(crate) fn map_connect_error(err: zbus::Error, address: &str) -> SystemdError
     }
 }
 
+/// A real D-Bus error reply to a call of `member` on `path` (unit tests of the error mapping).
+#[cfg(test)]
+pub(crate) fn error_reply(path: &str, member: &str, name: &str, message: &str) -> zbus::Error {
+    use zbus::message::Message;
+    let call = Message::method_call(path, member)
+        .unwrap()
+        .build(&())
+        .unwrap();
+    let reply = Message::error(&call.header(), name)
+        .unwrap()
+        .build(&(message,))
+        .unwrap();
+    zbus::Error::from(reply)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zbus::message::Message;
 
-    /// A real D-Bus error reply, as systemd would send it.
     fn method_error(name: &str, message: &str) -> zbus::Error {
-        let call = Message::method_call("/org/freedesktop/systemd1", "StopUnit")
-            .unwrap()
-            .build(&())
-            .unwrap();
-        let reply = Message::error(&call.header(), name)
-            .unwrap()
-            .build(&(message,))
-            .unwrap();
-        zbus::Error::from(reply)
+        error_reply("/org/freedesktop/systemd1", "StopUnit", name, message)
     }
 
     const ADDR: &str = "unix:path=/run/dbus/system_bus_socket";

@@ -416,18 +416,9 @@ fn map_error(err: zbus::Error, what: &str) -> LoginError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zbus::message::Message;
 
     fn method_error(name: &str, message: &str) -> zbus::Error {
-        let call = Message::method_call("/org/freedesktop/login1", "Reboot")
-            .unwrap()
-            .build(&())
-            .unwrap();
-        let reply = Message::error(&call.header(), name)
-            .unwrap()
-            .build(&(message,))
-            .unwrap();
-        zbus::Error::from(reply)
+        crate::systemd::error::error_reply("/org/freedesktop/login1", "Reboot", name, message)
     }
 
     #[test]
