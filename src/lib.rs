@@ -16,3 +16,4 @@ pub mod mesos;
 pub mod node;
 pub mod report;
 pub mod systemd;
+pub mod wait;

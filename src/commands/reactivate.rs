@@ -1,13 +1,14 @@
 //! `reactivate`: start the units if stopped (docker first, then the agent socket and service),
 //! wait until the agent is registered, REACTIVATE_AGENT, clear the marker.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::cli::{OutputFormat, ReactivateArgs};
 use crate::commands::{deactivate::resolve, Ctx};
 use crate::exit::{Exit, Refusal};
 use crate::mesos::{AgentClient, AgentLookup, MasterClient, MesosError};
 use crate::systemd::Systemd;
+use crate::wait::{self, Look};
 
 /// How long a started agent may take to recover and re-register before we give up.
 pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(300);
@@ -131,43 +132,49 @@ pub async fn start_units(ctx: &Ctx, sd: &Systemd) -> anyhow::Result<Vec<String>>
     Ok(started)
 }
 
+const REGISTER_WAIT: wait::Backoff = wait::Backoff {
+    first: REGISTER_POLL_MIN,
+    max: REGISTER_POLL_MAX,
+    timeout: REGISTER_TIMEOUT,
+};
+
 async fn wait_for_agent_id(agent: &AgentClient) -> anyhow::Result<String> {
-    let until = Instant::now() + REGISTER_TIMEOUT;
-    let mut pause = REGISTER_POLL_MIN;
-    loop {
+    wait::until(REGISTER_WAIT, || async {
         match agent.get_agent().await {
-            Ok(info) if info.id.is_some() => return Ok(info.id.unwrap()),
-            Ok(_) => tracing::debug!("agent has no id yet"),
-            Err(e) => tracing::debug!("agent not answering yet: {e}"),
+            Ok(info) => match info.id {
+                Some(id) => Look::Ready(id),
+                None => Look::NotYet("the agent has no id yet".into()),
+            },
+            Err(e) => Look::NotYet(format!("the agent is not answering yet: {e}")),
         }
-        if Instant::now() + pause > until {
-            anyhow::bail!(Refusal::Undetermined(format!(
-                "the local agent did not come up with an id within {}",
-                humantime::format_duration(REGISTER_TIMEOUT)
-            )));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(REGISTER_POLL_MAX);
-    }
+    })
+    .await
+    .map_err(|e| match e {
+        Ok(last) => Refusal::Undetermined(format!(
+            "the local agent did not come up with an id within {} ({last})",
+            humantime::format_duration(REGISTER_TIMEOUT)
+        ))
+        .into(),
+        Err(e) => e,
+    })
 }
 
 async fn wait_registered(master: &MasterClient, id: &str) -> anyhow::Result<()> {
-    let until = Instant::now() + REGISTER_TIMEOUT;
-    let mut pause = REGISTER_POLL_MIN;
-    loop {
+    wait::until(REGISTER_WAIT, || async {
         match master.agent(id).await {
-            Ok(AgentLookup::Registered(_)) => return Ok(()),
-            Ok(_) => tracing::debug!("agent {id} not registered with the master yet"),
-            Err(e @ MesosError::AuthRefused { .. }) => return Err(e.into()),
-            Err(e) => tracing::debug!("cannot ask the master yet: {e}"),
+            Ok(AgentLookup::Registered(_)) => Look::Ready(()),
+            Ok(_) => Look::NotYet(format!("agent {id} not registered with the master yet")),
+            Err(e @ MesosError::AuthRefused { .. }) => Look::Fail(e.into()),
+            Err(e) => Look::NotYet(format!("cannot ask the master yet: {e}")),
         }
-        if Instant::now() + pause > until {
-            anyhow::bail!(Refusal::Undetermined(format!(
-                "agent {id} did not re-register with the master within {}",
-                humantime::format_duration(REGISTER_TIMEOUT)
-            )));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(REGISTER_POLL_MAX);
-    }
+    })
+    .await
+    .map_err(|e| match e {
+        Ok(last) => Refusal::Undetermined(format!(
+            "agent {id} did not re-register with the master within {} ({last})",
+            humantime::format_duration(REGISTER_TIMEOUT)
+        ))
+        .into(),
+        Err(e) => e,
+    })
 }

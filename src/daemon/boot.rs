@@ -1,12 +1,13 @@
 //! After a boot: bring back an agent that this tool drained for a reboot, once it has registered
 //! again. Never touches an agent drained by hand or decommissioned (see `policy::after_boot`).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::commands::reactivate::{reactivate_agent, Reactivated};
 use crate::drain::MarkerStore;
 use crate::mesos::{AgentClient, AgentLookup, MasterClient};
 use crate::node::{MasterObs, Phase};
+use crate::wait::{self, Look};
 
 /// How long after the boot the daemon keeps trying; an agent that takes longer needs a human.
 pub const BOOT_REACTIVATE_TIMEOUT: Duration = Duration::from_secs(3600);
@@ -29,42 +30,42 @@ pub async fn reactivate_after_boot(
     store: &MarkerStore,
     agent_id: &str,
 ) -> anyhow::Result<BootOutcome> {
-    let until = Instant::now() + BOOT_REACTIVATE_TIMEOUT;
-    let mut pause = RETRY_MIN;
-    let mut last = String::from("nothing asked yet");
-    loop {
-        match step(agent, master, agent_id).await {
-            Ok(Some(id)) if id != agent_id => {
-                store.clear()?;
-                return Ok(BootOutcome::NewIdentity(id));
-            }
-            Ok(Some(_)) => {
-                let outcome = reactivate_agent(master, agent_id).await?;
-                store.clear()?;
-                return Ok(BootOutcome::Reactivated(outcome));
-            }
-            Ok(None) => {}
-            Err(why) => last = why,
-        }
-        if Instant::now() + pause > until {
-            anyhow::bail!(
-                "agent {agent_id} not back within {} after the boot ({last}); run `mesos-maint reactivate` by hand",
-                humantime::format_duration(BOOT_REACTIVATE_TIMEOUT)
-            );
-        }
-        tracing::debug!("waiting to reactivate agent {agent_id}: {last}");
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(RETRY_MAX);
+    let backoff = wait::Backoff {
+        first: RETRY_MIN,
+        max: RETRY_MAX,
+        timeout: BOOT_REACTIVATE_TIMEOUT,
+    };
+    let id = wait::until(backoff, || step(agent, master, agent_id))
+    .await
+    .map_err(|e| match e {
+        Ok(last) => anyhow::anyhow!(
+            "agent {agent_id} not back within {} after the boot ({last}); run `mesos-maint reactivate` by hand",
+            humantime::format_duration(BOOT_REACTIVATE_TIMEOUT)
+        ),
+        Err(e) => e,
+    })?;
+    if id != agent_id {
+        store.clear()?;
+        return Ok(BootOutcome::NewIdentity(id));
+    }
+    let outcome = reactivate_agent(master, agent_id).await?;
+    store.clear()?;
+    Ok(BootOutcome::Reactivated(outcome))
+}
+
+/// `Ready(id)` when it is time to act (the agent's current id), `NotYet(why)` to keep waiting.
+async fn step(agent: &AgentClient, master: &MasterClient, agent_id: &str) -> Look<String> {
+    match look(agent, master, agent_id).await {
+        Ok(id) => Look::Ready(id),
+        Err(why) => Look::NotYet(why),
     }
 }
 
-/// `Ok(Some(id))` when it is time to act (the agent's current id), `Ok(None)` to keep waiting
-/// quietly, `Err(why)` to keep waiting with a reason.
-async fn step(
+async fn look(
     agent: &AgentClient,
     master: &MasterClient,
     agent_id: &str,
-) -> Result<Option<String>, String> {
+) -> Result<String, String> {
     let info = agent
         .get_agent()
         .await
@@ -73,7 +74,7 @@ async fn step(
         return Err("the local agent has no id yet".into());
     };
     if id != agent_id {
-        return Ok(Some(id));
+        return Ok(id);
     }
     let lookup = master
         .agent(agent_id)
@@ -84,7 +85,7 @@ async fn step(
             drain: Phase::Draining,
             ..
         } => Err("the master still reports the agent DRAINING".into()),
-        MasterObs::Registered { .. } => Ok(Some(id)),
+        MasterObs::Registered { .. } => Ok(id),
         _ if matches!(lookup, AgentLookup::Recovered) => {
             Err("the agent has not re-registered yet".into())
         }
