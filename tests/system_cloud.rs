@@ -30,6 +30,7 @@ use nix::unistd::Pid;
 use support::fake::FakeService;
 use support::proc::wait_until;
 use support::sandbox::{run_isolated, Sandbox};
+use support::sim::{runtime, sim_tied_agent};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mesos-maint");
 
@@ -57,16 +58,6 @@ const WATCHING: &str = "watching the Auto Scaling lifecycle of this instance";
 // ---------------------------------------------------------------------------------------------
 // Fixture
 // ---------------------------------------------------------------------------------------------
-
-/// The simulator's and the fakes' servers run on this runtime's workers while the test thread
-/// blocks.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 /// A started simulator, and the wall clock right after it started (its request log counts
 /// milliseconds from its start).
@@ -169,28 +160,9 @@ fn assert_addressed(c: &Call) {
     );
 }
 
-fn curl_post(url: &str) -> String {
-    format!("/usr/bin/curl -s -o /dev/null -m 5 -X POST {url}")
-}
-
-/// SIGTERM to the fake daemon's shell only, so the `date` of its SIGTERM trap is not killed by
-/// the same SIGTERM before it records the time.
-const KILL_MAIN_FIRST: &str = "KillMode=mixed";
-
-/// The fake agent tied to the simulator (see the module comment).
+/// The fake agent tied to the simulator (see the module comment), with its socket.
 fn fake_agent(sim: &Sim) -> FakeService {
-    let master = sim.master_url();
-    FakeService::agent(AGENT)
-        .with_socket()
-        .service_directive(KILL_MAIN_FIRST)
-        .service_directive(&format!(
-            "ExecStartPost=-{}",
-            curl_post(&format!("{master}/__sim/agent/start"))
-        ))
-        .service_directive(&format!(
-            "ExecStopPost=-{}",
-            curl_post(&format!("{master}/__sim/agent/stop"))
-        ))
+    sim_tied_agent(AGENT, &sim.master_url()).with_socket()
 }
 
 /// Agent (+ socket) and docker running under a real systemd (no logind: the cloud watcher does
@@ -198,7 +170,7 @@ fn fake_agent(sim: &Sim) -> FakeService {
 fn node_sandbox(name: &str, sim: &Sim) -> Sandbox {
     let sb = Sandbox::builder(name)
         .service(fake_agent(sim))
-        .service(FakeService::docker().service_directive(KILL_MAIN_FIRST))
+        .service(FakeService::docker())
         .start(DOCKER)
         .start(AGENT_SOCKET)
         .start(AGENT)

@@ -36,6 +36,7 @@ use nix::unistd::Pid;
 use support::fake::FakeService;
 use support::proc::wait_until;
 use support::sandbox::{run_isolated_requiring, Sandbox};
+use support::sim::{runtime, sim_tied_agent};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mesos-maint");
 const LOGIND: &str = "/lib/systemd/systemd-logind";
@@ -55,15 +56,6 @@ const SOON: Duration = Duration::from_secs(15);
 // ---------------------------------------------------------------------------------------------
 // Fixture
 // ---------------------------------------------------------------------------------------------
-
-/// The simulator's servers run on this runtime's workers while the test thread blocks.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 /// A started simulator and the CLOCK_MONOTONIC bounds (µs) of its start, to place its
 /// `at_ms` request times on the clock systemd's `*TimestampMonotonic` use.
@@ -105,7 +97,7 @@ fn mono_us() -> u64 {
     ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
 }
 
-/// CLOCK_REALTIME minus CLOCK_MONOTONIC in µs, to put the fake daemons' `date +%s.%N` records
+/// CLOCK_REALTIME minus CLOCK_MONOTONIC in µs, to put the fake daemons' `$EPOCHREALTIME` records
 /// on the monotonic clock.
 fn wall_minus_mono_us() -> i128 {
     let wall = std::time::SystemTime::now()
@@ -141,28 +133,9 @@ fn never_ack_config() -> SimConfig {
     }
 }
 
-fn curl_post(url: &str) -> String {
-    format!("/usr/bin/curl -s -o /dev/null -m 5 -X POST {url}")
-}
-
-/// SIGTERM to the fake daemon's shell only: with the default control-group kill, the `date`
-/// its SIGTERM trap runs to timestamp the record could be killed by the same SIGTERM.
-const KILL_MAIN_FIRST: &str = "KillMode=mixed";
-
-/// The fake agent tied to the simulator (see the module comment).
+/// The fake agent tied to the simulator (see the module comment), with its socket.
 fn fake_agent(sim: &Sim) -> FakeService {
-    let master = sim.master_url();
-    FakeService::agent(AGENT)
-        .with_socket()
-        .service_directive(KILL_MAIN_FIRST)
-        .service_directive(&format!(
-            "ExecStartPost=-{}",
-            curl_post(&format!("{master}/__sim/agent/start"))
-        ))
-        .service_directive(&format!(
-            "ExecStopPost=-{}",
-            curl_post(&format!("{master}/__sim/agent/stop"))
-        ))
+    sim_tied_agent(AGENT, &sim.master_url()).with_socket()
 }
 
 /// Agent (+ socket) and docker running, logind with `InhibitDelayMaxSec` = `delay`.
@@ -170,7 +143,7 @@ fn node_sandbox(name: &str, sim: &Sim, delay: Option<Duration>) -> Sandbox {
     let mut b = Sandbox::builder(name)
         .with_logind(true)
         .service(fake_agent(sim))
-        .service(FakeService::docker().service_directive(KILL_MAIN_FIRST))
+        .service(FakeService::docker())
         .start(DOCKER)
         .start(AGENT_SOCKET)
         .start(AGENT);

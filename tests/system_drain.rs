@@ -20,6 +20,7 @@ use mesos_sim::{AckMode, FrameworkSpec, Sim, SimConfig, TaskSpec};
 use support::fake::FakeService;
 use support::proc::wait_until;
 use support::sandbox::{run_isolated, Sandbox, SandboxBuilder};
+use support::sim::{curl_post, runtime, sim_tied_agent};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mesos-maint");
 
@@ -44,16 +45,6 @@ const SOCKET_STOPPED: &str = "SOCKET-STOPPED";
 // ---------------------------------------------------------------------------------------------
 // Fixture
 // ---------------------------------------------------------------------------------------------
-
-/// A multi-threaded runtime: the simulator's servers keep answering while the test thread
-/// blocks on the binary.
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 fn start_sim(rt: &tokio::runtime::Runtime, cfg: SimConfig) -> Sim {
     rt.block_on(Sim::start(cfg)).expect("start the simulator")
@@ -85,27 +76,14 @@ fn never_ack_config() -> SimConfig {
     }
 }
 
-fn curl_post(url: &str) -> String {
-    format!("/usr/bin/curl -s -o /dev/null -m 5 -X POST {url}")
-}
-
 /// A fake agent service tied to the simulator (see the module comment). The SIGUSR1 hook ignores
 /// SIGTERM so a stop that follows at once cannot cut its POST short.
 fn fake_agent(name: &str, sim: &Sim) -> FakeService {
     let master = sim.master_url();
-    FakeService::agent(name)
-        .on_sigusr1(&format!(
-            "trap '' TERM; {}",
-            curl_post(&format!("{master}/__sim/unregister"))
-        ))
-        .service_directive(&format!(
-            "ExecStartPost=-{}",
-            curl_post(&format!("{master}/__sim/agent/start"))
-        ))
-        .service_directive(&format!(
-            "ExecStopPost=-{}",
-            curl_post(&format!("{master}/__sim/agent/stop"))
-        ))
+    sim_tied_agent(name, &master).on_sigusr1(&format!(
+        "trap '' TERM; {}",
+        curl_post(&format!("{master}/__sim/unregister"))
+    ))
 }
 
 /// `service` with a `.socket` twin that, once stopped, appends `SOCKET-STOPPED <time>` to the

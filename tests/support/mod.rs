@@ -8,3 +8,4 @@
 pub mod fake;
 pub mod proc;
 pub mod sandbox;
+pub mod sim;
