@@ -405,7 +405,11 @@ struct Daemon {
 
 impl Daemon {
     fn pid(&self) -> u32 {
-        self.child.as_ref().map(Child::id).unwrap_or(0)
+        // Never 0: kill(0, ..) would signal the test's own process group.
+        self.child
+            .as_ref()
+            .map(Child::id)
+            .expect("the daemon was reaped")
     }
 
     fn log_text(&self) -> String {
@@ -526,7 +530,7 @@ fn listed_locks(sb: &Sandbox) -> Vec<Listed> {
             why: row[2].as_str().unwrap_or_default().into(),
             mode: row[3].as_str().unwrap_or_default().into(),
             uid: row[4].as_u64().unwrap_or(u64::MAX),
-            pid: row[5].as_u64().unwrap_or(0),
+            pid: row[5].as_u64().expect("ListInhibitors pid"),
         })
         .collect()
 }

@@ -14,7 +14,10 @@ use std::process::Output;
 use mesos_sim::{Sim, SimConfig};
 use serde_json::Value;
 use support::fake::FakeService;
-use support::sandbox::{run_isolated, Sandbox};
+use support::sandbox::{run_isolated_requiring, Sandbox};
+
+/// These tests read logind's InhibitDelayMaxUSec: skip (not fail) where it is not installed.
+const LOGIND: &str = "/lib/systemd/systemd-logind";
 
 const BIN: &str = env!("CARGO_BIN_EXE_mesos-maint");
 
@@ -56,8 +59,9 @@ fn check<'a>(report: &'a Value, name: &str) -> (&'a str, &'a str) {
 
 #[test]
 fn self_test_passes_on_a_ready_node_and_names_what_is_unreachable() {
-    run_isolated(
+    run_isolated_requiring(
         "self_test_passes_on_a_ready_node_and_names_what_is_unreachable",
+        &[LOGIND],
         || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -139,6 +143,7 @@ fn self_test_passes_on_a_ready_node_and_names_what_is_unreachable() {
             );
             assert_eq!(out.status.code(), Some(3), "{r:#}");
             assert_eq!(check(&r, "agent-api").0, "fail");
+            assert!(check(&r, "agent-api").1.contains("127.0.0.1:1"), "{r:#}");
             // Without an agent id the master is only asked whether it answers.
             assert_eq!(check(&r, "master-api").0, "pass", "{r:#}");
 

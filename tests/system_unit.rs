@@ -15,7 +15,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::sandbox::{run_isolated, Sandbox};
+use support::sandbox::{run_isolated_requiring, Sandbox};
+
+/// These tests read logind's InhibitDelayMaxUSec: skip (not fail) where it is not installed.
+const LOGIND: &str = "/lib/systemd/systemd-logind";
 
 const UNIT: &str = "mesos-maint.service";
 const SHIPPED: &str = include_str!("../systemd/mesos-maint.service");
@@ -32,8 +35,9 @@ fn proc_status_field(pid: u32, field: &str) -> String {
 
 #[test]
 fn shipped_unit_starts_hardened_and_stays_inert_without_an_agent() {
-    run_isolated(
+    run_isolated_requiring(
         "shipped_unit_starts_hardened_and_stays_inert_without_an_agent",
+        &[LOGIND],
         || {
             assert!(
                 SHIPPED.contains(SHIPPED_EXEC),

@@ -172,7 +172,7 @@ async fn secret_with_a_colon_is_rejected_before_any_request() {
         ])
         .await;
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains(':'), "{err}");
+    assert!(err.contains("secret contains ':'"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(sim.requests().is_empty());
 }

@@ -249,7 +249,8 @@ fn read_errors_are_io_errors() {
 fn memory_stays_at_one_chunk_plus_one_element() {
     let body = get_agents_body(2_000, None, &["R"]);
     let (found, buf) = splitter::find_measuring(body.as_bytes(), "absent");
-    assert!(found.is_ok());
+    let lookup = found.and_then(|f| f.into_lookup());
+    assert!(matches!(lookup, Ok(AgentLookup::Absent)), "{lookup:?}");
     assert_eq!(buf, splitter::CHUNK_BYTES, "{} bytes of input", body.len());
     // One element bigger than a chunk makes the buffer grow to hold it, and no more.
     let huge = format!(
