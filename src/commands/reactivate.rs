@@ -28,16 +28,14 @@ pub enum Reactivated {
 pub async fn reactivate_agent(master: &MasterClient, id: &str) -> anyhow::Result<Reactivated> {
     match master.reactivate_agent(id).await {
         Ok(()) => Ok(Reactivated::Done),
-        Err(e) => match (e.status(), e.body()) {
-            (Some(400), Some(b)) if b.contains("not deactivated") => Ok(Reactivated::AlreadyActive),
-            (Some(400), Some(b)) if b.contains("DRAINING") => Err(Refusal::Undetermined(format!(
-                "the master refused REACTIVATE_AGENT: agent {id} is still DRAINING (wait for DRAINED, \
-                 or let `mesos-maint drain` finish)"
-            ))
-            .into()),
-            (Some(409), _) => Ok(Reactivated::SavedWhileUnregistered),
-            _ => Err(e.into()),
-        },
+        Err(e) if e.is_not_deactivated() => Ok(Reactivated::AlreadyActive),
+        Err(e) if e.is_still_draining() => Err(Refusal::Undetermined(format!(
+            "the master refused REACTIVATE_AGENT: agent {id} is still DRAINING (wait for DRAINED, \
+             or let `mesos-maint drain` finish)"
+        ))
+        .into()),
+        Err(e) if e.is_saved_while_unregistered() => Ok(Reactivated::SavedWhileUnregistered),
+        Err(e) => Err(e.into()),
     }
 }
 

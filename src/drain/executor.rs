@@ -463,11 +463,10 @@ impl Executor {
                 Event::DrainRequested
             }
             Err(e) => {
-                let err = match (e.status(), e.body()) {
-                    (Some(400), Some(b)) if b.contains("maintenance schedule") => {
-                        DrainError::Refused(format!("the machine is in a maintenance window: {b}"))
-                    }
-                    _ => DrainError::Undetermined(format!("DRAIN_AGENT failed: {e}")),
+                let err = if e.is_in_maintenance_schedule() {
+                    DrainError::Refused(format!("the machine is in a maintenance window: {e}"))
+                } else {
+                    DrainError::Undetermined(format!("DRAIN_AGENT failed: {e}"))
                 };
                 self.fail(err)
             }

@@ -46,6 +46,31 @@ impl MesosError {
         }
     }
 
+    /// DRAIN_AGENT refused because the agent's machine is in a maintenance schedule (400).
+    pub fn is_in_maintenance_schedule(&self) -> bool {
+        self.is_400_containing("maintenance schedule")
+    }
+
+    /// REACTIVATE_AGENT on an agent that is not deactivated (400): already active, or unknown.
+    pub fn is_not_deactivated(&self) -> bool {
+        self.is_400_containing("not deactivated")
+    }
+
+    /// REACTIVATE_AGENT refused while the agent is still DRAINING (400, MESOS-10096).
+    pub fn is_still_draining(&self) -> bool {
+        self.is_400_containing("DRAINING")
+    }
+
+    /// REACTIVATE_AGENT on an agent that is not currently registered: 409, yet the master has
+    /// saved the reactivation.
+    pub fn is_saved_while_unregistered(&self) -> bool {
+        self.status() == Some(409)
+    }
+
+    fn is_400_containing(&self, needle: &str) -> bool {
+        self.status() == Some(400) && self.body().is_some_and(|b| b.contains(needle))
+    }
+
     /// The plain-text reason of a non-2xx answer (e.g. "Unknown agent").
     pub fn body(&self) -> Option<&str> {
         match self {
