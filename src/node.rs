@@ -133,8 +133,6 @@ pub struct PendingOperation {
 pub struct LocalWork {
     pub frameworks: Vec<FrameworkWork>,
     pub pending_operations: Vec<PendingOperation>,
-    /// pending + queued + launched (running or about to run)
-    pub running: usize,
 }
 
 impl LocalWork {
@@ -184,8 +182,12 @@ impl LocalWork {
         LocalWork {
             frameworks,
             pending_operations,
-            running: tasks.pending.len() + tasks.queued.len() + tasks.launched.len(),
         }
+    }
+
+    /// Pending, queued or launched: running or about to run (live minus unacknowledged terminal).
+    pub fn running(&self) -> usize {
+        self.live_tasks() - self.unacknowledged()
     }
 
     pub fn live_tasks(&self) -> usize {

@@ -3,7 +3,7 @@
 use crate::cli::OutputFormat;
 use crate::commands::Ctx;
 use crate::exit::{Exit, Refusal};
-use crate::mesos::{leader, AgentClient, MasterClient};
+use crate::mesos::{AgentClient, MasterClient};
 
 /// This agent's id and a client for its leading master.
 pub async fn resolve(ctx: &Ctx, agent: &AgentClient) -> anyhow::Result<(String, MasterClient)> {
@@ -28,8 +28,7 @@ pub async fn resolve(ctx: &Ctx, agent: &AgentClient) -> anyhow::Result<(String, 
             ))),
         },
     };
-    let (url, _) = leader::resolve_master(ctx.settings.master.as_ref(), agent).await;
-    Ok((id, MasterClient::new(ctx.transport()?, url)))
+    Ok((id, ctx.master(agent, super::DRAIN_RETRY_BUDGET).await?))
 }
 
 pub async fn run(ctx: &Ctx) -> anyhow::Result<Exit> {

@@ -9,7 +9,6 @@ use crate::drain::plan::{plan, PlanInput};
 use crate::drain::progress::ConsoleObserver;
 use crate::drain::{self, DrainDeps, DrainRequest, Outcome, Policy, Trigger};
 use crate::exit::Exit;
-use crate::mesos::{leader, MasterClient};
 use crate::node::MasterObs;
 
 pub fn request_from(ctx: &Ctx, args: &DrainArgs, trigger: Trigger) -> DrainRequest {
@@ -134,8 +133,7 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
             "cannot ask the local agent for its id: {e}"
         ))),
     };
-    let (url, _) = leader::resolve_master(ctx.settings.master.as_ref(), &agent).await;
-    let master = MasterClient::new(ctx.transport()?, url);
+    let master = ctx.master(&agent, super::REPORT_RETRY_BUDGET).await?;
     let master_obs = match master.agent(&agent_id).await {
         Ok(l) => MasterObs::from_lookup(&l),
         Err(e) => MasterObs::Unreachable(e.to_string()),

@@ -18,8 +18,11 @@ use anyhow::Context as _;
 use crate::cli::OutputFormat;
 use crate::config::Settings;
 use crate::drain::MarkerStore;
-use crate::mesos::{AgentClient, Auth, Transport, TransportSettings};
+use crate::mesos::{leader, AgentClient, Auth, MasterClient, Transport, TransportSettings};
 use crate::systemd::Systemd;
+
+/// Commands that change the cluster wait this long for a master to elect a leader or recover.
+pub const DRAIN_RETRY_BUDGET: Duration = crate::mesos::transport::DEFAULT_RETRY_MAX_ELAPSED;
 
 /// `status`/`check` answer a person or a script before a reboot: a master without a leader for
 /// longer than this is reported as undetermined rather than waited for.
@@ -54,7 +57,7 @@ impl Ctx {
     /// A fresh HTTP transport with the configured auth and CA; one per peer so request counts
     /// and leader caches stay apart.
     pub fn transport(&self) -> anyhow::Result<Arc<Transport>> {
-        self.transport_with_retry(TransportSettings::default().retry.max_elapsed)
+        self.transport_with_retry(DRAIN_RETRY_BUDGET)
     }
 
     /// The same, with another budget for retrying "no leader" / "recovering" 503s.
@@ -66,6 +69,18 @@ impl Ctx {
         };
         settings.retry.max_elapsed = max_elapsed;
         Ok(Arc::new(Transport::new(settings)?))
+    }
+
+    /// A client for the leading master: `--master`/config, else what `agent` knows, else
+    /// `leader.mesos:5050`. `retry`: the budget for leaderless 503s.
+    pub async fn master(
+        &self,
+        agent: &AgentClient,
+        retry: Duration,
+    ) -> anyhow::Result<MasterClient> {
+        let (url, source) = leader::resolve_master(self.settings.master.as_ref(), agent).await;
+        tracing::debug!(master = %url, ?source, "leading master");
+        Ok(MasterClient::new(self.transport_with_retry(retry)?, url))
     }
 
     pub fn agent(&self) -> anyhow::Result<AgentClient> {

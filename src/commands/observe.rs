@@ -2,7 +2,7 @@
 //! the units and this tool's marker, asked concurrently and each failing on its own.
 
 use crate::commands::Ctx;
-use crate::mesos::{leader, AgentClient, MasterClient};
+use crate::mesos::AgentClient;
 use crate::node::{drain_state_name, Exceptions, LocalObs, LocalWork, MasterObs};
 use crate::report::{AwsReport, Observed, UnitReport};
 
@@ -21,9 +21,7 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
         // A stopped agent cannot name itself; the marker of our own drain can.
         Err(_) => (marker.as_ref().map(|m| m.agent_id.clone()), None),
     };
-    let (url, _) = leader::resolve_master(ctx.settings.master.as_ref(), &agent).await;
-    let master_client =
-        MasterClient::new(ctx.transport_with_retry(super::REPORT_RETRY_BUDGET)?, url);
+    let master_client = ctx.master(&agent, super::REPORT_RETRY_BUDGET).await?;
     let master = match &agent_id {
         Some(id) => match master_client.agent(id).await {
             Ok(lookup) => MasterObs::from_lookup(&lookup),

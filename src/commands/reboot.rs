@@ -22,7 +22,7 @@ pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
     }
     if args.dry_run {
         let exit = super::drain::run(ctx, args).await?;
-        println!("then: reboot through logind; after the boot the daemon reactivates the agent");
+        eprintln!("then: reboot through logind; after the boot the daemon reactivates the agent");
         return Ok(exit);
     }
     // logind first: a node drained and stopped that then cannot be rebooted is capacity lost
@@ -43,7 +43,8 @@ pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
             "the node is drained and its units stopped, but logind refused the reboot: {e}"
         ))
     })?;
-    println!(
+    // stderr: with --json, stdout holds exactly the drain outcome object.
+    eprintln!(
         "reboot requested; the daemon reactivates agent {} after the boot",
         outcome.agent_id
     );

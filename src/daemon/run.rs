@@ -16,7 +16,7 @@ use crate::commands::Ctx;
 use crate::config::{Loader, Overrides};
 use crate::drain::{current_boot_id, DrainError, Outcome};
 use crate::exit::Exit;
-use crate::mesos::{leader, AgentClient, MasterClient};
+use crate::mesos::AgentClient;
 use crate::node::LocalWork;
 use crate::systemd::{InhibitMode, InhibitorLock, Logind, ShutdownSignals, INHIBIT_SHUTDOWN};
 
@@ -272,9 +272,9 @@ impl State {
                 let ctx = self.ctx.clone();
                 Some(Box::pin(async move {
                     let agent = ctx.agent()?;
-                    let (url, _) =
-                        leader::resolve_master(ctx.settings.master.as_ref(), &agent).await;
-                    let master = MasterClient::new(ctx.transport()?, url);
+                    let master = ctx
+                        .master(&agent, crate::commands::DRAIN_RETRY_BUDGET)
+                        .await?;
                     reactivate_after_boot(&agent, &master, &ctx.markers(), &agent_id).await
                 }))
             }

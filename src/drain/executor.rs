@@ -142,9 +142,10 @@ impl Executor {
                 break;
             }
             if event == Event::Waiting {
+                // The pause the pacer chose during the last poll, never past the deadline.
                 let wait = self
                     .remaining()
-                    .map_or(self.pacer_wait(), |r| r.min(self.pacer_wait()));
+                    .map_or(self.pacer_current, |r| r.min(self.pacer_current));
                 tokio::time::sleep(wait).await;
             }
         }
@@ -166,11 +167,6 @@ impl Executor {
                 DrainError::State("drain failed without a recorded cause".into())
             })),
         }
-    }
-
-    /// The pause before the next poll, chosen by the pacer during the last one.
-    fn pacer_wait(&self) -> Duration {
-        self.pacer_current
     }
 
     fn master_url(&self) -> Url {
@@ -435,7 +431,7 @@ impl Executor {
         if mark_gone_missing {
             observer.action("the agent is drained without mark_gone; re-sending DRAIN_AGENT with mark_gone for the decommission");
         }
-        let master = self.master.as_ref().expect("resolved");
+        let master = self.master();
         let sent = master
             .drain_agent(
                 &self.agent_id,
@@ -508,7 +504,7 @@ impl Executor {
             None => self.observe_local().await,
         };
         let near_done = match &local {
-            LocalObs::Seen(w) => w.running == 0,
+            LocalObs::Seen(w) => w.running() == 0,
             LocalObs::Unreachable(_) => true,
         };
         let master_due = self
@@ -640,11 +636,13 @@ impl Executor {
     fn holders(&self) -> Vec<String> {
         let mut out = Vec::new();
         match &self.last_master {
-            Some(MasterObs::Registered { drain, .. }) if *drain != crate::node::Phase::Drained => {
+            Some(m @ MasterObs::Registered { drain, .. })
+                if *drain != crate::node::Phase::Drained =>
+            {
                 out.push(format!(
                     "the master reports agent {} {}",
                     self.agent_id,
-                    drain_state_name(self.last_master.as_ref().unwrap(), false).as_str()
+                    drain_state_name(m, false).as_str()
                 ));
             }
             Some(MasterObs::Absent) if !self.req.policy.decommission => out.push(format!(

@@ -18,7 +18,6 @@ fn busy() -> LocalWork {
             unacknowledged: 1,
         }],
         pending_operations: vec![],
-        running: 2,
     }
 }
 

@@ -64,7 +64,6 @@ pub struct Report {
     pub operations: Vec<PendingOperation>,
     pub units: Vec<UnitReport>,
     pub inhibitors: Vec<String>,
-    pub maintenance_window: Option<String>,
     pub marker: Option<MarkerReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aws: Option<AwsReport>,
@@ -125,7 +124,6 @@ impl Report {
             operations: ops.unwrap_or_default(),
             units: o.units.clone(),
             inhibitors: o.inhibitors.clone(),
-            maintenance_window: None,
             marker: o.marker.as_ref().map(MarkerReport::from),
             aws: o.aws.as_ref().map(|(r, _)| r.clone()),
             errors,
