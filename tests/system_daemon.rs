@@ -1411,7 +1411,7 @@ fn reboot_command_drains_stops_the_units_then_reboots_through_logind() {
 
             let (ran, samples) = sampling(&sb, sim, 0, || node.run(Some(&sb), sim, &["reboot"]));
             assert_eq!(ran.code, 0, "{}", ran.context());
-            assert!(ran.stdout.contains("reboot requested"), "{}", ran.context());
+            assert!(ran.stderr.contains("reboot requested"), "{}", ran.context());
             let (s, ok) = sb.wait_for_state(REBOOT_TARGET, SOON, |s| s.is_active());
             assert!(ok, "{s:?}");
 
