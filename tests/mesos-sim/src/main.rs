@@ -132,6 +132,11 @@ fn config(a: &ServeArgs) -> Result<SimConfig, String> {
 
 async fn serve(a: ServeArgs) -> Result<(), String> {
     let cfg = config(&a)?;
+    // Handlers go in before the URLs are printed: a caller may signal as soon as it has read them.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| e.to_string())?;
     let sim = Sim::start(cfg).await.map_err(|e| format!("{e:#}"))?;
     let line = serde_json::json!({
         "master": sim.master_url(),
@@ -144,11 +149,9 @@ async fn serve(a: ServeArgs) -> Result<(), String> {
     writeln!(out, "{line}").map_err(|e| e.to_string())?;
     out.flush().map_err(|e| e.to_string())?;
     drop(out);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| e.to_string())?;
     tokio::select! {
         _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
+        _ = int.recv() => {}
     }
     drop(sim);
     Ok(())
