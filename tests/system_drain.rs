@@ -675,6 +675,46 @@ fn reactivate_starts_docker_then_the_agent_and_reactivates_once() {
 }
 
 #[test]
+fn drain_run_again_after_it_stopped_the_units_is_done_without_a_second_drain() {
+    run_isolated(
+        "drain_run_again_after_it_stopped_the_units_is_done_without_a_second_drain",
+        || {
+            let rt = runtime();
+            let sim = start_sim(&rt, quick_config());
+            let sb = standard_node("drain-twice", &sim);
+            let node = Node::new("");
+
+            let ran = node.run(&sb, &sim, &["drain", "--deadline", "60s"]);
+            assert_eq!(ran.code, 0, "{}", ran.context());
+            assert_all(&sb, &[AGENT_SOCKET, AGENT, DOCKER], false);
+
+            // The agent is down now: its id comes from the marker, and its stopped unit stands in
+            // for the local verification (as in `check`).
+            let dry = node.run(&sb, &sim, &["drain", "--dry-run", "--json"]);
+            assert_eq!(dry.code, 0, "{}", dry.context());
+            assert_eq!(dry.json()["agent_id"], sim.agent_id(), "{}", dry.context());
+            let again = node.run(&sb, &sim, &["drain", "--deadline", "20s"]);
+            assert_eq!(again.code, 0, "{}", again.context());
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1, "no second DRAIN_AGENT");
+            assert_eq!(sim.drain_state().as_deref(), Some("DRAINED"));
+            assert_all(&sb, &[AGENT_SOCKET, AGENT, DOCKER], false);
+            assert_eq!(node.marker().expect("marker").stage, Stage::Done);
+            let check = node.run(&sb, &sim, &["check"]);
+            assert_eq!(check.code, 0, "{}", check.context());
+
+            // The marker of the second run still says docker was ours to stop.
+            let ran = node.run(&sb, &sim, &["reactivate", "--json"]);
+            assert_eq!(ran.code, 0, "{}", ran.context());
+            assert_eq!(
+                ran.json()["started_units"],
+                serde_json::json!([DOCKER, AGENT_SOCKET, AGENT])
+            );
+            assert_all(&sb, &[DOCKER, AGENT_SOCKET, AGENT], true);
+        },
+    );
+}
+
+#[test]
 fn reactivate_leaves_docker_alone_when_configured_not_to_stop_it() {
     run_isolated(
         "reactivate_leaves_docker_alone_when_configured_not_to_stop_it",

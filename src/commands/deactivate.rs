@@ -2,32 +2,17 @@
 
 use crate::cli::OutputFormat;
 use crate::commands::Ctx;
+use crate::drain::identity;
 use crate::exit::{Exit, Refusal};
 use crate::mesos::{AgentClient, MasterClient};
 
 /// This agent's id and a client for its leading master.
 pub async fn resolve(ctx: &Ctx, agent: &AgentClient) -> anyhow::Result<(String, MasterClient)> {
     let marker = ctx.markers().load().ok().flatten();
-    let id = match agent.get_agent().await {
-        Ok(info) => match info.id {
-            Some(id) => id,
-            None => anyhow::bail!(Refusal::Undetermined(
-                "the local agent has no agent id yet (not registered)".into()
-            )),
-        },
-        Err(e) => match marker {
-            Some(m) => {
-                tracing::warn!(
-                    "local agent unreachable ({e}); using agent id {} from the marker",
-                    m.agent_id
-                );
-                m.agent_id
-            }
-            None => anyhow::bail!(Refusal::Undetermined(format!(
-                "cannot ask the local agent for its id: {e}"
-            ))),
-        },
-    };
+    // Any marker will do: whichever drain stopped the agent recorded whose it was.
+    let id = identity::agent_id(agent, marker.as_ref())
+        .await
+        .map_err(|e| Refusal::Undetermined(e.to_string()))?;
     Ok((id, ctx.master(agent, super::DRAIN_RETRY_BUDGET).await?))
 }
 

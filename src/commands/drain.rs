@@ -7,8 +7,8 @@ use crate::commands::Ctx;
 use crate::drain::hooks::{HookStage, Hooks};
 use crate::drain::plan::{plan, PlanInput};
 use crate::drain::progress::ConsoleObserver;
-use crate::drain::{self, DrainDeps, DrainRequest, Outcome, Policy, Trigger};
-use crate::exit::Exit;
+use crate::drain::{self, identity, DrainDeps, DrainRequest, Outcome, Policy, Trigger};
+use crate::exit::{Exit, Refusal};
 use crate::node::MasterObs;
 
 pub fn request_from(ctx: &Ctx, args: &DrainArgs, trigger: Trigger) -> DrainRequest {
@@ -122,17 +122,10 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
     let agent = ctx.agent()?;
     let markers = ctx.markers();
     let marker = markers.load().ok().flatten();
-    let info = agent.get_agent().await;
-    let agent_id = match (&info, &marker) {
-        (Ok(i), _) if i.id.is_some() => i.id.clone().unwrap(),
-        (_, Some(m)) => m.agent_id.clone(),
-        (Ok(_), None) => anyhow::bail!(crate::exit::Refusal::Undetermined(
-            "the local agent has no agent id yet (not registered); nothing to drain".into()
-        )),
-        (Err(e), None) => anyhow::bail!(crate::exit::Refusal::Undetermined(format!(
-            "cannot ask the local agent for its id: {e}"
-        ))),
-    };
+    // The same identity rule as the drain it previews.
+    let agent_id = identity::agent_id(&agent, identity::drain_fallback(marker.as_ref()))
+        .await
+        .map_err(|e| Refusal::Undetermined(e.to_string()))?;
     let master = ctx.master(&agent, super::REPORT_RETRY_BUDGET).await?;
     let master_obs = match master.agent(&agent_id).await {
         Ok(l) => MasterObs::from_lookup(&l),
@@ -143,6 +136,10 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         Some(plan_units(ctx, req).await)
     } else {
         None
+    };
+    let agent_unit_stopped = match &units {
+        Some(Ok(u)) => super::observe::unit_stopped(ctx, &u.agent.service).await,
+        _ => false,
     };
     let hooks = hooks(ctx);
     let leader = master.leader_url().to_string();
@@ -155,6 +152,7 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         max_grace_period: req.max_grace_period,
         deadline: req.deadline,
         units,
+        agent_unit_stopped,
         marker: marker.as_ref(),
         pre_hooks: hooks.list(HookStage::PreDrain),
         post_hooks: hooks.list(HookStage::PostDrain),

@@ -121,6 +121,14 @@ async fn observe_inhibitors() -> Vec<String> {
 }
 
 /// The agent and docker units as systemd sees them; empty when the bus is not reachable.
+/// systemd reports `unit` stopped; false when that cannot be read.
+pub async fn unit_stopped(ctx: &Ctx, unit: &str) -> bool {
+    match ctx.systemd_if_available().await {
+        Some(sd) => sd.unit_state(unit).await.is_ok_and(|st| st.is_stopped()),
+        None => false,
+    }
+}
+
 async fn observe_units(ctx: &Ctx) -> (Vec<UnitReport>, bool) {
     let Some(sd) = ctx.systemd_if_available().await else {
         return (Vec::new(), false);

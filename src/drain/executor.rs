@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use super::hooks::{HookEnv, HookStage, Hooks};
+use super::identity;
 use super::lock::{DrainLock, LockError};
 use super::machine::{await_event, drain_already_requested, transition, Event, Policy, Stage};
 use super::marker::{current_boot_id, unix_now, Marker, MarkerStore, Trigger};
@@ -235,33 +236,13 @@ impl Executor {
             .filter(|m| m.stage == Stage::Done && m.policy.decommission)
             .filter(|m| m.boot_id == current_boot_id())
             .map(|m| m.agent_id.clone());
+        let fallback = identity::drain_fallback(previous.as_ref());
+        self.agent_id = match identity::agent_id(&self.deps.agent, fallback).await {
+            Ok(id) => id,
+            Err(e) => return self.fail(DrainError::Undetermined(e.to_string())),
+        };
         let resumable =
             previous.filter(|m| !m.stage.is_terminal() && m.boot_id == current_boot_id());
-        self.agent_id = match self.deps.agent.get_agent().await {
-            Ok(info) => match info.id {
-                Some(id) => id,
-                None => {
-                    return self.fail(DrainError::Undetermined(format!(
-                    "the local agent at {} has no agent id yet (not registered); nothing to drain",
-                    self.deps.agent.url()
-                )))
-                }
-            },
-            Err(e) => {
-                match &resumable {
-                    // An interrupted drain may have left the agent down; its marker knows the id.
-                    Some(m) => {
-                        tracing::warn!("local agent unreachable ({e}); resuming with agent id {} from the marker", m.agent_id);
-                        m.agent_id.clone()
-                    }
-                    None => {
-                        return self.fail(DrainError::Undetermined(format!(
-                            "cannot ask the local agent for its id: {e}"
-                        )))
-                    }
-                }
-            }
-        };
         let (url, source) =
             leader::resolve_master(self.deps.configured_master.as_ref(), &self.deps.agent).await;
         tracing::info!(master = %url, ?source, agent_id = %self.agent_id, "resolved");
@@ -474,6 +455,12 @@ impl Executor {
         let (tasks, ops) = tokio::join!(agent.get_tasks(), agent.get_operations());
         let (tasks, ops) = match (tasks, ops) {
             (Ok(t), Ok(o)) => (t, o),
+            // The check's rule: an agent whose unit systemd reports stopped runs nothing (a
+            // drain run again after ours stopped the units sees this).
+            (Err(e), _) | (_, Err(e)) if self.agent_unit_stopped().await => {
+                tracing::debug!("the local agent does not answer ({e}); its unit is stopped");
+                return LocalObs::Seen(LocalWork::default());
+            }
             (Err(e), _) | (_, Err(e)) => return LocalObs::Unreachable(e.to_string()),
         };
         let unknown = tasks
@@ -583,6 +570,19 @@ impl Executor {
             LocalObs::Unreachable(e) => {
                 tracing::warn!("cannot verify the local agent (will retry): {e}");
                 Event::LocalBusy
+            }
+        }
+    }
+
+    async fn agent_unit_stopped(&self) -> bool {
+        let (Some(sd), Some(plan)) = (self.deps.systemd.as_ref(), self.unit_plan.as_ref()) else {
+            return false;
+        };
+        match sd.unit_state(&plan.agent.service).await {
+            Ok(st) => st.is_stopped(),
+            Err(e) => {
+                tracing::debug!("cannot read the agent unit's state: {e}");
+                false
             }
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod executor;
 pub mod hooks;
+pub mod identity;
 pub mod lock;
 pub mod machine;
 pub mod marker;

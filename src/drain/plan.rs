@@ -22,6 +22,8 @@ pub struct PlanInput<'a> {
     pub deadline: Option<Duration>,
     /// `None` when units are not stopped; `Err` when they would be but cannot be found.
     pub units: Option<Result<UnitPlan, String>>,
+    /// systemd reports the agent's service stopped.
+    pub agent_unit_stopped: bool,
     pub marker: Option<&'a Marker>,
     pub pre_hooks: Vec<PathBuf>,
     pub post_hooks: Vec<PathBuf>,
@@ -97,6 +99,11 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         LocalObs::Seen(_) => {
             steps.push("  now: the local agent has no live task and no pending operation".into())
         }
+        // The drain's own rule: silence after mark_gone, or from a stopped unit, is no blocker.
+        LocalObs::Unreachable(_) if p.decommission || input.agent_unit_stopped => steps.push(
+            "  now: the local agent does not answer (its unit is stopped or it is being decommissioned)"
+                .into(),
+        ),
         LocalObs::Unreachable(e) => blockers.push(format!("cannot ask the local agent: {e}")),
     }
     if let Some(Ok(u)) = &input.units {
@@ -156,6 +163,7 @@ mod tests {
             max_grace_period: Some(Duration::from_secs(600)),
             deadline: Some(Duration::from_secs(3600)),
             units: None,
+            agent_unit_stopped: false,
             marker: None,
             pre_hooks: vec![],
             post_hooks: vec![],
@@ -203,5 +211,24 @@ mod tests {
         assert!(plan.steps.iter().any(|s| s.starts_with("skip DRAIN_AGENT")));
         assert!(!plan.steps.iter().any(|s| s.starts_with("POST")));
         assert_eq!(plan.blockers.len(), 1);
+        assert!(
+            plan.blockers[0].contains("local agent"),
+            "{:?}",
+            plan.blockers
+        );
+    }
+
+    #[test]
+    fn a_silent_agent_behind_a_stopped_unit_is_no_blocker() {
+        let m = MasterObs::Registered {
+            drain: Phase::Drained,
+            deactivated: true,
+            active: false,
+            mark_gone: false,
+        };
+        let l = LocalObs::Unreachable("refused".into());
+        let mut i = input(&m, &l, P);
+        i.agent_unit_stopped = true;
+        assert_eq!(plan(&i).blockers, Vec::<String>::new());
     }
 }
