@@ -641,7 +641,7 @@ async fn api_checks(ctx: &Ctx) -> Vec<Check> {
             }
         }
         // Without an agent id only reachability can be checked.
-        None => match transport.get(&url, "/version").await {
+        None => match transport.get(&url, "/version", None).await {
             Ok((answered, _)) => {
                 Check::pass("master-api", format!("{answered} answers ({source:?})"))
             }

@@ -199,7 +199,7 @@ impl AgentClient {
 
     /// v0 `GET /state`.
     pub async fn state(&self) -> Result<AgentState, MesosError> {
-        let (url, bytes) = self.transport.get(&self.base, "/state").await?;
+        let (url, bytes) = self.transport.get(&self.base, "/state", None).await?;
         let s: AgentStateV0Wire = decode(&url, &bytes)?;
         Ok(AgentState {
             id: s.id,

@@ -17,6 +17,11 @@ use super::scan;
 use super::transport::{shown, Transport};
 use super::types::{Call, DrainInfoWire, SlavesV0Wire};
 
+/// A filtered `/master/slaves` answer holds one agent (1-2 KB in real captures). Anything past
+/// this is a master that ignored the filter: stop reading and scan GET_AGENTS instead of
+/// buffering the whole cluster first.
+pub const FILTERED_ANSWER_MAX_BYTES: u64 = 1024 * 1024;
+
 /// `DrainInfo.state` as the master reports it; names a newer master adds are kept verbatim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum DrainState {
@@ -120,7 +125,8 @@ impl MasterClient {
         }
         let path = format!("/master/slaves?slave_id={}", encode_query(agent_id));
         let leader = self.leader_url();
-        let (url, bytes) = match self.transport.get(&leader, &path).await {
+        let limit = Some(FILTERED_ANSWER_MAX_BYTES);
+        let (url, bytes) = match self.transport.get(&leader, &path, limit).await {
             Ok(answer) => answer,
             // A master without the endpoint, or one that sent every agent back.
             Err(e @ (MesosError::Status { status: 404, .. } | MesosError::TooLarge { .. })) => {

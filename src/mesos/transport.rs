@@ -314,14 +314,25 @@ impl Transport {
         body: &serde_json::Value,
     ) -> Result<(Url, Bytes), MesosError> {
         let (url, resp) = self.exchange(base, "/api/v1", Some(encode(body))).await?;
-        let bytes = self.read_capped(&url, resp).await?;
+        let bytes = self
+            .read_capped(&url, resp, self.inner.max_body_bytes)
+            .await?;
         Ok((url, bytes))
     }
 
     /// `GET <base><path_and_query>` (v0 endpoints), same auth, redirect and retry rules as `call`.
-    pub async fn get(&self, base: &Url, path_and_query: &str) -> Result<(Url, Bytes), MesosError> {
+    /// `limit` caps the body below the transport's own cap (never above it).
+    pub async fn get(
+        &self,
+        base: &Url,
+        path_and_query: &str,
+        limit: Option<u64>,
+    ) -> Result<(Url, Bytes), MesosError> {
         let (url, resp) = self.exchange(base, path_and_query, None).await?;
-        let bytes = self.read_capped(&url, resp).await?;
+        let limit = limit.map_or(self.inner.max_body_bytes, |l| {
+            l.min(self.inner.max_body_bytes)
+        });
+        let bytes = self.read_capped(&url, resp, limit).await?;
         Ok((url, bytes))
     }
 
@@ -448,13 +459,13 @@ impl Transport {
         }
     }
 
-    /// Reads a 2xx body, refusing more than `max_body_bytes` (announced or actually sent).
+    /// Reads a 2xx body, refusing more than `limit` bytes (announced or actually sent).
     async fn read_capped(
         &self,
         url: &Url,
         mut resp: reqwest::Response,
+        limit: u64,
     ) -> Result<Bytes, MesosError> {
-        let limit = self.inner.max_body_bytes;
         let too_large = || MesosError::TooLarge {
             url: shown(url),
             limit,

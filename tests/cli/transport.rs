@@ -273,6 +273,33 @@ async fn unfiltered_slaves_endpoint_falls_back_to_streaming_get_agents() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_unfiltered_answer_is_cut_off_at_one_mebibyte() {
+    // 2,000 agents of about 1 KB in /master/slaves: past the cap of a one-agent answer, far
+    // below the 16 MiB transport cap, so only the small cap can end the read.
+    let cfg = SimConfig {
+        ignore_slave_id_filter: true,
+        filler_agents: 2000,
+        ..busy_config()
+    };
+    let sim = Sim::start(cfg).await.unwrap();
+    let run = Run::new();
+    let (code, out, err) = run
+        .run(&[
+            "check",
+            "--json",
+            "--master",
+            &sim.master_url(),
+            "--agent",
+            &sim.agent_url(),
+        ])
+        .await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(json(&out)["live_tasks"], 3, "{out}");
+    assert!(err.contains("larger than 1048576 bytes"), "{err}");
+    assert_eq!(sim.count_calls("GET_AGENTS"), 1, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_filtered_endpoint_is_used_when_it_works() {
     let cfg = SimConfig {
         filler_agents: 200,

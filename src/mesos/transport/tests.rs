@@ -56,7 +56,7 @@ async fn base_path_prefix_is_kept() {
     let base = srv.url.join("/mesos/").unwrap();
     t.call(&base, &json!({})).await.unwrap();
     let base = srv.url.join("/mesos").unwrap();
-    t.get(&base, "/master/slaves?slave_id=a%2Fb").await.unwrap();
+    t.get(&base, "/master/slaves?slave_id=a%2Fb", None).await.unwrap();
     let reqs = srv.requests();
     assert_eq!(reqs[0].target, "/mesos/api/v1");
     assert_eq!(reqs[1].method, "GET");
@@ -103,7 +103,7 @@ async fn get_redirect_keeps_query_and_token() {
     .await;
     let t = transport(Auth::Token("jwt.abc".into()));
     let (url, _) = t
-        .get(&follower.url, "/master/slaves?slave_id=S1")
+        .get(&follower.url, "/master/slaves?slave_id=S1", None)
         .await
         .unwrap();
     assert_eq!(url.query(), Some("slave_id=S1"));
@@ -243,13 +243,25 @@ async fn too_large_by_content_length_and_by_counting() {
         "{err}"
     );
     let srv = TestServer::fixed(Canned::new(200, vec![b'x'; 5000]).without_length()).await;
-    let err = t.get(&srv.url, "/state").await.unwrap_err();
+    let err = t.get(&srv.url, "/state", None).await.unwrap_err();
     assert!(
         matches!(err, MesosError::TooLarge { limit: 1000, .. }),
         "{err}"
     );
     let srv = TestServer::fixed(Canned::new(200, vec![b'x'; 1000]).without_length()).await;
-    assert_eq!(t.get(&srv.url, "/state").await.unwrap().1.len(), 1000);
+    assert_eq!(t.get(&srv.url, "/state", None).await.unwrap().1.len(), 1000);
+    // A per-call limit tightens the cap, and never loosens it.
+    let err = t.get(&srv.url, "/state", Some(999)).await.unwrap_err();
+    assert!(
+        matches!(err, MesosError::TooLarge { limit: 999, .. }),
+        "{err}"
+    );
+    let srv = TestServer::fixed(Canned::new(200, vec![b'x'; 5000]).without_length()).await;
+    let err = t.get(&srv.url, "/state", Some(10_000)).await.unwrap_err();
+    assert!(
+        matches!(err, MesosError::TooLarge { limit: 1000, .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
