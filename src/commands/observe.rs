@@ -2,8 +2,9 @@
 //! the units and this tool's marker, asked concurrently and each failing on its own.
 
 use crate::commands::Ctx;
+use crate::local_work;
 use crate::mesos::AgentClient;
-use crate::node::{drain_state_name, Exceptions, LocalObs, LocalWork, MasterObs};
+use crate::node::{drain_state_name, Exceptions, LocalObs, MasterObs};
 use crate::report::{AwsReport, Observed, UnitReport};
 
 pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
@@ -61,15 +62,7 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
 
 /// The work on the local agent: tasks by framework (with names) and non-terminal operations.
 pub async fn observe_local(agent: &AgentClient) -> LocalObs {
-    let (tasks, ops, names) = tokio::join!(
-        agent.get_tasks(),
-        agent.get_operations(),
-        agent.get_frameworks()
-    );
-    match (tasks, ops) {
-        (Ok(t), Ok(o)) => LocalObs::Seen(LocalWork::from_api(&t, &o, &names.unwrap_or_default())),
-        (Err(e), _) | (_, Err(e)) => LocalObs::Unreachable(e.to_string()),
-    }
+    local_work::observe(agent, local_work::Names::Cached(&mut Vec::new())).await
 }
 
 /// With `[aws] enabled = true`: the instance's lifecycle state and spot notice from the metadata

@@ -16,8 +16,9 @@ use crate::commands::Ctx;
 use crate::config::{Loader, Overrides};
 use crate::drain::{current_boot_id, DrainError, Outcome};
 use crate::exit::Exit;
+use crate::local_work;
 use crate::mesos::AgentClient;
-use crate::node::LocalWork;
+use crate::node::LocalObs;
 use crate::systemd::{InhibitMode, InhibitorLock, Logind, ShutdownSignals, INHIBIT_SHUTDOWN};
 
 use super::boot::{reactivate_after_boot, BootOutcome};
@@ -290,24 +291,20 @@ impl State {
             }
         }
         let work = match &self.agent {
-            Some(agent) => {
-                let (tasks, ops) = tokio::join!(agent.get_tasks(), agent.get_operations());
-                match (tasks, ops) {
-                    (Ok(t), Ok(o)) => {
-                        let w = LocalWork::from_api(&t, &o, &[]);
-                        self.metrics.set_tasks_left(w.live_tasks() as u64);
-                        if w.is_empty() {
-                            Work::Idle
-                        } else {
-                            Work::Busy
-                        }
-                    }
-                    (Err(e), _) | (_, Err(e)) => {
-                        tracing::debug!("local agent not answering: {e}");
-                        Work::Unknown
+            Some(agent) => match local_work::observe(agent, local_work::Names::Skip).await {
+                LocalObs::Seen(w) => {
+                    self.metrics.set_tasks_left(w.live_tasks() as u64);
+                    if w.is_empty() {
+                        Work::Idle
+                    } else {
+                        Work::Busy
                     }
                 }
-            }
+                LocalObs::Unreachable(e) => {
+                    tracing::debug!("local agent not answering: {e}");
+                    Work::Unknown
+                }
+            },
             None => Work::Unknown,
         };
         if work != self.work {

@@ -16,6 +16,7 @@ use super::progress::{Observer, Snapshot};
 use super::units::{UnitPlan, UnitStages};
 use super::DrainError;
 use crate::config::UnitSettings;
+use crate::local_work;
 use crate::mesos::{leader, AgentClient, MasterClient, MesosError, Transport};
 use crate::node::{drain_state_name, LocalObs, LocalWork, MasterObs};
 use crate::systemd::Systemd;
@@ -451,33 +452,16 @@ impl Executor {
     }
 
     async fn observe_local(&mut self) -> LocalObs {
-        let agent = &self.deps.agent;
-        let (tasks, ops) = tokio::join!(agent.get_tasks(), agent.get_operations());
-        let (tasks, ops) = match (tasks, ops) {
-            (Ok(t), Ok(o)) => (t, o),
+        let names = local_work::Names::Cached(&mut self.frameworks);
+        match local_work::observe(&self.deps.agent, names).await {
             // The check's rule: an agent whose unit systemd reports stopped runs nothing (a
             // drain run again after ours stopped the units sees this).
-            (Err(e), _) | (_, Err(e)) if self.agent_unit_stopped().await => {
+            LocalObs::Unreachable(e) if self.agent_unit_stopped().await => {
                 tracing::debug!("the local agent does not answer ({e}); its unit is stopped");
-                return LocalObs::Seen(LocalWork::default());
+                LocalObs::Seen(LocalWork::default())
             }
-            (Err(e), _) | (_, Err(e)) => return LocalObs::Unreachable(e.to_string()),
-        };
-        let unknown = tasks
-            .pending
-            .iter()
-            .chain(&tasks.queued)
-            .chain(&tasks.launched)
-            .chain(&tasks.terminated)
-            .any(|t| !self.frameworks.iter().any(|f| f.id == t.framework_id));
-        if unknown {
-            match agent.get_frameworks().await {
-                Ok(f) => self.frameworks = f,
-                Err(e) => tracing::debug!("cannot read framework names: {e}"),
-            }
+            seen => seen,
         }
-        let work = LocalWork::from_api(&tasks, &ops, &self.frameworks);
-        LocalObs::Seen(work)
     }
 
     async fn await_drained(&mut self, observer: &mut dyn Observer) -> Event {

@@ -56,7 +56,9 @@ async fn base_path_prefix_is_kept() {
     let base = srv.url.join("/mesos/").unwrap();
     t.call(&base, &json!({})).await.unwrap();
     let base = srv.url.join("/mesos").unwrap();
-    t.get(&base, "/master/slaves?slave_id=a%2Fb", None).await.unwrap();
+    t.get(&base, "/master/slaves?slave_id=a%2Fb", None)
+        .await
+        .unwrap();
     let reqs = srv.requests();
     assert_eq!(reqs[0].target, "/mesos/api/v1");
     assert_eq!(reqs[1].method, "GET");
