@@ -9,19 +9,10 @@ use mesos_sim::Sim;
 
 use crate::common::{busy_config, json, Run};
 
-fn config(run: &Run, text: &str) -> String {
-    let path = run.state_dir().join("aws-test.toml");
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn enabled_without_hook_or_group_exits_2_naming_the_keys() {
     let run = Run::new();
-    let file = config(
-        &run,
-        "[aws]\nenabled = true\nauto_scaling_group = \"agents\"\n",
-    );
+    let file = run.config_file("[aws]\nenabled = true\nauto_scaling_group = \"agents\"\n");
     let (code, _, err) = run.run(&["status", "--config", &file]).await;
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("aws.lifecycle_hook"), "{err}");
@@ -32,23 +23,14 @@ async fn status_shows_lifecycle_state_and_spot_notice() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let imds = FakeImds::start().await;
     let run = Run::new();
-    let file = config(
-        &run,
+    let file = run.config_file(
         &format!(
             "[aws]\nenabled = true\nimds_endpoint = \"{}\"\nlifecycle_hook = \"drain\"\nauto_scaling_group = \"agents\"\n",
             imds.url()
         ),
     );
-    let args = [
-        "--config",
-        &file,
-        "--master",
-        &sim.master_url(),
-        "--agent",
-        &sim.agent_url(),
-    ];
     let (code, out, err) = run
-        .run(&[&["status", "--output", "json"][..], &args].concat())
+        .run_against(&sim, &["status", "--output", "json", "--config", &file])
         .await;
     assert_eq!(code, 0, "{err}");
     let v = json(&out);
@@ -60,7 +42,7 @@ async fn status_shows_lifecycle_state_and_spot_notice() {
     imds.terminate();
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     imds.set_spot_instance_action(Some(("terminate", at)));
-    let (code, out, err) = run.run(&[&["status"][..], &args].concat()).await;
+    let (code, out, err) = run.run_against(&sim, &["status", "--config", &file]).await;
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains(&format!(
@@ -76,7 +58,7 @@ async fn status_shows_lifecycle_state_and_spot_notice() {
     // Unreadable metadata is reported, and does not change the exit code.
     drop(imds);
     let (code, out, _) = run
-        .run(&[&["status", "--output", "json"][..], &args].concat())
+        .run_against(&sim, &["status", "--output", "json", "--config", &file])
         .await;
     assert_eq!(code, 0);
     let v = json(&out);
@@ -89,17 +71,7 @@ async fn status_shows_lifecycle_state_and_spot_notice() {
 async fn no_aws_key_in_the_report_when_disabled() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
-    let (code, out, _) = run
-        .run(&[
-            "status",
-            "--output",
-            "json",
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
-        .await;
+    let (code, out, _) = run.run_against(&sim, &["status", "--output", "json"]).await;
     assert_eq!(code, 0);
     assert!(json(&out).get("aws").is_none());
 }

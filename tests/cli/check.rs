@@ -6,15 +6,7 @@ use crate::common::*;
 async fn check_on_a_busy_undrained_agent_is_not_safe_and_names_frameworks() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
-    let (code, out, err) = run
-        .run(&[
-            "check",
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
-        .await;
+    let (code, out, err) = run.run_against(&sim, &["check"]).await;
     assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
     assert!(out.contains("NOT SAFE"), "{out}");
     assert!(out.contains("marathon (fw-marathon)"), "{out}");
@@ -27,16 +19,7 @@ async fn check_on_a_busy_undrained_agent_is_not_safe_and_names_frameworks() {
 async fn check_json_is_one_object_with_the_contract_fields() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
-    let (code, out, _) = run
-        .run(&[
-            "check",
-            "--json",
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
-        .await;
+    let (code, out, _) = run.run_against(&sim, &["check", "--json"]).await;
     assert_eq!(code, 1);
     let v = json(&out);
     assert_eq!(v["agent_id"], sim.agent_id());
@@ -60,17 +43,7 @@ async fn check_json_is_one_object_with_the_contract_fields() {
 async fn status_json_has_no_safe_field_and_exits_zero() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
-    let (code, out, _) = run
-        .run(&[
-            "status",
-            "--output",
-            "json",
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
-        .await;
+    let (code, out, _) = run.run_against(&sim, &["status", "--output", "json"]).await;
     assert_eq!(code, 0, "{out}");
     let v = json(&out);
     assert!(v.get("safe").is_none());
@@ -81,12 +54,9 @@ async fn status_json_has_no_safe_field_and_exits_zero() {
 async fn check_after_a_drain_is_safe() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
-    let args = ["--master", &sim.master_url(), "--agent", &sim.agent_url()];
-    let (code, _, err) = run
-        .run(&[&["drain", "--no-stop"][..], &args].concat())
-        .await;
+    let (code, _, err) = run.run_against(&sim, &["drain", "--no-stop"]).await;
     assert_eq!(code, 0, "{err}");
-    let (code, out, _) = run.run(&[&["check", "--json"][..], &args].concat()).await;
+    let (code, out, _) = run.run_against(&sim, &["check", "--json"]).await;
     assert_eq!(code, 0, "{out}");
     let v = json(&out);
     assert_eq!(v["safe"], true);
@@ -101,26 +71,16 @@ async fn unreachable_agent_or_master_is_undetermined_never_safe() {
     let run = Run::new();
     // Nothing listens on port 9 of loopback.
     let (code, out, _) = run
-        .run(&[
-            "check",
-            "--json",
-            "--master",
+        .run_at(
             &sim.master_url(),
-            "--agent",
             "http://127.0.0.1:9",
-        ])
+            &["check", "--json"],
+        )
         .await;
     assert_eq!(code, 3, "{out}");
     assert_eq!(json(&out)["safe"], false);
     let (code, out, _) = run
-        .run(&[
-            "check",
-            "--json",
-            "--master",
-            "http://127.0.0.1:9",
-            "--agent",
-            &sim.agent_url(),
-        ])
+        .run_at("http://127.0.0.1:9", &sim.agent_url(), &["check", "--json"])
         .await;
     assert_eq!(code, 3, "{out}");
     assert_eq!(json(&out)["drain_state"], "UNKNOWN");
@@ -130,12 +90,11 @@ async fn unreachable_agent_or_master_is_undetermined_never_safe() {
 async fn drained_master_with_unacknowledged_local_updates_is_not_safe() {
     let sim = Sim::start(stuck_config()).await.unwrap();
     let run = Run::new();
-    let args = ["--master", &sim.master_url(), "--agent", &sim.agent_url()];
     let (code, _, err) = run
-        .run(&[&["drain", "--no-stop", "--deadline", "1s"][..], &args].concat())
+        .run_against(&sim, &["drain", "--no-stop", "--deadline", "1s"])
         .await;
     assert_eq!(code, 4, "{err}");
-    let (code, out, _) = run.run(&[&["check"][..], &args].concat()).await;
+    let (code, out, _) = run.run_against(&sim, &["check"]).await;
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("not acknowledged"), "{out}");
     assert!(out.contains("dead-scheduler"), "{out}");
@@ -149,8 +108,7 @@ async fn stuck_operation_keeps_the_node_unsafe() {
     };
     let sim = Sim::start(cfg).await.unwrap();
     let run = Run::new();
-    let args = ["--master", &sim.master_url(), "--agent", &sim.agent_url()];
-    let (code, out, _) = run.run(&[&["check", "--json"][..], &args].concat()).await;
+    let (code, out, _) = run.run_against(&sim, &["check", "--json"]).await;
     assert_eq!(code, 1, "{out}");
     let v = json(&out);
     assert_eq!(v["pending_operations"], 1);
@@ -159,7 +117,7 @@ async fn stuck_operation_keeps_the_node_unsafe() {
         "{v}"
     );
     let (code, _, err) = run
-        .run(&[&["drain", "--no-stop", "--deadline", "1s"][..], &args].concat())
+        .run_against(&sim, &["drain", "--no-stop", "--deadline", "1s"])
         .await;
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("OPERATION_PENDING"), "{err}");
@@ -173,14 +131,11 @@ async fn mesos_1_9_responses_are_understood() {
     };
     let sim = Sim::start(cfg).await.unwrap();
     let run = Run::new();
-    let args = ["--master", &sim.master_url(), "--agent", &sim.agent_url()];
-    let (code, out, _) = run.run(&[&["check", "--json"][..], &args].concat()).await;
+    let (code, out, _) = run.run_against(&sim, &["check", "--json"]).await;
     assert_eq!(code, 1, "{out}");
     assert_eq!(json(&out)["live_tasks"], 3);
-    let (code, _, err) = run
-        .run(&[&["drain", "--no-stop"][..], &args].concat())
-        .await;
+    let (code, _, err) = run.run_against(&sim, &["drain", "--no-stop"]).await;
     assert_eq!(code, 0, "{err}");
-    let (code, out, _) = run.run(&[&["check", "--json"][..], &args].concat()).await;
+    let (code, out, _) = run.run_against(&sim, &["check", "--json"]).await;
     assert_eq!(code, 0, "{out}");
 }

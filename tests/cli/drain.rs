@@ -12,29 +12,28 @@ fn drain_bodies(sim: &Sim) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Waits (at most 20 s) until the simulator has received a DRAIN_AGENT call.
+async fn wait_for_drain_agent(sim: &Sim) {
+    let waited = std::time::Instant::now();
+    while sim.count_calls("DRAIN_AGENT") == 0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "drain never sent DRAIN_AGENT"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn drain_sends_one_well_formed_request_and_waits_for_drained() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
-    let (code, out, err) = run
-        .run(&[
-            "drain",
-            "--no-stop",
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
-        .await;
+    let (code, out, err) = run.run_against(&sim, &["drain", "--no-stop"]).await;
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     assert!(out.contains("DRAINED"), "{out}");
     assert_eq!(sim.drain_state().as_deref(), Some("DRAINED"));
     assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
-    let req = sim
-        .requests()
-        .into_iter()
-        .find(|r| r.call_type().as_deref() == Some("DRAIN_AGENT"))
-        .unwrap();
+    let req = first_call(&sim, "DRAIN_AGENT");
     assert_eq!(req.header("content-type"), Some("application/json"));
     let body: serde_json::Value = serde_json::from_str(&req.body).unwrap();
     assert_eq!(body["drain_agent"]["agent_id"]["value"], sim.agent_id());
@@ -57,16 +56,10 @@ async fn max_grace_period_goes_out_as_seconds_and_nanos() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
     let (code, _, err) = run
-        .run(&[
-            "drain",
-            "--no-stop",
-            "--max-grace-period",
-            "1m30s500ms",
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
+        .run_against(
+            &sim,
+            &["drain", "--no-stop", "--max-grace-period", "1m30s500ms"],
+        )
         .await;
     assert_eq!(code, 0, "{err}");
     let bodies = drain_bodies(&sim);
@@ -80,14 +73,9 @@ async fn max_grace_period_goes_out_as_seconds_and_nanos() {
 async fn a_second_drain_of_a_drained_agent_sends_nothing() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
-    let args = ["--master", &sim.master_url(), "--agent", &sim.agent_url()];
-    let (code, _, _) = run
-        .run(&[&["drain", "--no-stop"][..], &args].concat())
-        .await;
+    let (code, _, _) = run.run_against(&sim, &["drain", "--no-stop"]).await;
     assert_eq!(code, 0);
-    let (code, _, err) = run
-        .run(&[&["drain", "--no-stop"][..], &args].concat())
-        .await;
+    let (code, _, err) = run.run_against(&sim, &["drain", "--no-stop"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("not sent again"), "{err}");
     assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
@@ -100,16 +88,7 @@ async fn deadline_exits_4_and_names_the_unacknowledging_framework() {
     let run = Run::new();
     let started = std::time::Instant::now();
     let (code, _, err) = run
-        .run(&[
-            "drain",
-            "--no-stop",
-            "--deadline",
-            "2s",
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
+        .run_against(&sim, &["drain", "--no-stop", "--deadline", "2s"])
         .await;
     assert_eq!(code, 4, "{err}");
     assert!(started.elapsed() < Duration::from_secs(20));
@@ -124,9 +103,8 @@ async fn deadline_exits_4_and_names_the_unacknowledging_framework() {
 async fn decommission_sends_mark_gone_and_succeeds_when_gone() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
-    let args = ["--master", &sim.master_url(), "--agent", &sim.agent_url()];
     let (code, out, err) = run
-        .run(&[&["drain", "--no-stop", "--decommission"][..], &args].concat())
+        .run_against(&sim, &["drain", "--no-stop", "--decommission"])
         .await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("GONE"), "{out}");
@@ -135,7 +113,7 @@ async fn decommission_sends_mark_gone_and_succeeds_when_gone() {
     assert_eq!(bodies[0]["drain_agent"]["mark_gone"], true);
     assert!(sim.is_gone());
     // Our marker records the decommission, so the missing agent counts as GONE and safe.
-    let (code, out, _) = run.run(&[&["check", "--json"][..], &args].concat()).await;
+    let (code, out, _) = run.run_against(&sim, &["check", "--json"]).await;
     assert_eq!(code, 0, "{out}");
     assert_eq!(json(&out)["drain_state"], "GONE");
 }
@@ -145,17 +123,16 @@ async fn dry_run_sends_no_mutating_call() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
     let (code, out, err) = run
-        .run(&[
-            "drain",
-            "--dry-run",
-            "--no-stop",
-            "--max-grace-period",
-            "10m",
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
+        .run_against(
+            &sim,
+            &[
+                "drain",
+                "--dry-run",
+                "--no-stop",
+                "--max-grace-period",
+                "10m",
+            ],
+        )
         .await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("DRAIN_AGENT"), "{out}");
@@ -185,23 +162,9 @@ async fn a_killed_drain_resumes_without_a_second_drain_agent() {
     };
     let sim = Sim::start(cfg).await.unwrap();
     let run = Run::new();
-    let args = [
-        "drain",
-        "--no-stop",
-        "--master",
-        &sim.master_url(),
-        "--agent",
-        &sim.agent_url(),
-    ];
-    let mut child = run.command(&args).spawn().unwrap();
-    let waited = std::time::Instant::now();
-    while sim.count_calls("DRAIN_AGENT") == 0 {
-        assert!(
-            waited.elapsed() < Duration::from_secs(20),
-            "drain never sent DRAIN_AGENT"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let args = ["drain", "--no-stop"];
+    let mut child = run.command_against(&sim, &args).spawn().unwrap();
+    wait_for_drain_agent(&sim).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     // SIGKILL: no chance to clean up.
     child.start_kill().unwrap();
@@ -211,7 +174,7 @@ async fn a_killed_drain_resumes_without_a_second_drain_agent() {
     assert!(marker.contains("AwaitDrained"), "{marker}");
     assert_eq!(sim.drain_state().as_deref(), Some("DRAINING"));
 
-    let (code, _, err) = run.run(&args).await;
+    let (code, _, err) = run.run_against(&sim, &args).await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("resuming"), "{err}");
     assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
@@ -223,16 +186,7 @@ async fn drain_refused_in_a_maintenance_window_is_policy() {
     let sim = Sim::start(busy_config()).await.unwrap();
     sim.set_in_maintenance_window(true);
     let run = Run::new();
-    let (code, _, err) = run
-        .run(&[
-            "drain",
-            "--no-stop",
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
-        .await;
+    let (code, _, err) = run.run_against(&sim, &["drain", "--no-stop"]).await;
     assert_eq!(code, 5, "{err}");
     assert!(err.contains("maintenance"), "{err}");
 }
@@ -241,23 +195,10 @@ async fn drain_refused_in_a_maintenance_window_is_policy() {
 async fn two_drains_at_once_the_second_is_refused() {
     let sim = Sim::start(stuck_config()).await.unwrap();
     let run = Run::new();
-    let args = [
-        "drain",
-        "--no-stop",
-        "--deadline",
-        "5s",
-        "--master",
-        &sim.master_url(),
-        "--agent",
-        &sim.agent_url(),
-    ];
-    let mut first = run.command(&args).spawn().unwrap();
-    let waited = std::time::Instant::now();
-    while sim.count_calls("DRAIN_AGENT") == 0 {
-        assert!(waited.elapsed() < Duration::from_secs(20));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let (code, _, err) = run.run(&args).await;
+    let args = ["drain", "--no-stop", "--deadline", "5s"];
+    let mut first = run.command_against(&sim, &args).spawn().unwrap();
+    wait_for_drain_agent(&sim).await;
+    let (code, _, err) = run.run_against(&sim, &args).await;
     assert_eq!(code, 5, "{err}");
     assert!(err.contains("another mesos-maint drain"), "{err}");
     first.start_kill().unwrap();

@@ -1,66 +1,60 @@
-use mesos_sim::{Server, Sim, SimAuth, SimConfig};
+use mesos_sim::{LoggedRequest, Server, Sim, SimAuth, SimConfig};
 
 use crate::common::*;
 
-fn secret_file(dir: &std::path::Path, secret: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let p = dir.join("secret");
-    std::fs::write(&p, format!("{secret}\n")).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
-    p
+/// The busy simulator, asking for basic auth as principal "maintenance" with `secret`.
+fn basic_auth_sim(secret: &str) -> SimConfig {
+    SimConfig {
+        auth: SimAuth::Basic {
+            principal: "maintenance".into(),
+            secret: secret.into(),
+        },
+        ..busy_config()
+    }
 }
 
-fn config_file(dir: &std::path::Path, text: &str) -> String {
-    let p = dir.join("test.toml");
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
+/// Writes `secret` to a 0600 file and a config naming it for principal "maintenance";
+/// returns the config's path.
+fn basic_auth_config(run: &Run, secret: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let p = run.state_dir().join("secret");
+    std::fs::write(&p, format!("{secret}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    run.config_file(&format!(
+        "[auth]\nprincipal = \"maintenance\"\nsecret_file = \"{}\"\n",
+        p.display()
+    ))
+}
+
+/// The first `call_type` call that `server` received.
+fn call_on<'a>(
+    reqs: &'a [LoggedRequest],
+    server: Server,
+    call_type: &str,
+) -> Option<&'a LoggedRequest> {
+    reqs.iter()
+        .find(|r| r.server == server && r.call_type().as_deref() == Some(call_type))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redirect_from_a_follower_keeps_body_and_basic_auth() {
-    let cfg = SimConfig {
-        auth: SimAuth::Basic {
-            principal: "maintenance".into(),
-            secret: "s3cret".into(),
-        },
-        ..busy_config()
-    };
-    let sim = Sim::start(cfg).await.unwrap();
+    let sim = Sim::start(basic_auth_sim("s3cret")).await.unwrap();
     let run = Run::new();
-    let secret = secret_file(run.state_dir(), "s3cret");
-    let conf = config_file(
-        run.state_dir(),
-        &format!(
-            "[auth]\nprincipal = \"maintenance\"\nsecret_file = \"{}\"\n",
-            secret.display()
-        ),
-    );
+    let conf = basic_auth_config(&run, "s3cret");
     // DEACTIVATE_AGENT is the first master call of `deactivate`: the POST itself gets the 307.
     let (code, _, err) = run
-        .run(&[
-            "deactivate",
-            "--config",
-            &conf,
-            "--master",
+        .run_at(
             &sim.follower_url(),
-            "--agent",
             &sim.agent_url(),
-        ])
+            &["deactivate", "--config", &conf],
+        )
         .await;
     assert_eq!(code, 0, "{err}");
     let reqs = sim.requests();
-    let follower = reqs
-        .iter()
-        .find(|r| {
-            r.server == Server::Follower && r.call_type().as_deref() == Some("DEACTIVATE_AGENT")
-        })
+    let follower = call_on(&reqs, Server::Follower, "DEACTIVATE_AGENT")
         .expect("DEACTIVATE_AGENT sent to the follower first");
     assert_eq!(follower.status, 307);
-    let leader = reqs
-        .iter()
-        .find(|r| {
-            r.server == Server::Leader && r.call_type().as_deref() == Some("DEACTIVATE_AGENT")
-        })
+    let leader = call_on(&reqs, Server::Leader, "DEACTIVATE_AGENT")
         .expect("DEACTIVATE_AGENT replayed on the leader");
     assert_eq!(leader.status, 200);
     assert_eq!(leader.body, follower.body, "same body replayed");
@@ -77,16 +71,11 @@ async fn redirect_from_a_follower_keeps_body_and_basic_auth() {
 
     // A drain through the follower: after the first redirect the client talks to the leader.
     let (code, _, err) = run
-        .run(&[
-            "drain",
-            "--no-stop",
-            "--config",
-            &conf,
-            "--master",
+        .run_at(
             &sim.follower_url(),
-            "--agent",
             &sim.agent_url(),
-        ])
+            &["drain", "--no-stop", "--config", &conf],
+        )
         .await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(sim.count_calls_on(Server::Leader, "DRAIN_AGENT"), 1);
@@ -101,47 +90,15 @@ async fn redirect_from_a_follower_keeps_body_and_basic_auth() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_secret_is_undetermined() {
-    let cfg = SimConfig {
-        auth: SimAuth::Basic {
-            principal: "maintenance".into(),
-            secret: "right".into(),
-        },
-        ..busy_config()
-    };
-    let sim = Sim::start(cfg).await.unwrap();
+    let sim = Sim::start(basic_auth_sim("right")).await.unwrap();
     let run = Run::new();
-    let secret = secret_file(run.state_dir(), "wrong");
-    let conf = config_file(
-        run.state_dir(),
-        &format!(
-            "[auth]\nprincipal = \"maintenance\"\nsecret_file = \"{}\"\n",
-            secret.display()
-        ),
-    );
+    let conf = basic_auth_config(&run, "wrong");
     let (code, out, _) = run
-        .run(&[
-            "check",
-            "--json",
-            "--config",
-            &conf,
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
+        .run_against(&sim, &["check", "--json", "--config", &conf])
         .await;
     assert_eq!(code, 3, "{out}");
     let (code, _, err) = run
-        .run(&[
-            "drain",
-            "--no-stop",
-            "--config",
-            &conf,
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
+        .run_against(&sim, &["drain", "--no-stop", "--config", &conf])
         .await;
     assert_eq!(code, 3, "{err}");
     assert_eq!(sim.count_calls("DRAIN_AGENT"), 0);
@@ -151,25 +108,9 @@ async fn wrong_secret_is_undetermined() {
 async fn secret_with_a_colon_is_rejected_before_any_request() {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let run = Run::new();
-    let secret = secret_file(run.state_dir(), "pass:word");
-    let conf = config_file(
-        run.state_dir(),
-        &format!(
-            "[auth]\nprincipal = \"maintenance\"\nsecret_file = \"{}\"\n",
-            secret.display()
-        ),
-    );
+    let conf = basic_auth_config(&run, "pass:word");
     let (code, _, err) = run
-        .run(&[
-            "drain",
-            "--no-stop",
-            "--config",
-            &conf,
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
+        .run_against(&sim, &["drain", "--no-stop", "--config", &conf])
         .await;
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("secret contains ':'"), "{err}");
@@ -187,28 +128,12 @@ async fn dcos_token_auth() {
     let run = Run::new();
     let token = run.state_dir().join("token");
     std::fs::write(&token, "eyJhbGciOi.token.sig\n").unwrap();
-    let conf = config_file(
-        run.state_dir(),
-        &format!("[auth]\ntoken_file = \"{}\"\n", token.display()),
-    );
+    let conf = run.config_file(&format!("[auth]\ntoken_file = \"{}\"\n", token.display()));
     let (code, _, err) = run
-        .run(&[
-            "drain",
-            "--no-stop",
-            "--config",
-            &conf,
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
+        .run_against(&sim, &["drain", "--no-stop", "--config", &conf])
         .await;
     assert_eq!(code, 0, "{err}");
-    let r = sim
-        .requests()
-        .into_iter()
-        .find(|r| r.call_type().as_deref() == Some("DRAIN_AGENT"))
-        .unwrap();
+    let r = first_call(&sim, "DRAIN_AGENT");
     assert_eq!(
         r.header("authorization"),
         Some("token=eyJhbGciOi.token.sig")
@@ -222,14 +147,11 @@ async fn no_leader_and_recovery_503s_are_retried() {
     sim.set_recovering(2);
     let run = Run::new();
     let (code, _, err) = run
-        .run(&[
-            "drain",
-            "--no-stop",
-            "--master",
+        .run_at(
             &sim.follower_url(),
-            "--agent",
             &sim.agent_url(),
-        ])
+            &["drain", "--no-stop"],
+        )
         .await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
@@ -257,16 +179,7 @@ async fn unfiltered_slaves_endpoint_falls_back_to_streaming_get_agents() {
     };
     let sim = Sim::start(cfg).await.unwrap();
     let run = Run::new();
-    let (code, _, err) = run
-        .run(&[
-            "drain",
-            "--no-stop",
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
-        .await;
+    let (code, _, err) = run.run_against(&sim, &["drain", "--no-stop"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(sim.count_calls("GET_AGENTS") >= 1);
     assert_eq!(sim.drain_state().as_deref(), Some("DRAINED"));
@@ -283,16 +196,7 @@ async fn an_unfiltered_answer_is_cut_off_at_one_mebibyte() {
     };
     let sim = Sim::start(cfg).await.unwrap();
     let run = Run::new();
-    let (code, out, err) = run
-        .run(&[
-            "check",
-            "--json",
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
-        .await;
+    let (code, out, err) = run.run_against(&sim, &["check", "--json"]).await;
     assert_eq!(code, 1, "{out}\n{err}");
     assert_eq!(json(&out)["live_tasks"], 3, "{out}");
     assert!(err.contains("larger than 1048576 bytes"), "{err}");
@@ -307,16 +211,7 @@ async fn the_filtered_endpoint_is_used_when_it_works() {
     };
     let sim = Sim::start(cfg).await.unwrap();
     let run = Run::new();
-    let (code, _, err) = run
-        .run(&[
-            "drain",
-            "--no-stop",
-            "--master",
-            &sim.master_url(),
-            "--agent",
-            &sim.agent_url(),
-        ])
-        .await;
+    let (code, _, err) = run.run_against(&sim, &["drain", "--no-stop"]).await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(sim.count_calls("GET_AGENTS"), 0);
     assert!(sim

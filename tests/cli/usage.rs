@@ -5,10 +5,7 @@ use crate::common::*;
 async fn assert_usage_error(args: &[&str], needle: &str) {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let run = Run::new();
-    let mut full: Vec<&str> = args.to_vec();
-    let (m, a) = (sim.master_url(), sim.agent_url());
-    full.extend(["--master", &m, "--agent", &a]);
-    let (code, out, err) = run.run(&full).await;
+    let (code, out, err) = run.run_against(&sim, args).await;
     assert_eq!(code, 2, "{args:?}: {out}\n{err}");
     assert_eq!(
         err.trim().lines().count(),
@@ -44,11 +41,8 @@ async fn bad_urls_and_config_are_exit_2() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("leader.mesos:5050"), "{err}");
 
-    let conf = run.state_dir().join("bad.toml");
-    std::fs::write(&conf, "[drain]\ndeadline = 5\n").unwrap();
-    let (code, _, err) = run
-        .run(&["check", "--config", conf.to_str().unwrap()])
-        .await;
+    let conf = run.config_file("[drain]\ndeadline = 5\n");
+    let (code, _, err) = run.run(&["check", "--config", &conf]).await;
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("drain.deadline = 5"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use mesos_sim::{AckMode, FrameworkSpec, SimConfig, TaskSpec};
+use mesos_sim::{AckMode, FrameworkSpec, LoggedRequest, Sim, SimConfig, TaskSpec};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mesos-maint");
 
@@ -53,24 +53,65 @@ impl Run {
         cmd
     }
 
+    /// [`Run::command`] with `args` followed by `--master <master> --agent <agent>`.
+    pub fn command_at(&self, master: &str, agent: &str, args: &[&str]) -> tokio::process::Command {
+        let mut full = args.to_vec();
+        full.extend(["--master", master, "--agent", agent]);
+        self.command(&full)
+    }
+
+    /// [`Run::command_at`] the simulator's leading master and its agent.
+    pub fn command_against(&self, sim: &Sim, args: &[&str]) -> tokio::process::Command {
+        self.command_at(&sim.master_url(), &sim.agent_url(), args)
+    }
+
     /// Runs to completion (bounded), returning (exit code, stdout, stderr).
     pub async fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out: Output =
-            tokio::time::timeout(Duration::from_secs(60), self.command(args).output())
-                .await
-                .expect("mesos-maint did not finish within 60s")
-                .expect("spawn mesos-maint");
-        let code = out.status.code().unwrap_or(-1);
-        (
-            code,
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        finish(self.command(args)).await
+    }
+
+    /// [`Run::run`] with `args` followed by `--master <master> --agent <agent>`.
+    pub async fn run_at(&self, master: &str, agent: &str, args: &[&str]) -> (i32, String, String) {
+        finish(self.command_at(master, agent, args)).await
+    }
+
+    /// [`Run::run_at`] the simulator's leading master and its agent.
+    pub async fn run_against(&self, sim: &Sim, args: &[&str]) -> (i32, String, String) {
+        finish(self.command_against(sim, args)).await
+    }
+
+    /// Writes `text` as a config file in the state dir; returns its path for `--config`.
+    pub fn config_file(&self, text: &str) -> String {
+        let path = self.state.path().join("test.toml");
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
     }
 
     pub fn marker_path(&self) -> PathBuf {
         self.state.path().join("drain.json")
     }
+}
+
+/// Runs `cmd` to completion (bounded), returning (exit code, stdout, stderr).
+async fn finish(mut cmd: tokio::process::Command) -> (i32, String, String) {
+    let out: Output = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("mesos-maint did not finish within 60s")
+        .expect("spawn mesos-maint");
+    let code = out.status.code().unwrap_or(-1);
+    (
+        code,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The first recorded call of `call_type` (e.g. "DRAIN_AGENT"); panics if there is none.
+pub fn first_call(sim: &Sim, call_type: &str) -> LoggedRequest {
+    sim.requests()
+        .into_iter()
+        .find(|r| r.call_type().as_deref() == Some(call_type))
+        .unwrap_or_else(|| panic!("no {call_type} request recorded"))
 }
 
 pub fn task(id: &str, grace_ms: u64) -> TaskSpec {
