@@ -82,6 +82,9 @@ pub enum Command {
     /// Start the units if stopped, wait until the agent is registered, REACTIVATE_AGENT
     Reactivate(ReactivateArgs),
     /// Drain (identity kept), stop the units, then reboot through logind; the daemon reactivates after the boot
+    ///
+    /// Takes the flags of `drain`, except that --decommission and --no-stop are refused (exit 2):
+    /// a reboot keeps the agent's identity and stops its units.
     Reboot(DrainArgs),
     /// The long-running service: shutdown inhibitor, drain on shutdown, reactivation after boot
     Daemon,
@@ -116,13 +119,21 @@ pub enum Generate {
 #[derive(Debug, Clone, Args)]
 pub struct DrainArgs {
     /// Cap every task's kill grace period (e.g. 90s, 10m); absent: each task's own
-    #[arg(long, value_name = "DUR", value_parser = parse_duration)]
+    // Hyphen values reach the duration parser, so `-5s` is named as a bad duration, not taken
+    // for an unknown flag.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true)]
     pub max_grace_period: Option<Duration>,
     /// Leave the cluster for good (mark_gone): the agent never comes back with this id
     #[arg(long)]
     pub decommission: bool,
     /// Give up (exit 4) when not drained by then [default: 1h]
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, conflicts_with = "no_deadline")]
+    #[arg(
+        long,
+        value_name = "DUR",
+        value_parser = parse_duration,
+        conflicts_with = "no_deadline",
+        allow_hyphen_values = true
+    )]
     pub deadline: Option<Duration>,
     /// Wait as long as it takes
     #[arg(long)]
@@ -130,7 +141,7 @@ pub struct DrainArgs {
     /// Leave the agent and docker units running
     #[arg(long)]
     pub no_stop: bool,
-    /// At the deadline, escalate: SIGUSR1 to the agent (it unregisters and kills its tasks), then stop it
+    /// At the deadline, escalate: SIGUSR1 to the agent (it unregisters and kills its tasks), then stop it (not with --no-stop)
     #[arg(long, conflicts_with = "no_stop")]
     pub force: bool,
     /// Print the plan against the live state; send and stop nothing

@@ -23,12 +23,12 @@ pub async fn run(ctx: &Ctx) -> anyhow::Result<Exit> {
     match ctx.output {
         OutputFormat::Json => ctx.print_json(&serde_json::json!({
             "agent_id": id,
-            "master": master.leader_url().to_string(),
+            "master": master.leader_text(),
             "deactivated": true,
         })),
         OutputFormat::Text => println!(
             "agent {id} deactivated on {} (no new work; running tasks keep running)",
-            master.leader_url()
+            master.leader_text()
         ),
     }
     Ok(Exit::Ok)

@@ -91,7 +91,7 @@ pub fn print_outcome(ctx: &Ctx, req: &DrainRequest, o: &Outcome) {
     match ctx.output {
         OutputFormat::Json => ctx.print_json(&OutcomeJson {
             agent_id: &o.agent_id,
-            master: o.master.to_string(),
+            master: crate::mesos::master::base_text(&o.master),
             drain_state: state,
             forced: o.forced,
             already_requested: o.already_requested,
@@ -142,7 +142,7 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         _ => false,
     };
     let hooks = hooks(ctx);
-    let leader = master.leader_url().to_string();
+    let leader = master.leader_text();
     let p = plan(&PlanInput {
         agent_id: &agent_id,
         master: &leader,

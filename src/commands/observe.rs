@@ -42,7 +42,7 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
     let observed = Observed {
         agent_id,
         hostname,
-        master_url: Some(master_client.leader_url().to_string()),
+        master_url: Some(master_client.leader_text()),
         drain_state: drain_state_name(&master, decommission_finished),
         master,
         local,

@@ -69,7 +69,7 @@ pub async fn run(ctx: &Ctx, args: &ReactivateArgs) -> anyhow::Result<Exit> {
     match ctx.output {
         OutputFormat::Json => ctx.print_json(&serde_json::json!({
             "agent_id": id,
-            "master": master.leader_url().to_string(),
+            "master": master.leader_text(),
             "reactivated": true,
             "already_active": outcome == Reactivated::AlreadyActive,
             "saved_while_unregistered": outcome == Reactivated::SavedWhileUnregistered,
@@ -87,7 +87,7 @@ pub async fn run(ctx: &Ctx, args: &ReactivateArgs) -> anyhow::Result<Exit> {
                     Reactivated::SavedWhileUnregistered =>
                         "reactivation saved (the agent is not registered yet)",
                 },
-                master.leader_url()
+                master.leader_text()
             );
         }
     }

@@ -634,7 +634,7 @@ async fn api_checks(ctx: &Ctx) -> Vec<Check> {
                     };
                     Check::pass(
                         "master-api",
-                        format!("{} ({source:?}): {what}", master.leader_url()),
+                        format!("{} ({source:?}): {what}", master.leader_text()),
                     )
                 }
                 Err(e) => Check::fail("master-api", Cause::Unreachable, e.to_string()),

@@ -72,6 +72,11 @@ impl Loader {
             let Some(name) = key.strip_prefix("MESOS_MAINT_") else {
                 continue;
             };
+            // `MESOS_MAINT_MASTER=` in an EnvironmentFile or a lifecycle hook's environment
+            // means "not set", as shells and systemd treat an empty assignment.
+            if value.is_empty() {
+                continue;
+            }
             let lower = name.to_ascii_lowercase();
             if schema::ENV_KEYS.contains(&lower.as_str()) {
                 let kind = schema::ROOT

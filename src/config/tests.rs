@@ -44,6 +44,19 @@ fn layering_file_env_flag() {
 }
 
 #[test]
+fn empty_environment_values_count_as_unset() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "50.toml", "master = \"http://m1:5050\"\n");
+    let env = [("MESOS_MAINT_MASTER", ""), ("MESOS_MAINT_STATE_DIR", "")];
+    let (s, _) = load_from(&[tmp.path()], &env, &Overrides::default()).unwrap();
+    assert_eq!(s.master.unwrap().as_str(), "http://m1:5050/");
+    assert_eq!(
+        s.state_dir,
+        std::path::PathBuf::from("/var/lib/mesos-maint")
+    );
+}
+
+#[test]
 fn wrong_type_names_key_and_value() {
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), "x.toml", "[drain]\ndeadline = 5\n");

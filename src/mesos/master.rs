@@ -114,6 +114,12 @@ impl MasterClient {
             .clone()
     }
 
+    /// The leader's URL as reports show it: the base as given, without the `/` the URL parser
+    /// adds to an empty path (`--master http://m:5050` is reported as `http://m:5050`).
+    pub fn leader_text(&self) -> String {
+        base_text(&self.leader_url())
+    }
+
     pub fn requests_sent(&self) -> u64 {
         self.transport.requests_sent()
     }
@@ -283,6 +289,11 @@ fn same_origin(a: &Url, b: &Url) -> bool {
 
 fn encode_query(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// A base URL without its trailing `/`.
+pub fn base_text(url: &Url) -> String {
+    url.as_str().trim_end_matches('/').to_string()
 }
 
 #[cfg(test)]

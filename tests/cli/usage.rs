@@ -24,6 +24,13 @@ async fn bad_input_is_exit_2_before_anything_is_sent() {
         "10mins please",
     )
     .await;
+    // A negative duration is named as such, not mistaken for a flag.
+    assert_usage_error(&["drain", "--no-stop", "--deadline", "-5s"], "'-5s'").await;
+    assert_usage_error(
+        &["drain", "--no-stop", "--max-grace-period", "-5s"],
+        "'-5s'",
+    )
+    .await;
     assert_usage_error(&["drain", "--bogus-flag"], "--bogus-flag").await;
     assert_usage_error(&["drain", "--no-stop", "--force"], "--force").await;
     assert_usage_error(
