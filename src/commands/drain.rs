@@ -182,32 +182,8 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
 }
 
 async fn plan_units(ctx: &Ctx, req: &DrainRequest) -> Result<drain::units::UnitPlan, String> {
-    let Some(sd) = ctx.systemd_if_available().await else {
-        return Err("cannot reach systemd over D-Bus to find the agent units".into());
-    };
-    let candidates = &ctx.settings.units.agent;
-    let agent = match sd.detect_agent_units(candidates).await {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            return Err(format!(
-                "no agent unit found (looked for {})",
-                candidates.join(", ")
-            ))
-        }
-        Err(e) => return Err(e.to_string()),
-    };
-    let docker = if req.policy.stop_docker {
-        match sd.unit_state(&ctx.settings.units.docker).await {
-            Ok(st) if st.is_loaded() => Some(ctx.settings.units.docker.clone()),
-            _ => None,
-        }
-    } else {
-        None
-    };
-    Ok(drain::units::UnitPlan {
-        agent,
-        docker,
-        docker_signal: ctx.settings.units.docker_signal,
-        job_timeout: ctx.settings.units.job_timeout,
-    })
+    let sd = ctx.systemd_if_available().await;
+    drain::units::plan(sd.as_ref(), &ctx.settings.units, req.policy.stop_docker)
+        .await
+        .map_err(|e| e.to_string())
 }

@@ -13,7 +13,7 @@ use super::machine::{await_event, drain_already_requested, transition, Event, Po
 use super::marker::{current_boot_id, unix_now, Marker, MarkerStore, Trigger};
 use super::pace::{Pacer, MASTER_MAX_GAP};
 use super::progress::{Observer, Snapshot};
-use super::units::{UnitPlan, UnitStages};
+use super::units::{self, UnitPlan, UnitStages};
 use super::DrainError;
 use crate::config::UnitSettings;
 use crate::local_work;
@@ -307,48 +307,8 @@ impl Executor {
     }
 
     async fn plan_units(&self) -> Result<UnitPlan, DrainError> {
-        // polkit would only refuse the stop after DRAIN_AGENT went out; refuse before instead.
-        let uid = nix::unistd::geteuid();
-        if !uid.is_root() {
-            return Err(DrainError::Undetermined(format!(
-                "stopping the agent units needs root (running as uid {uid}; not root?); use --no-stop to leave them alone"
-            )));
-        }
-        let Some(sd) = &self.deps.systemd else {
-            return Err(DrainError::Undetermined(
-                "stopping units needs systemd over D-Bus, which is not connected".into(),
-            ));
-        };
-        let candidates = &self.deps.units.agent;
-        let agent = sd
-            .detect_agent_units(candidates)
-            .await
-            .map_err(|e| DrainError::Undetermined(e.to_string()))?
-            .ok_or_else(|| {
-                DrainError::Config(format!(
-                    "no agent unit found (looked for {}); set units.agent or use --no-stop",
-                    candidates.join(", ")
-                ))
-            })?;
-        let docker = if self.req.policy.stop_docker {
-            let name = &self.deps.units.docker;
-            match sd.unit_state(name).await {
-                Ok(st) if st.is_loaded() => Some(name.clone()),
-                Ok(_) => {
-                    tracing::info!("{name} is not loaded; docker is left alone");
-                    None
-                }
-                Err(e) => return Err(DrainError::Undetermined(e.to_string())),
-            }
-        } else {
-            None
-        };
-        Ok(UnitPlan {
-            agent,
-            docker,
-            docker_signal: self.deps.units.docker_signal,
-            job_timeout: self.deps.units.job_timeout,
-        })
+        let sd = self.deps.systemd.as_ref();
+        units::plan(sd, &self.deps.units, self.req.policy.stop_docker).await
     }
 
     async fn hooks(&mut self, stage: HookStage, observer: &mut dyn Observer) -> Event {

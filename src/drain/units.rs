@@ -9,6 +9,8 @@ use nix::sys::signal::Signal;
 
 use super::marker::{Marker, MarkerStore};
 use super::progress::Observer;
+use super::DrainError;
+use crate::config::UnitSettings;
 use crate::systemd::{AgentUnits, KillWhom, Systemd, SystemdError};
 
 /// Which units this node has and what to do with them; resolved before DRAIN_AGENT is sent.
@@ -19,6 +21,57 @@ pub struct UnitPlan {
     pub docker: Option<String>,
     pub docker_signal: Option<Signal>,
     pub job_timeout: Duration,
+}
+
+/// Finds the units a drain will stop, before DRAIN_AGENT is sent: a drain that could not stop
+/// them must not start. The drain and its `--dry-run` both ask here.
+pub async fn plan(
+    systemd: Option<&Systemd>,
+    units: &UnitSettings,
+    stop_docker: bool,
+) -> Result<UnitPlan, DrainError> {
+    // polkit would only refuse the stop after DRAIN_AGENT went out; refuse before instead.
+    let uid = nix::unistd::geteuid();
+    if !uid.is_root() {
+        return Err(DrainError::Undetermined(format!(
+            "stopping the agent units needs root (running as uid {uid}; not root?); use --no-stop to leave them alone"
+        )));
+    }
+    let Some(sd) = systemd else {
+        return Err(DrainError::Undetermined(
+            "stopping units needs systemd over D-Bus, which is not connected".into(),
+        ));
+    };
+    let candidates = &units.agent;
+    let agent = sd
+        .detect_agent_units(candidates)
+        .await
+        .map_err(|e| DrainError::Undetermined(e.to_string()))?
+        .ok_or_else(|| {
+            DrainError::Config(format!(
+                "no agent unit found (looked for {}); set units.agent or use --no-stop",
+                candidates.join(", ")
+            ))
+        })?;
+    let docker = if stop_docker {
+        let name = &units.docker;
+        match sd.unit_state(name).await {
+            Ok(st) if st.is_loaded() => Some(name.clone()),
+            Ok(_) => {
+                tracing::info!("{name} is not loaded; docker is left alone");
+                None
+            }
+            Err(e) => return Err(DrainError::Undetermined(e.to_string())),
+        }
+    } else {
+        None
+    };
+    Ok(UnitPlan {
+        agent,
+        docker,
+        docker_signal: units.docker_signal,
+        job_timeout: units.job_timeout,
+    })
 }
 
 pub fn stop_action(unit: &str) -> String {
