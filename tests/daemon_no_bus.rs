@@ -3,13 +3,15 @@
 //! and stop on SIGTERM with exit 0, both when the bus socket is missing and when something
 //! accepts connections on it but never answers. Plain processes, no root needed.
 
+mod support;
+
 use std::io::ErrorKind;
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mesos-maint");
+use support::node::{scrub_env, BIN};
 
 struct Daemon {
     child: Child,
@@ -24,22 +26,15 @@ impl Daemon {
             .set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
         let mut cmd = Command::new(BIN);
-        cmd.args(["--agent", "http://127.0.0.1:1", "--state-dir"])
+        scrub_env(&mut cmd)
+            .args(["--agent", "http://127.0.0.1:1", "--state-dir"])
             .arg(dir.join("state"))
             .arg("daemon")
             .env("DBUS_SYSTEM_BUS_ADDRESS", bus_address)
             .env("NOTIFY_SOCKET", &notify_path)
-            .env_remove("RUST_LOG")
-            .env_remove("JOURNAL_STREAM")
-            .env_remove("WATCHDOG_USEC")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("MESOS_MAINT_") {
-                cmd.env_remove(k);
-            }
-        }
         Daemon {
             child: cmd.spawn().expect("spawn mesos-maint daemon"),
             notify,

@@ -17,26 +17,19 @@
 mod support;
 
 use std::fs;
-use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::ops::Deref;
 use std::time::{Duration, Instant, SystemTime};
 
 use cloud_fakes::imds::{INSTANCE_ID, REGION};
 use cloud_fakes::{Call, FakeAutoScaling, FakeImds, TestCredentials};
-use mesos_maint::drain::{Marker, MarkerStore, Stage, Trigger};
+use mesos_maint::drain::{Stage, Trigger};
 use mesos_sim::{AckMode, FrameworkSpec, Sim, SimConfig, TaskSpec};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use support::fake::FakeService;
+use support::daemon::DaemonProcess;
+use support::node::{unique, Node};
 use support::proc::wait_until;
 use support::sandbox::{run_isolated, Sandbox};
-use support::sim::{runtime, sim_tied_agent};
+use support::sim::{runtime, sim_node, AGENT, AGENT_SOCKET, DOCKER};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mesos-maint");
-
-const AGENT: &str = "dcos-mesos-slave.service";
-const AGENT_SOCKET: &str = "dcos-mesos-slave.socket";
-const DOCKER: &str = "docker.service";
 const NODE_UNITS: [&str; 3] = [DOCKER, AGENT_SOCKET, AGENT];
 
 const GROUP: &str = "mesos-agents";
@@ -160,26 +153,10 @@ fn assert_addressed(c: &Call) {
     );
 }
 
-/// The fake agent tied to the simulator (see the module comment), with its socket.
-fn fake_agent(sim: &Sim) -> FakeService {
-    sim_tied_agent(AGENT, &sim.master_url()).with_socket()
-}
-
-/// Agent (+ socket) and docker running under a real systemd (no logind: the cloud watcher does
-/// not need it, and the daemon runs without it).
+/// The usual node ([`sim_node`]) under a real systemd (no logind: the cloud watcher does not
+/// need it, and the daemon runs without it).
 fn node_sandbox(name: &str, sim: &Sim) -> Sandbox {
-    let sb = Sandbox::builder(name)
-        .service(fake_agent(sim))
-        .service(FakeService::docker())
-        .start(DOCKER)
-        .start(AGENT_SOCKET)
-        .start(AGENT)
-        .build()
-        .expect("sandbox");
-    for u in NODE_UNITS {
-        assert!(sb.unit_state(u).is_active(), "{u}: {:?}", sb.unit_state(u));
-    }
-    sb
+    sim_node(Sandbox::builder(name), sim)
 }
 
 fn assert_units(sb: &Sandbox, running: bool) {
@@ -195,16 +172,7 @@ fn assert_units(sb: &Sandbox, running: bool) {
 
 /// The wall-clock time of the first `event` (`SIGTERM`, …) in a fake daemon's record.
 fn record_time(sb: &Sandbox, service: &str, event: &str) -> Option<SystemTime> {
-    fs::read_to_string(sb.record_path(service))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            let mut w = l.split_whitespace();
-            match (w.next(), w.next()) {
-                (Some(e), Some(t)) if e == event => t.parse::<f64>().ok(),
-                _ => None,
-            }
-        })
+    sb.record_time(service, event, 0)
         .map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs))
 }
 
@@ -215,9 +183,17 @@ fn secs_between(a: SystemTime, b: SystemTime) -> f64 {
     }
 }
 
-/// A state dir and a configuration fragment with `[aws]` pointed at the fakes.
-struct Node {
-    dir: tempfile::TempDir,
+/// A node whose configuration has `[aws]` pointed at the fakes.
+struct CloudNode {
+    node: Node,
+}
+
+impl Deref for CloudNode {
+    type Target = Node;
+
+    fn deref(&self) -> &Node {
+        &self.node
+    }
 }
 
 /// The endpoints and extra configuration of one node.
@@ -245,19 +221,12 @@ impl<'a> Conf<'a> {
     }
 }
 
-impl Node {
-    fn new(conf: &Conf) -> Node {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let hooks = dir.path().join("hooks.d");
-        fs::create_dir_all(&hooks).unwrap();
-        let text = format!(
-            "[drain]\nhooks_dir = \"{}\"\n{}\n\n\
-             [units]\njob_timeout = \"30s\"\n\n\
-             [aws]\nenabled = true\nimds_endpoint = \"{}\"\nautoscaling_endpoint = \"{}\"\n\
+impl CloudNode {
+    fn new(conf: &Conf) -> CloudNode {
+        let aws = format!(
+            "\n[aws]\nenabled = true\nimds_endpoint = \"{}\"\nautoscaling_endpoint = \"{}\"\n\
              lifecycle_hook = \"{HOOK}\"\nauto_scaling_group = \"{GROUP}\"\n\
-             poll_interval = \"{}ms\"\nheartbeat_interval = \"{}\"\nstuck_after = \"{}\"\n{}\n",
-            hooks.display(),
-            conf.drain,
+             poll_interval = \"{}ms\"\nheartbeat_interval = \"{}\"\nstuck_after = \"{}\"\n{}",
             conf.imds,
             conf.autoscaling,
             POLL.as_millis(),
@@ -265,18 +234,9 @@ impl Node {
             conf.stuck,
             conf.aws,
         );
-        fs::write(dir.path().join("config.toml"), text).unwrap();
-        Node { dir }
-    }
-
-    fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn marker(&self) -> Option<Marker> {
-        MarkerStore::new(&self.state_dir())
-            .load()
-            .expect("readable marker")
+        CloudNode {
+            node: Node::new(conf.drain, &aws),
+        }
     }
 
     /// `<state_dir>/lifecycle.json`, parsed.
@@ -286,42 +246,19 @@ impl Node {
     }
 
     /// Start `mesos-maint daemon` on the sandbox's bus with the test credentials in its
-    /// environment; returns once its loop runs.
-    fn daemon(&self, sb: &Sandbox, sim: &Sim) -> Daemon {
+    /// environment (and no other AWS settings or proxies); returns once its loop runs.
+    fn daemon(&self, sb: &Sandbox, sim: &Sim) -> DaemonProcess {
         let log = self.dir.path().join(format!("daemon-{}.log", unique()));
-        let mut cmd = sb.command(BIN);
-        cmd.arg("daemon")
-            .arg("--config")
-            .arg(self.dir.path().join("config.toml"))
-            .arg("--state-dir")
-            .arg(self.state_dir())
-            .args(["--master", &sim.master_url(), "--agent", &sim.agent_url()])
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(&log).unwrap())
-            .stderr(fs::File::create(&log).unwrap());
+        let mut cmd = self.command(Some(sb), sim, &["daemon"]);
         for (k, _) in std::env::vars() {
-            let proxy = k.to_ascii_lowercase().ends_with("_proxy");
-            if k.starts_with("MESOS_MAINT_") || k.starts_with("AWS_") || proxy {
+            if k.starts_with("AWS_") || k.to_ascii_lowercase().ends_with("_proxy") {
                 cmd.env_remove(k);
             }
-        }
-        for k in [
-            "RUST_LOG",
-            "NOTIFY_SOCKET",
-            "WATCHDOG_USEC",
-            "WATCHDOG_PID",
-            "JOURNAL_STREAM",
-        ] {
-            cmd.env_remove(k);
         }
         let creds = TestCredentials::long_term();
         cmd.env("AWS_ACCESS_KEY_ID", &creds.access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", &creds.secret_access_key);
-        let child = cmd.spawn().expect("spawn mesos-maint daemon");
-        let mut d = Daemon {
-            child: Some(child),
-            log,
-        };
+        let mut d = DaemonProcess::spawn(&mut cmd, log);
         assert!(
             d.wait_log(RUNNING, SOON),
             "the daemon loop did not start:\n{}",
@@ -330,81 +267,26 @@ impl Node {
         assert!(d.is_running());
         d
     }
-}
 
-fn unique() -> u128 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-/// A running daemon (our child). Dropping it kills it if it still runs.
-struct Daemon {
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Daemon {
-    /// The daemon's PID; panics once it was reaped (never signal PID 0: the process group).
-    fn pid(&self) -> u32 {
-        self.child
-            .as_ref()
-            .map(Child::id)
-            .expect("the daemon was reaped")
-    }
-
-    fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
-        wait_until(timeout, || self.log_text().contains(needle))
-    }
-
-    fn log_count(&self, needle: &str) -> usize {
-        self.log_text().matches(needle).count()
-    }
-
-    fn is_running(&mut self) -> bool {
-        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
-    }
-
-    fn signal(&self, sig: Signal) {
-        kill(Pid::from_raw(self.pid() as i32), sig).expect("signal the daemon");
-    }
-
-    /// SIGTERM, and its exit code.
-    fn stop(&mut self) -> Option<i32> {
-        self.signal(Signal::SIGTERM);
-        let ok = wait_until(SOON, || !self.is_running());
-        let status = self.child.take()?.wait().expect("reap the daemon");
-        ok.then(|| status.code().unwrap_or(-1))
-    }
-
-    /// SIGKILL (no chance to clean up), reaped.
-    fn kill_hard(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+    /// [`Self::daemon`], returning once it watches this instance's lifecycle (its id read from
+    /// the metadata).
+    fn watching_daemon(&self, sb: &Sandbox, sim: &Sim) -> DaemonProcess {
+        let d = self.daemon(sb, sim);
+        assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+        d
     }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!(
-                "--- daemon log {} ---\n{}",
-                self.log.display(),
-                self.log_text()
-            );
-        }
-    }
+/// Wait until the daemon's drain is under way: DRAIN_AGENT sent, the marker at `AwaitDrained`.
+fn wait_drain_sent(sim: &Sim, node: &Node, d: &DaemonProcess) {
+    assert!(
+        wait_until(SOON, || sim.count_calls("DRAIN_AGENT") == 1
+            && node
+                .marker()
+                .is_some_and(|m| m.stage == Stage::AwaitDrained)),
+        "{}",
+        d.log_text()
+    );
 }
 
 fn frameworks(tasks: &[(&str, Duration)], acks: AckMode, name: &str) -> SimConfig {
@@ -456,9 +338,8 @@ fn scale_in_decommissions_stops_the_units_then_completes_continue_once() {
             let sim = &sr.sim;
             let aws = Aws::start(&rt);
             let sb = node_sandbox("cloud-scale-in", sim);
-            let node = Node::new(&Conf::of(&aws));
-            let mut d = node.daemon(&sb, sim);
-            assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+            let node = CloudNode::new(&Conf::of(&aws));
+            let mut d = node.watching_daemon(&sb, sim);
 
             // InService: polled, nothing done.
             std::thread::sleep(FEW_POLLS);
@@ -565,7 +446,7 @@ fn scale_in_decommissions_stops_the_units_then_completes_continue_once() {
             assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
 
             // A restarted daemon finds the completion in lifecycle.json: no drain, no call.
-            assert_eq!(d.stop(), Some(0), "{}", d.log_text());
+            assert_eq!(d.stop(SOON), Some(0), "{}", d.log_text());
             let d2 = node.daemon(&sb, sim);
             assert!(
                 d2.wait_log("completed (CONTINUE) before; nothing more to do", SOON),
@@ -598,12 +479,11 @@ fn heartbeats_are_sent_while_the_drain_progresses() {
         let sim = &sr.sim;
         let aws = Aws::start(&rt);
         let sb = node_sandbox("cloud-heartbeats", sim);
-        let node = Node::new(&Conf {
+        let node = CloudNode::new(&Conf {
             aws: "on_stuck = \"ABANDON\"",
             ..Conf::of(&aws)
         });
-        let d = node.daemon(&sb, sim);
-        assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+        let d = node.watching_daemon(&sb, sim);
 
         let asked = SystemTime::now();
         aws.scale_in();
@@ -665,12 +545,11 @@ fn stuck_drain_stops_heartbeating_and_completes_with_on_stuck_naming_the_holder(
             let sim = &sr.sim;
             let aws = Aws::start(&rt);
             let sb = node_sandbox("cloud-stuck", sim);
-            let node = Node::new(&Conf {
+            let node = CloudNode::new(&Conf {
                 aws: "on_stuck = \"ABANDON\"",
                 ..Conf::of(&aws)
             });
-            let mut d = node.daemon(&sb, sim);
-            assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+            let mut d = node.watching_daemon(&sb, sim);
 
             // The first heartbeat fails (a throttled or failing endpoint): retried a second later,
             // and the stuck completion still comes on time.
@@ -741,7 +620,7 @@ fn stuck_drain_stops_heartbeating_and_completes_with_on_stuck_naming_the_holder(
                 "the holder is not named: {line}"
             );
 
-            assert_eq!(d.stop(), Some(0), "{}", d.log_text());
+            assert_eq!(d.stop(SOON), Some(0), "{}", d.log_text());
             let m = node.marker().expect("marker");
             assert_eq!(m.stage, Stage::AwaitDrained, "interrupted drain kept");
         },
@@ -762,12 +641,11 @@ fn spot_notice_drains_with_a_fitted_grace_cap_and_no_lifecycle_calls() {
             let sim = &sr.sim;
             let aws = Aws::start(&rt);
             let sb = node_sandbox("cloud-spot", sim);
-            let node = Node::new(&Conf {
+            let node = CloudNode::new(&Conf {
                 drain: "max_grace_period = \"10m\"",
                 ..Conf::of(&aws)
             });
-            let d = node.daemon(&sb, sim);
-            assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+            let d = node.watching_daemon(&sb, sim);
 
             let time = SystemTime::now() + Duration::from_secs(90);
             aws.imds.set_spot_instance_action(Some(("terminate", time)));
@@ -850,20 +728,12 @@ fn spot_drain_interrupted_by_a_restart_resumes_without_a_second_drain_agent() {
             let sim = &sr.sim;
             let aws = Aws::start(&rt);
             let sb = node_sandbox("cloud-spot-restart", sim);
-            let node = Node::new(&Conf::of(&aws));
-            let mut d = node.daemon(&sb, sim);
-            assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+            let node = CloudNode::new(&Conf::of(&aws));
+            let mut d = node.watching_daemon(&sb, sim);
 
             let time = SystemTime::now() + Duration::from_secs(100);
             aws.imds.set_spot_instance_action(Some(("stop", time)));
-            assert!(
-                wait_until(SOON, || sim.count_calls("DRAIN_AGENT") == 1
-                    && node
-                        .marker()
-                        .is_some_and(|m| m.stage == Stage::AwaitDrained)),
-                "{}",
-                d.log_text()
-            );
+            wait_drain_sent(sim, &node, &d);
             std::thread::sleep(ms(500));
             d.kill_hard();
             assert_units(&sb, true);
@@ -910,7 +780,7 @@ fn imds_refusing_tokens_is_logged_and_retried_without_draining() {
             let sim = &sr.sim;
             let aws = Aws::start(&rt);
             let sb = node_sandbox("cloud-imds-401", sim);
-            let node = Node::new(&Conf::of(&aws));
+            let node = CloudNode::new(&Conf::of(&aws));
             aws.imds.refuse_tokens(true);
             let d = node.daemon(&sb, sim);
 
@@ -974,7 +844,7 @@ fn unreachable_imds_is_logged_and_retried_without_draining() {
                 .and_then(|l| l.local_addr())
                 .expect("a free port")
                 .port();
-            let node = Node::new(&Conf {
+            let node = CloudNode::new(&Conf {
                 imds: format!("http://127.0.0.1:{closed}"),
                 ..Conf::of(&aws)
             });
@@ -997,7 +867,7 @@ fn unreachable_imds_is_logged_and_retried_without_draining() {
             assert!(node.lifecycle_record().is_none());
             // The loop is not held up by the retries: SIGTERM ends it promptly.
             let asked = Instant::now();
-            assert_eq!(d.stop(), Some(0), "{}", d.log_text());
+            assert_eq!(d.stop(SOON), Some(0), "{}", d.log_text());
             assert!(
                 asked.elapsed() < Duration::from_secs(3),
                 "{:?}",
@@ -1029,19 +899,11 @@ fn daemon_killed_mid_drain_resumes_without_a_second_drain_or_completion() {
             let sim = &sr.sim;
             let aws = Aws::start(&rt);
             let sb = node_sandbox("cloud-restart", sim);
-            let node = Node::new(&Conf::of(&aws));
-            let mut d = node.daemon(&sb, sim);
-            assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+            let node = CloudNode::new(&Conf::of(&aws));
+            let mut d = node.watching_daemon(&sb, sim);
 
             aws.scale_in();
-            assert!(
-                wait_until(SOON, || sim.count_calls("DRAIN_AGENT") == 1
-                    && node
-                        .marker()
-                        .is_some_and(|m| m.stage == Stage::AwaitDrained)),
-                "{}",
-                d.log_text()
-            );
+            wait_drain_sent(sim, &node, &d);
             std::thread::sleep(ms(700));
             d.kill_hard();
             let first_log = d.log_text();
@@ -1096,14 +958,13 @@ fn a_drain_finished_before_a_restart_is_completed_with_continue_without_draining
             let sb = node_sandbox("cloud-finished", sim);
             // No heartbeat during the short drain: the first Auto Scaling call is the
             // completion, and it fails once.
-            let node = Node::new(&Conf {
+            let node = CloudNode::new(&Conf {
                 heartbeat: "30s",
                 stuck: "60s",
                 aws: "on_stuck = \"ABANDON\"",
                 ..Conf::of(&aws)
             });
-            let mut d = node.daemon(&sb, sim);
-            assert!(d.wait_log(WATCHING, SOON), "{}", d.log_text());
+            let mut d = node.watching_daemon(&sb, sim);
             aws.asg
                 .fail_next(500, "InternalFailure", "An internal error occurred.");
             aws.scale_in();

@@ -22,34 +22,29 @@ mod support;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::ops::{Deref, DerefMut};
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mesos_maint::drain::{Marker, MarkerStore, Policy, Stage, Trigger};
+use mesos_maint::drain::{Marker, Policy, Stage, Trigger};
 use mesos_sim::{AckMode, FrameworkSpec, Sim, SimConfig, TaskSpec};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use support::fake::FakeService;
+use nix::sys::signal::Signal;
+use support::daemon::DaemonProcess;
+use support::logind::{self, inhibitors_of};
+use support::node::{unique, Node};
 use support::proc::wait_until;
 use support::sandbox::{run_isolated_requiring, Sandbox};
-use support::sim::{runtime, sim_tied_agent};
+use support::sim::{never_ack_config, runtime, sim_node, AGENT, AGENT_SOCKET, DOCKER};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mesos-maint");
 const LOGIND: &str = "/lib/systemd/systemd-logind";
 
-const AGENT: &str = "dcos-mesos-slave.service";
-const AGENT_SOCKET: &str = "dcos-mesos-slave.socket";
-const DOCKER: &str = "docker.service";
 const REBOOT_TARGET: &str = "reboot.target";
 /// The daemon's `who` in its inhibitor locks.
 const WHO: &str = "mesos-maint";
 
-/// Upper bound for a one-shot run of the binary.
-const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 /// Upper bound for the daemon to reach a state it reaches in well under a second normally.
 const SOON: Duration = Duration::from_secs(15);
 
@@ -122,145 +117,48 @@ fn busy_config(grace: Duration) -> SimConfig {
     }
 }
 
-/// A framework whose scheduler never acknowledges: the agent stays DRAINING for good.
-fn never_ack_config() -> SimConfig {
-    SimConfig {
-        frameworks: vec![
-            FrameworkSpec::new("fw-dead", "dead-scheduler", AckMode::Never)
-                .task(TaskSpec::new("zombie-1", Duration::from_millis(50))),
-        ],
-        ..SimConfig::default()
-    }
-}
-
-/// The fake agent tied to the simulator (see the module comment), with its socket.
-fn fake_agent(sim: &Sim) -> FakeService {
-    sim_tied_agent(AGENT, &sim.master_url()).with_socket()
-}
-
-/// Agent (+ socket) and docker running, logind with `InhibitDelayMaxSec` = `delay`.
+/// The usual node ([`sim_node`]), with logind's `InhibitDelayMaxSec` = `delay`.
 fn node_sandbox(name: &str, sim: &Sim, delay: Option<Duration>) -> Sandbox {
-    let mut b = Sandbox::builder(name)
-        .with_logind(true)
-        .service(fake_agent(sim))
-        .service(FakeService::docker())
-        .start(DOCKER)
-        .start(AGENT_SOCKET)
-        .start(AGENT);
+    let mut b = Sandbox::builder(name).with_logind(true);
     if let Some(d) = delay {
         b = b.inhibit_delay_max(d);
     }
-    let sb = b.build().expect("sandbox");
-    for u in [DOCKER, AGENT_SOCKET, AGENT] {
-        assert!(sb.unit_state(u).is_active(), "{u}: {:?}", sb.unit_state(u));
-    }
-    sb
+    sim_node(b, sim)
 }
 
-/// A state dir, a configuration fragment (hooks kept away from the host's /etc, metrics on a
-/// free port) and a notification socket.
-struct Node {
-    dir: tempfile::TempDir,
+/// A node with the daemon's configuration (metrics on a free port); each daemon started gets its
+/// own notification socket.
+struct DaemonNode {
+    node: Node,
     metrics_port: u16,
 }
 
-impl Node {
-    fn new() -> Node {
-        let dir = tempfile::tempdir().expect("temp dir");
-        fs::create_dir_all(dir.path().join("hooks.d")).unwrap();
-        let node = Node {
-            dir,
-            metrics_port: free_port(),
-        };
-        fs::write(node.config(), node.config_text("")).unwrap();
-        node
+impl Deref for DaemonNode {
+    type Target = Node;
+
+    fn deref(&self) -> &Node {
+        &self.node
+    }
+}
+
+/// The `[daemon]` section: metrics on `metrics_port`, and `extra` lines.
+fn daemon_section(metrics_port: u16, extra: &str) -> String {
+    format!("\n[daemon]\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n{extra}")
+}
+
+impl DaemonNode {
+    fn new() -> DaemonNode {
+        let metrics_port = free_port();
+        DaemonNode {
+            node: Node::new("", &daemon_section(metrics_port, "")),
+            metrics_port,
+        }
     }
 
     /// The configuration with `daemon_extra` lines added to `[daemon]`.
     fn config_text(&self, daemon_extra: &str) -> String {
-        format!(
-            "[drain]\nhooks_dir = \"{}\"\n\n[units]\njob_timeout = \"30s\"\n\n\
-             [daemon]\nmetrics_listen = \"127.0.0.1:{}\"\n{daemon_extra}\n",
-            self.dir.path().join("hooks.d").display(),
-            self.metrics_port
-        )
-    }
-
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("config.toml")
-    }
-
-    fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn markers(&self) -> MarkerStore {
-        MarkerStore::new(&self.state_dir())
-    }
-
-    fn marker(&self) -> Option<Marker> {
-        self.markers().load().expect("readable marker")
-    }
-
-    /// The binary on the sandbox's bus (when given), with this node's config and state dir and
-    /// the simulator as master and agent; `args` first.
-    fn command(&self, sb: Option<&Sandbox>, sim: &Sim, args: &[&str]) -> Command {
-        let mut cmd = match sb {
-            Some(sb) => sb.command(BIN),
-            None => Command::new(BIN),
-        };
-        cmd.args(args)
-            .arg("--config")
-            .arg(self.config())
-            .arg("--state-dir")
-            .arg(self.state_dir())
-            .args(["--master", &sim.master_url(), "--agent", &sim.agent_url()])
-            .env_remove("RUST_LOG")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("WATCHDOG_PID")
-            .env_remove("JOURNAL_STREAM")
-            .stdin(Stdio::null());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("MESOS_MAINT_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd
-    }
-
-    /// Run a one-shot command to its end.
-    fn run(&self, sb: Option<&Sandbox>, sim: &Sim, args: &[&str]) -> Ran {
-        let out = self.dir.path().join(format!("run-{}.out", unique()));
-        let err = out.with_extension("err");
-        let mut child = self
-            .command(sb, sim, args)
-            .stdout(fs::File::create(&out).unwrap())
-            .stderr(fs::File::create(&err).unwrap())
-            .spawn()
-            .expect("spawn mesos-maint");
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = child.try_wait().expect("wait") {
-                break s;
-            }
-            if start.elapsed() > RUN_TIMEOUT {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "mesos-maint {args:?} did not finish within {RUN_TIMEOUT:?}:\n{}",
-                    fs::read_to_string(&err).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let ran = Ran {
-            code: status.code().unwrap_or(-1),
-            stdout: fs::read_to_string(&out).unwrap_or_default(),
-            stderr: fs::read_to_string(&err).unwrap_or_default(),
-        };
-        eprintln!("=== mesos-maint {args:?}\n{}", ran.context());
-        ran
+        self.node
+            .config_text("", &daemon_section(self.metrics_port, daemon_extra))
     }
 
     /// Start `mesos-maint daemon` with a notification socket; returns once it sent READY=1.
@@ -276,17 +174,12 @@ impl Node {
         let log = self.dir.path().join(format!("daemon-{tag}.log"));
         let mut cmd = self.command(Some(sb), sim, &["daemon"]);
         cmd.env("NOTIFY_SOCKET", &notify_path)
-            .envs(env.iter().copied())
-            .stdout(fs::File::create(&log).unwrap())
-            .stderr(fs::File::create(&log).unwrap());
+            .envs(env.iter().copied());
         let started = Instant::now();
-        let child = cmd.spawn().expect("spawn mesos-maint daemon");
         let d = Daemon {
-            child: Some(child),
-            log,
+            process: DaemonProcess::spawn(&mut cmd, log),
             notify,
             metrics_port: self.metrics_port,
-            exit: None,
         };
         assert!(
             d.notify.wait_for(SOON, |m| m == "READY=1"),
@@ -304,29 +197,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port()
-}
-
-fn unique() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-#[derive(Debug)]
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ran {
-    fn context(&self) -> String {
-        format!(
-            "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
 }
 
 /// The test's end of `NOTIFY_SOCKET`: every datagram, in order.
@@ -394,61 +264,29 @@ impl Drop for NotifyListener {
     }
 }
 
-/// A running daemon (our child). Dropping it kills it if it still runs.
+/// A running daemon (our child) with the test's end of its notification socket. Dropping it
+/// kills it if it still runs.
 struct Daemon {
-    child: Option<Child>,
-    log: PathBuf,
+    process: DaemonProcess,
     notify: NotifyListener,
     metrics_port: u16,
-    exit: Option<i32>,
+}
+
+impl Deref for Daemon {
+    type Target = DaemonProcess;
+
+    fn deref(&self) -> &DaemonProcess {
+        &self.process
+    }
+}
+
+impl DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut DaemonProcess {
+        &mut self.process
+    }
 }
 
 impl Daemon {
-    fn pid(&self) -> u32 {
-        // Never 0: kill(0, ..) would signal the test's own process group.
-        self.child
-            .as_ref()
-            .map(Child::id)
-            .expect("the daemon was reaped")
-    }
-
-    fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_log(&self, needle: &str, timeout: Duration) -> bool {
-        wait_until(timeout, || self.log_text().contains(needle))
-    }
-
-    fn is_running(&mut self) -> bool {
-        match self.child.as_mut().map(|c| c.try_wait()) {
-            Some(Ok(None)) => true,
-            Some(Ok(Some(status))) => {
-                self.exit = Some(status.code().unwrap_or(-1));
-                false
-            }
-            _ => false,
-        }
-    }
-
-    fn signal(&self, sig: Signal) {
-        kill(Pid::from_raw(self.pid() as i32), sig).expect("signal the daemon");
-    }
-
-    /// Wait for the exit; the exit code (-1 for a signal death).
-    fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        let ok = wait_until(timeout, || !self.is_running());
-        if ok {
-            if let Some(mut c) = self.child.take() {
-                let status = c.wait().expect("reap the daemon");
-                self.exit = Some(status.code().unwrap_or(-1));
-            }
-            self.exit
-        } else {
-            None
-        }
-    }
-
     /// `GET /metrics` over a plain TCP connection; the body.
     fn metrics(&self) -> String {
         let mut s = TcpStream::connect(("127.0.0.1", self.metrics_port))
@@ -467,18 +305,6 @@ impl Daemon {
     /// The value of the series `series` (name with labels, exactly as exposed).
     fn metric(&self, series: &str) -> Option<f64> {
         metric(&self.metrics(), series)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        if std::thread::panicking() {
-            eprintln!("--- daemon log ---\n{}", self.log_text());
-        }
     }
 }
 
@@ -505,25 +331,8 @@ struct Listed {
 }
 
 fn listed_locks(sb: &Sandbox) -> Vec<Listed> {
-    let out = sb.busctl(&[
-        "--json=short",
-        "call",
-        "org.freedesktop.login1",
-        "/org/freedesktop/login1",
-        "org.freedesktop.login1.Manager",
-        "ListInhibitors",
-    ]);
-    assert!(
-        out.status.success(),
-        "busctl ListInhibitors: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("busctl JSON");
-    v["data"][0]
-        .as_array()
-        .expect("a(ssssuu)")
+    inhibitors_of(sb, WHO)
         .iter()
-        .filter(|row| row[1] == WHO)
         .map(|row| Listed {
             what: row[0].as_str().unwrap_or_default().into(),
             who: row[1].as_str().unwrap_or_default().into(),
@@ -539,24 +348,6 @@ fn delay_lock_of(sb: &Sandbox, pid: u32) -> Option<Listed> {
     listed_locks(sb)
         .into_iter()
         .find(|l| l.mode == "delay" && l.pid == u64::from(pid))
-}
-
-/// logind's `Reboot(false)`, through busctl (as `systemctl reboot` would ask for it).
-fn logind_reboot(sb: &Sandbox) {
-    let out = sb.busctl(&[
-        "call",
-        "org.freedesktop.login1",
-        "/org/freedesktop/login1",
-        "org.freedesktop.login1.Manager",
-        "Reboot",
-        "b",
-        "false",
-    ]);
-    assert!(
-        out.status.success(),
-        "busctl Reboot: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// `ActiveEnterTimestampMonotonic` of `unit` (µs), 0 when it never became active (or was
@@ -577,16 +368,7 @@ fn active_enter_us(sb: &Sandbox, unit: &str) -> u64 {
 
 /// The time (µs, CLOCK_MONOTONIC) of the first `event` in a fake service's record.
 fn record_time_us(sb: &Sandbox, service: &str, event: &str, offset: i128) -> Option<u64> {
-    fs::read_to_string(sb.record_path(service))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            let mut w = l.split_whitespace();
-            match (w.next(), w.next()) {
-                (Some(e), Some(t)) if e == event => t.parse::<f64>().ok(),
-                _ => None,
-            }
-        })
+    sb.record_time(service, event, 0)
         .map(|secs| ((secs * 1e6) as i128 - offset) as u64)
 }
 
@@ -681,7 +463,7 @@ fn daemon_holds_the_delay_lock_while_the_agent_has_tasks_and_exits_0_on_sigterm(
             let sr = SimRun::start(&rt, busy_config(Duration::from_millis(300)));
             let sim = &sr.sim;
             let sb = node_sandbox("daemon-lock", sim, Some(Duration::from_secs(20)));
-            let node = Node::new();
+            let node = DaemonNode::new();
             let mut d = node.daemon(&sb, sim);
             let pid = d.pid();
 
@@ -796,7 +578,7 @@ fn idle_agent_gets_no_lock_and_the_lock_follows_the_work() {
             let sr = SimRun::start(&rt, SimConfig::default());
             let sim = &sr.sim;
             let sb = node_sandbox("daemon-idle", sim, None);
-            let node = Node::new();
+            let node = DaemonNode::new();
             let mut d = node.daemon(&sb, sim);
             assert!(
                 d.notify.wait_for(SOON, |m| m.starts_with("STATUS=")
@@ -842,7 +624,7 @@ fn logind_reboot_drains_stops_the_units_and_only_then_starts_reboot_target() {
             let sr = SimRun::start(&rt, busy_config(Duration::from_millis(1500)));
             let sim = &sr.sim;
             let sb = node_sandbox("daemon-shutdown", sim, Some(delay_max));
-            let node = Node::new();
+            let node = DaemonNode::new();
             // A 2 s watchdog (WatchdogSec=2): WATCHDOG=1 every second, also while draining.
             let mut d = node.daemon_with_env(&sb, sim, &[("WATCHDOG_USEC", "2000000")]);
             let pid = d.pid();
@@ -852,7 +634,7 @@ fn logind_reboot_drains_stops_the_units_and_only_then_starts_reboot_target() {
             let asked = Instant::now();
             let asked_us = mono_us();
             let (reboot_seen, samples) = sampling(&sb, sim, pid, || {
-                logind_reboot(&sb);
+                logind::reboot(&sb);
                 let (s, ok) =
                     sb.wait_for_state(REBOOT_TARGET, Duration::from_secs(40), |s| s.is_active());
                 assert!(ok, "reboot.target never started: {s:?}\n{}", d.log_text());
@@ -1019,14 +801,14 @@ fn never_acknowledging_framework_releases_the_lock_at_the_deadline_and_the_reboo
             let sr = SimRun::start(&rt, never_ack_config());
             let sim = &sr.sim;
             let sb = node_sandbox("daemon-deadline", sim, Some(delay_max));
-            let node = Node::new();
+            let node = DaemonNode::new();
             let mut d = node.daemon(&sb, sim);
             let pid = d.pid();
             assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
 
             let asked = Instant::now();
             let (_, samples) = sampling(&sb, sim, pid, || {
-                logind_reboot(&sb);
+                logind::reboot(&sb);
                 let (s, ok) =
                     sb.wait_for_state(REBOOT_TARGET, Duration::from_secs(30), |s| s.is_active());
                 assert!(ok, "reboot.target never started: {s:?}\n{}", d.log_text());
@@ -1125,9 +907,9 @@ fn shutdown_during_a_stuck_manual_drain_keeps_it_manual() {
             let sr = SimRun::start(&rt, never_ack_config());
             let sim = &sr.sim;
             let sb = node_sandbox("daemon-manual-stuck", sim, Some(delay_max));
-            let node = Node::new();
+            let node = DaemonNode::new();
             // An administrator drained by hand; a scheduler never acknowledges.
-            let ran = node.run(Some(&sb), sim, &["drain", "--deadline", "2s"]);
+            let ran = node.run(&sb, sim, &["drain", "--deadline", "2s"]);
             assert_eq!(ran.code, 4, "{}", ran.context());
             let manual = node.marker().expect("marker");
             assert_eq!(
@@ -1140,7 +922,7 @@ fn shutdown_during_a_stuck_manual_drain_keeps_it_manual() {
             let mut d = node.daemon(&sb, sim);
             let pid = d.pid();
             assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
-            logind_reboot(&sb);
+            logind::reboot(&sb);
             let (s, ok) =
                 sb.wait_for_state(REBOOT_TARGET, Duration::from_secs(30), |s| s.is_active());
             assert!(ok, "{s:?}\n{}", d.log_text());
@@ -1178,7 +960,7 @@ fn drained_node_from_an_earlier_boot(
     trigger: Trigger,
     decommission: bool,
 ) -> Marker {
-    let ran = node.run(Some(sb), sim, &["drain", "--deadline", "60s"]);
+    let ran = node.run(sb, sim, &["drain", "--deadline", "60s"]);
     assert_eq!(ran.code, 0, "{}", ran.context());
     assert_eq!(sim.drain_state().as_deref(), Some("DRAINED"));
     assert!(sim.is_deactivated());
@@ -1226,7 +1008,7 @@ fn after_a_new_boot_the_daemon_reactivates_an_agent_it_drained_for_a_reboot() {
             let sr = SimRun::start(&rt, busy_config(Duration::from_millis(100)));
             let sim = &sr.sim;
             let sb = node_sandbox("daemon-boot", sim, None);
-            let node = Node::new();
+            let node = DaemonNode::new();
             let seeded = drained_node_from_an_earlier_boot(&node, &sb, sim, Trigger::Reboot, false);
 
             // The daemon starts before the agent (early in the boot): it waits.
@@ -1285,7 +1067,7 @@ fn after_a_new_boot_the_daemon_leaves_a_hand_drained_or_decommissioned_agent_alo
             let sr = SimRun::start(&rt, busy_config(Duration::from_millis(100)));
             let sim = &sr.sim;
             let sb = node_sandbox("daemon-boot-manual", sim, None);
-            let node = Node::new();
+            let node = DaemonNode::new();
             let seeded = drained_node_from_an_earlier_boot(&node, &sb, sim, Trigger::Manual, false);
             boot_units(&sb);
             assert!(sim
@@ -1338,7 +1120,7 @@ fn sighup_with_a_broken_config_keeps_the_daemon_running_and_a_good_one_applies()
             let sr = SimRun::start(&rt, busy_config(Duration::from_millis(300)));
             let sim = &sr.sim;
             let sb = node_sandbox("daemon-sighup", sim, None);
-            let node = Node::new();
+            let node = DaemonNode::new();
             let mut d = node.daemon(&sb, sim);
             let pid = d.pid();
             assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
@@ -1405,11 +1187,11 @@ fn reboot_command_drains_stops_the_units_then_reboots_through_logind() {
             let sr = SimRun::start(&rt, busy_config(Duration::from_millis(800)));
             let sim = &sr.sim;
             let sb = node_sandbox("reboot-cmd", sim, Some(Duration::from_secs(20)));
-            let node = Node::new();
+            let node = DaemonNode::new();
             let offset = wall_minus_mono_us();
             let asked_us = mono_us();
 
-            let (ran, samples) = sampling(&sb, sim, 0, || node.run(Some(&sb), sim, &["reboot"]));
+            let (ran, samples) = sampling(&sb, sim, 0, || node.run(&sb, sim, &["reboot"]));
             assert_eq!(ran.code, 0, "{}", ran.context());
             assert!(ran.stderr.contains("reboot requested"), "{}", ran.context());
             let (s, ok) = sb.wait_for_state(REBOOT_TARGET, SOON, |s| s.is_active());
@@ -1473,12 +1255,12 @@ fn reboot_command_with_the_daemon_running_reboots_without_waiting_for_the_daemon
             let sr = SimRun::start(&rt, busy_config(Duration::from_millis(300)));
             let sim = &sr.sim;
             let sb = node_sandbox("reboot-cmd-daemon", sim, Some(delay_max));
-            let node = Node::new();
+            let node = DaemonNode::new();
             let mut d = node.daemon(&sb, sim);
             let pid = d.pid();
             assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
 
-            let ran = node.run(Some(&sb), sim, &["reboot"]);
+            let ran = node.run(&sb, sim, &["reboot"]);
             let returned = Instant::now();
             assert_eq!(ran.code, 0, "{}", ran.context());
             let (s, ok) =
@@ -1538,16 +1320,9 @@ fn reboot_command_without_logind_changes_nothing() {
             let sr = SimRun::start(&rt, busy_config(Duration::from_millis(100)));
             let sim = &sr.sim;
             // A manager but no logind on the bus.
-            let sb = Sandbox::builder("reboot-no-logind")
-                .service(fake_agent(sim))
-                .service(FakeService::docker())
-                .start(DOCKER)
-                .start(AGENT_SOCKET)
-                .start(AGENT)
-                .build()
-                .expect("sandbox");
-            let node = Node::new();
-            let ran = node.run(Some(&sb), sim, &["reboot"]);
+            let sb = sim_node(Sandbox::builder("reboot-no-logind"), sim);
+            let node = DaemonNode::new();
+            let ran = node.run(&sb, sim, &["reboot"]);
             assert_eq!(ran.code, 3, "{}", ran.context());
             assert!(ran.stderr.contains("logind"), "{}", ran.context());
             assert_eq!(
@@ -1567,28 +1342,28 @@ fn reboot_command_without_logind_changes_nothing() {
 // Footprint (ignored; `tests/bench-daemon.sh`, docs/benchmarks.md "Daemon")
 // ---------------------------------------------------------------------------------------------
 
-/// `(VmRSS, VmHWM)` in KiB.
-fn rss_kib(pid: u32) -> (u64, u64) {
+/// The values (KiB) of `fields` (`VmRSS`, `RssAnon`, ...) in `/proc/<pid>/status`, 0 for a
+/// missing one.
+fn status_kib<const N: usize>(pid: u32, fields: [&str; N]) -> [u64; N] {
     let text = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
+    fields.map(|name| {
         text.lines()
-            .find_map(|l| l.strip_prefix(name))
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    })
+}
+
+/// `(VmRSS, VmHWM)` in KiB.
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let [rss, hwm] = status_kib(pid, ["VmRSS", "VmHWM"]);
+    (rss, hwm)
 }
 
 /// `(RssAnon, RssFile)` in KiB: heap and stacks vs mapped binary and libraries.
 fn rss_split_kib(pid: u32) -> (u64, u64) {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("RssAnon:"), field("RssFile:"))
+    let [anon, file] = status_kib(pid, ["RssAnon", "RssFile"]);
+    (anon, file)
 }
 
 /// CPU time of every thread in ns (`/proc/<pid>/task/*/schedstat`, first field): much finer
@@ -1641,7 +1416,7 @@ fn measure_daemon_footprint() {
         let sr = SimRun::start(&rt, busy_config(Duration::from_millis(500)));
         let sim = &sr.sim;
         let sb = node_sandbox("daemon-footprint", sim, Some(Duration::from_secs(30)));
-        let node = Node::new();
+        let node = DaemonNode::new();
         let mut d = node.daemon(&sb, sim);
         let pid = d.pid();
         assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
@@ -1698,14 +1473,14 @@ fn measure_shutdown_drain(rt: &tokio::runtime::Runtime, hz: f64, ignore_filter: 
     let sr = SimRun::start(rt, cfg);
     let sim = &sr.sim;
     let sb = node_sandbox("daemon-footprint-drain", sim, Some(Duration::from_secs(30)));
-    let node = Node::new();
+    let node = DaemonNode::new();
     let d = node.daemon(&sb, sim);
     let pid = d.pid();
     assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
     let (before, _) = rss_kib(pid);
     let (c0, _) = cpu_ticks(pid);
     let asked = Instant::now();
-    logind_reboot(&sb);
+    logind::reboot(&sb);
     let mut peak = before;
     let mut max_threads = 0;
     let done = wait_until(Duration::from_secs(30), || {

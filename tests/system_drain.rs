@@ -11,25 +11,22 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use mesos_maint::drain::{Marker, MarkerStore, Policy, Stage, Trigger};
+use mesos_maint::drain::{Marker, Policy, Stage, Trigger};
 use mesos_sim::{AckMode, FrameworkSpec, Sim, SimConfig, TaskSpec};
 use support::fake::FakeService;
+use support::node::Node;
 use support::proc::wait_until;
 use support::sandbox::{run_isolated, Sandbox, SandboxBuilder};
-use support::sim::{curl_post, runtime, sim_tied_agent};
+use support::sim::{
+    curl_post, never_ack_config, runtime, sim_tied_agent, AGENT, AGENT_SOCKET, DOCKER,
+};
 
-const BIN: &str = env!("CARGO_BIN_EXE_mesos-maint");
-
-const AGENT: &str = "dcos-mesos-slave.service";
-const AGENT_SOCKET: &str = "dcos-mesos-slave.socket";
 const PUBLIC: &str = "dcos-mesos-slave-public.service";
 const PUBLIC_SOCKET: &str = "dcos-mesos-slave-public.socket";
 const MESOS_SLAVE: &str = "mesos-slave.service";
-const DOCKER: &str = "docker.service";
 const CANDIDATES: [&str; 4] = [
     "dcos-mesos-slave.service",
     "dcos-mesos-slave-public.service",
@@ -37,8 +34,6 @@ const CANDIDATES: [&str; 4] = [
     "mesos-agent.service",
 ];
 
-/// Upper bound for one run of the binary.
-const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 /// What the agent's socket unit writes into the agent's record file when it has stopped.
 const SOCKET_STOPPED: &str = "SOCKET-STOPPED";
 
@@ -60,17 +55,6 @@ fn quick_config() -> SimConfig {
                 .task(TaskSpec::new("web-2", Duration::from_millis(150))),
             FrameworkSpec::new("fw-cassandra", "cassandra", ack)
                 .task(TaskSpec::new("node-1", Duration::from_millis(100))),
-        ],
-        ..SimConfig::default()
-    }
-}
-
-/// A framework whose scheduler never acknowledges: the agent stays DRAINING for good.
-fn never_ack_config() -> SimConfig {
-    SimConfig {
-        frameworks: vec![
-            FrameworkSpec::new("fw-dead", "dead-scheduler", AckMode::Never)
-                .task(TaskSpec::new("zombie-1", Duration::from_millis(50))),
         ],
         ..SimConfig::default()
     }
@@ -139,161 +123,6 @@ fn standard_node(name: &str, sim: &Sim) -> Sandbox {
     sb
 }
 
-/// A state dir and a configuration fragment (hooks kept away from the host's /etc).
-struct Node {
-    dir: tempfile::TempDir,
-}
-
-impl Node {
-    fn new(units_toml: &str) -> Node {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let hooks = dir.path().join("hooks.d");
-        fs::create_dir_all(&hooks).unwrap();
-        let config = format!(
-            "[drain]\nhooks_dir = \"{}\"\n\n[units]\njob_timeout = \"30s\"\n{units_toml}\n",
-            hooks.display()
-        );
-        fs::write(dir.path().join("config.toml"), config).unwrap();
-        Node { dir }
-    }
-
-    fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("config.toml")
-    }
-
-    fn markers(&self) -> MarkerStore {
-        MarkerStore::new(&self.state_dir())
-    }
-
-    fn marker(&self) -> Option<Marker> {
-        self.markers().load().expect("readable marker")
-    }
-
-    /// The binary with the sandbox's bus (when given), this node's config and state dir, and the
-    /// simulator as master and agent. `args` come first (the subcommand and its flags).
-    fn command(&self, sb: Option<&Sandbox>, sim: &Sim, args: &[&str]) -> Command {
-        let mut cmd = match sb {
-            Some(sb) => sb.command(BIN),
-            None => Command::new(BIN),
-        };
-        cmd.args(args)
-            .arg("--config")
-            .arg(self.config())
-            .arg("--state-dir")
-            .arg(self.state_dir())
-            .args(["--master", &sim.master_url(), "--agent", &sim.agent_url()])
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null());
-        for (k, _) in std::env::vars() {
-            if k.starts_with("MESOS_MAINT_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd
-    }
-
-    fn spawn(&self, cmd: &mut Command, tag: &str) -> Running {
-        let out = self.dir.path().join(format!("{tag}.stdout"));
-        let err = self.dir.path().join(format!("{tag}.stderr"));
-        let child = cmd
-            .stdout(fs::File::create(&out).unwrap())
-            .stderr(fs::File::create(&err).unwrap())
-            .spawn()
-            .expect("spawn mesos-maint");
-        let what = cmd
-            .get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
-        Running {
-            child,
-            what,
-            out,
-            err,
-        }
-    }
-
-    fn run(&self, sb: &Sandbox, sim: &Sim, args: &[&str]) -> Ran {
-        let tag = format!("run-{}", unique());
-        self.spawn(&mut self.command(Some(sb), sim, args), &tag)
-            .wait()
-    }
-}
-
-fn unique() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-struct Running {
-    child: Child,
-    /// The command line, for the test's output.
-    what: String,
-    out: PathBuf,
-    err: PathBuf,
-}
-
-#[derive(Debug)]
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ran {
-    fn context(&self) -> String {
-        format!(
-            "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}):\n{}", self.context()))
-    }
-}
-
-impl Running {
-    fn wait(mut self) -> Ran {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("wait for mesos-maint") {
-                break status;
-            }
-            if start.elapsed() > RUN_TIMEOUT {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "mesos-maint did not finish within {RUN_TIMEOUT:?}; stderr:\n{}",
-                    fs::read_to_string(&self.err).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let ran = Ran {
-            code: status.code().unwrap_or(-1),
-            stdout: fs::read_to_string(&self.out).unwrap_or_default(),
-            stderr: fs::read_to_string(&self.err).unwrap_or_default(),
-        };
-        // Shown when the test fails (libtest captures it otherwise).
-        eprintln!("=== mesos-maint {}\n{}", self.what, ran.context());
-        ran
-    }
-
-    /// SIGKILL (our own child, by its handle) and reap.
-    fn kill(mut self) -> Ran {
-        self.child.kill().expect("kill mesos-maint");
-        self.wait()
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Assertions
 // ---------------------------------------------------------------------------------------------
@@ -315,6 +144,22 @@ fn assert_all(sb: &Sandbox, units: &[&str], active: bool) {
     }
 }
 
+/// Agent socket, agent and docker still running, never signalled or stopped: the fake daemons'
+/// records hold their start only.
+fn assert_untouched(sb: &Sandbox) {
+    assert_all(sb, &[AGENT_SOCKET, AGENT, DOCKER], true);
+    assert_eq!(sb.recorded(AGENT), strings(&["START"]));
+    assert_eq!(sb.recorded(DOCKER), strings(&["START"]));
+}
+
+/// The marker: at `stage`, with exactly the unit actions `actions`, in that order.
+fn assert_marker(node: &Node, stage: Stage, actions: &[&str]) -> Marker {
+    let marker = node.marker().expect("marker");
+    assert_eq!(marker.stage, stage, "{marker:?}");
+    assert_eq!(marker.actions, strings(actions), "{marker:?}");
+    marker
+}
+
 fn count(events: &[String], event: &str) -> usize {
     events.iter().filter(|e| *e == event).count()
 }
@@ -327,21 +172,6 @@ fn position(events: &[String], event: &str, nth: usize) -> Option<usize> {
         .filter(|(_, e)| *e == event)
         .nth(nth)
         .map(|(i, _)| i)
-}
-
-/// The time of the `nth` (0-based) `event` in a fake service's record.
-fn event_time(sb: &Sandbox, service: &str, event: &str, nth: usize) -> Option<f64> {
-    fs::read_to_string(sb.record_path(service))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            match (w.next(), w.next()) {
-                (Some(e), Some(t)) if e == event => t.parse().ok(),
-                _ => None,
-            }
-        })
-        .nth(nth)
 }
 
 fn actions(node: &Node) -> Vec<String> {
@@ -386,7 +216,7 @@ fn drain_stops_socket_then_agent_then_docker_without_a_signal_by_default() {
             let rt = runtime();
             let sim = start_sim(&rt, quick_config());
             let sb = standard_node("drain-default", &sim);
-            let node = Node::new("");
+            let node = Node::new("", "");
 
             let ran = node.run(&sb, &sim, &["drain", "--deadline", "60s"]);
             assert_eq!(ran.code, 0, "{}", ran.context());
@@ -409,8 +239,12 @@ fn drain_stops_socket_then_agent_then_docker_without_a_signal_by_default() {
             assert_eq!(count(&docker, "SIGUSR1"), 0, "{docker:?}");
             assert_eq!(count(&docker, "SIGTERM"), 1, "{docker:?}");
             // The record times (bash's $EPOCHREALTIME) give the order of the stops.
-            let agent_term = event_time(&sb, AGENT, "SIGTERM", 0).expect("agent SIGTERM time");
-            let docker_term = event_time(&sb, DOCKER, "SIGTERM", 0).expect("docker SIGTERM time");
+            let agent_term = sb
+                .record_time(AGENT, "SIGTERM", 0)
+                .expect("agent SIGTERM time");
+            let docker_term = sb
+                .record_time(DOCKER, "SIGTERM", 0)
+                .expect("docker SIGTERM time");
             assert!(
                 agent_term <= docker_term,
                 "docker stopped ({docker_term}) before the agent ({agent_term})"
@@ -421,15 +255,14 @@ fn drain_stops_socket_then_agent_then_docker_without_a_signal_by_default() {
             assert_eq!(state["link"], "DISCONNECTED", "{state}");
 
             // Every action is logged and recorded.
-            let marker = node.marker().expect("marker");
-            assert_eq!(marker.stage, Stage::Done);
-            assert_eq!(
-                marker.actions,
-                strings(&[
+            let marker = assert_marker(
+                &node,
+                Stage::Done,
+                &[
                     "stop dcos-mesos-slave.socket",
                     "stop dcos-mesos-slave.service",
-                    "stop docker.service"
-                ])
+                    "stop docker.service",
+                ],
             );
             for a in &marker.actions {
                 assert!(
@@ -450,7 +283,7 @@ fn drain_sends_the_configured_signal_to_docker_before_stopping_it() {
             let rt = runtime();
             let sim = start_sim(&rt, quick_config());
             let sb = standard_node("drain-docker-signal", &sim);
-            let node = Node::new("docker_signal = \"SIGUSR1\"");
+            let node = Node::new("", "docker_signal = \"SIGUSR1\"");
 
             let ran = node.run(&sb, &sim, &["drain"]);
             assert_eq!(ran.code, 0, "{}", ran.context());
@@ -497,7 +330,7 @@ fn drain_stops_the_public_agent_and_its_socket() {
             .start(MESOS_SLAVE)
             .build()
             .expect("sandbox");
-        let node = Node::new("");
+        let node = Node::new("", "");
 
         let ran = node.run(&sb, &sim, &["drain"]);
         assert_eq!(ran.code, 0, "{}", ran.context());
@@ -535,7 +368,7 @@ fn drain_without_an_agent_unit_fails_before_drain_agent() {
                 .start(DOCKER)
                 .build()
                 .expect("sandbox");
-            let node = Node::new("");
+            let node = Node::new("", "");
 
             let ran = node.run(&sb, &sim, &["drain"]);
             assert_eq!(ran.code, 2, "{}", ran.context());
@@ -566,7 +399,7 @@ fn drain_that_hits_its_deadline_leaves_the_units_running() {
             let rt = runtime();
             let sim = start_sim(&rt, never_ack_config());
             let sb = standard_node("drain-deadline", &sim);
-            let node = Node::new("docker_signal = \"SIGUSR1\"");
+            let node = Node::new("", "docker_signal = \"SIGUSR1\"");
 
             let ran = node.run(&sb, &sim, &["drain", "--deadline", "2s"]);
             assert_eq!(ran.code, 4, "{}", ran.context());
@@ -574,12 +407,8 @@ fn drain_that_hits_its_deadline_leaves_the_units_running() {
             assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
             assert_eq!(sim.drain_state().as_deref(), Some("DRAINING"));
 
-            assert_all(&sb, &[AGENT_SOCKET, AGENT, DOCKER], true);
-            assert_eq!(sb.recorded(AGENT), strings(&["START"]));
-            assert_eq!(sb.recorded(DOCKER), strings(&["START"]));
-            let marker = node.marker().expect("marker");
-            assert_eq!(marker.stage, Stage::DeadlineExceeded);
-            assert!(marker.actions.is_empty(), "{:?}", marker.actions);
+            assert_untouched(&sb);
+            let marker = assert_marker(&node, Stage::DeadlineExceeded, &[]);
             assert!(!marker.forced);
         },
     );
@@ -593,7 +422,7 @@ fn forced_drain_signals_the_agent_then_stops_the_units() {
             let rt = runtime();
             let sim = start_sim(&rt, never_ack_config());
             let sb = standard_node("drain-force", &sim);
-            let node = Node::new("");
+            let node = Node::new("", "");
 
             let ran = node.run(&sb, &sim, &["drain", "--deadline", "2s", "--force"]);
             assert_eq!(ran.code, 0, "{}", ran.context());
@@ -614,18 +443,17 @@ fn forced_drain_signals_the_agent_then_stops_the_units() {
 
             assert_all(&sb, &[AGENT_SOCKET, AGENT, DOCKER], false);
             assert_eq!(sb.sigusr1_count(DOCKER), 0, "no docker signal configured");
-            let marker = node.marker().expect("marker");
-            assert_eq!(marker.stage, Stage::Done);
-            assert!(marker.forced);
-            assert_eq!(
-                marker.actions,
-                strings(&[
+            let marker = assert_marker(
+                &node,
+                Stage::Done,
+                &[
                     "signal SIGUSR1 dcos-mesos-slave.service",
                     "stop dcos-mesos-slave.socket",
                     "stop dcos-mesos-slave.service",
-                    "stop docker.service"
-                ])
+                    "stop docker.service",
+                ],
             );
+            assert!(marker.forced);
         },
     );
 }
@@ -642,7 +470,7 @@ fn reactivate_starts_docker_then_the_agent_and_reactivates_once() {
             let rt = runtime();
             let sim = start_sim(&rt, quick_config());
             let sb = standard_node("reactivate", &sim);
-            let node = Node::new("");
+            let node = Node::new("", "");
 
             let ran = node.run(&sb, &sim, &["drain"]);
             assert_eq!(ran.code, 0, "{}", ran.context());
@@ -664,8 +492,10 @@ fn reactivate_starts_docker_then_the_agent_and_reactivates_once() {
             assert_eq!(state["agent_up"], true, "{state}");
             assert_eq!(state["link"], "CONNECTED", "{state}");
             // Docker came up before the agent.
-            let docker_start = event_time(&sb, DOCKER, "START", 1).expect("docker restarted");
-            let agent_start = event_time(&sb, AGENT, "START", 1).expect("agent restarted");
+            let docker_start = sb
+                .record_time(DOCKER, "START", 1)
+                .expect("docker restarted");
+            let agent_start = sb.record_time(AGENT, "START", 1).expect("agent restarted");
             assert!(
                 docker_start <= agent_start,
                 "{docker_start} > {agent_start}"
@@ -682,7 +512,7 @@ fn drain_run_again_after_it_stopped_the_units_is_done_without_a_second_drain() {
             let rt = runtime();
             let sim = start_sim(&rt, quick_config());
             let sb = standard_node("drain-twice", &sim);
-            let node = Node::new("");
+            let node = Node::new("", "");
 
             let ran = node.run(&sb, &sim, &["drain", "--deadline", "60s"]);
             assert_eq!(ran.code, 0, "{}", ran.context());
@@ -723,7 +553,7 @@ fn reactivate_leaves_docker_alone_when_configured_not_to_stop_it() {
             let sim = start_sim(&rt, quick_config());
             let sb = standard_node("reactivate-docker", &sim);
             // This node does not stop docker; an administrator stops it by hand afterwards.
-            let node = Node::new("stop_docker = false");
+            let node = Node::new("", "stop_docker = false");
 
             let ran = node.run(&sb, &sim, &["drain"]);
             assert_eq!(ran.code, 0, "{}", ran.context());
@@ -761,7 +591,7 @@ fn drain_killed_while_stopping_docker_resumes_without_repeating() {
                 .start(AGENT)
                 .build()
                 .expect("sandbox");
-            let node = Node::new("docker_signal = \"SIGUSR1\"");
+            let node = Node::new("", "docker_signal = \"SIGUSR1\"");
 
             let running = node.spawn(
                 &mut node.command(Some(&sb), &sim, &["drain"]),
@@ -797,16 +627,15 @@ fn drain_killed_while_stopping_docker_resumes_without_repeating() {
             let agent = sb.recorded(AGENT);
             assert_eq!(count(&agent, "SIGTERM"), 1, "{agent:?}");
             assert_eq!(count(&agent, SOCKET_STOPPED), 1, "{agent:?}");
-            let marker = node.marker().expect("marker");
-            assert_eq!(marker.stage, Stage::Done);
-            assert_eq!(
-                marker.actions,
-                strings(&[
+            assert_marker(
+                &node,
+                Stage::Done,
+                &[
                     "stop dcos-mesos-slave.socket",
                     "stop dcos-mesos-slave.service",
                     "signal SIGUSR1 docker.service",
-                    "stop docker.service"
-                ])
+                    "stop docker.service",
+                ],
             );
         },
     );
@@ -820,7 +649,7 @@ fn resumed_drain_skips_the_unit_actions_its_marker_records() {
             let rt = runtime();
             let sim = start_sim(&rt, quick_config());
             let sb = standard_node("drain-preseeded", &sim);
-            let node = Node::new("docker_signal = \"SIGUSR1\"");
+            let node = Node::new("", "docker_signal = \"SIGUSR1\"");
             // An interrupted drain of this agent, this boot, that (per its marker) already
             // stopped the agent units and signalled docker. The units are running again: if
             // the resumed drain repeated those actions, they would be stopped or signalled.
@@ -844,16 +673,15 @@ fn resumed_drain_skips_the_unit_actions_its_marker_records() {
             assert_eq!(sb.recorded(AGENT), strings(&["START"]));
             assert_all(&sb, &[DOCKER], false);
             assert_eq!(sb.recorded(DOCKER), strings(&["START", "SIGTERM"]));
-            let marker = node.marker().expect("marker");
-            assert_eq!(marker.stage, Stage::Done);
-            assert_eq!(
-                marker.actions,
-                strings(&[
+            assert_marker(
+                &node,
+                Stage::Done,
+                &[
                     "stop dcos-mesos-slave.socket",
                     "stop dcos-mesos-slave.service",
                     "signal SIGUSR1 docker.service",
-                    "stop docker.service"
-                ])
+                    "stop docker.service",
+                ],
             );
         },
     );
@@ -867,7 +695,7 @@ fn resumed_forced_drain_still_signals_the_agent_before_stopping_it() {
             let rt = runtime();
             let sim = start_sim(&rt, never_ack_config());
             let sb = standard_node("drain-forced-resume", &sim);
-            let node = Node::new("");
+            let node = Node::new("", "");
             // Killed right after it escalated at its deadline, before any unit action.
             seed_marker(&node, &sim, Stage::StopAgent, &[], true);
 
@@ -896,18 +724,14 @@ fn resumed_drain_with_no_stop_skips_the_remaining_unit_actions() {
             let rt = runtime();
             let sim = start_sim(&rt, quick_config());
             let sb = standard_node("drain-resume-no-stop", &sim);
-            let node = Node::new("");
+            let node = Node::new("", "");
             seed_marker(&node, &sim, Stage::StopAgent, &[], false);
 
             let ran = node.run(&sb, &sim, &["drain", "--no-stop", "--json"]);
             assert_eq!(ran.code, 0, "{}", ran.context());
             assert_eq!(ran.json()["resumed_from"], "StopAgent");
-            assert_all(&sb, &[AGENT_SOCKET, AGENT, DOCKER], true);
-            assert_eq!(sb.recorded(AGENT), strings(&["START"]));
-            assert_eq!(sb.recorded(DOCKER), strings(&["START"]));
-            let marker = node.marker().expect("marker");
-            assert_eq!(marker.stage, Stage::Done);
-            assert!(marker.actions.is_empty(), "{:?}", marker.actions);
+            assert_untouched(&sb);
+            assert_marker(&node, Stage::Done, &[]);
         },
     );
 }
@@ -922,18 +746,14 @@ fn drain_with_no_stop_leaves_every_unit_running() {
         let rt = runtime();
         let sim = start_sim(&rt, quick_config());
         let sb = standard_node("drain-no-stop", &sim);
-        let node = Node::new("docker_signal = \"SIGUSR1\"");
+        let node = Node::new("", "docker_signal = \"SIGUSR1\"");
 
         let ran = node.run(&sb, &sim, &["drain", "--no-stop"]);
         assert_eq!(ran.code, 0, "{}", ran.context());
         assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
         assert_eq!(sim.drain_state().as_deref(), Some("DRAINED"));
-        assert_all(&sb, &[AGENT_SOCKET, AGENT, DOCKER], true);
-        assert_eq!(sb.recorded(AGENT), strings(&["START"]));
-        assert_eq!(sb.recorded(DOCKER), strings(&["START"]));
-        let marker = node.marker().expect("marker");
-        assert_eq!(marker.stage, Stage::Done);
-        assert!(marker.actions.is_empty(), "{:?}", marker.actions);
+        assert_untouched(&sb);
+        assert_marker(&node, Stage::Done, &[]);
     });
 }
 
@@ -946,7 +766,7 @@ fn unreachable_bus_is_exit_3_and_nothing_is_sent() {
     run_isolated("unreachable_bus_is_exit_3_and_nothing_is_sent", || {
         let rt = runtime();
         let sim = start_sim(&rt, quick_config());
-        let node = Node::new("");
+        let node = Node::new("", "");
         let nowhere = "unix:path=/nonexistent/mesos-maint-test-bus";
         let run = |args: &[&str], tag: &str| {
             let mut cmd = node.command(None, &sim, args);
@@ -997,7 +817,7 @@ fn unprivileged_caller_is_exit_3_with_a_clear_message() {
         let rt = runtime();
         let sim = start_sim(&rt, quick_config());
         let sb = standard_node("drain-nobody", &sim);
-        let node = Node::new("");
+        let node = Node::new("", "");
         // The unprivileged user must be able to read the config and write its state dir.
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(node.dir.path(), fs::Permissions::from_mode(0o777)).unwrap();

@@ -26,20 +26,18 @@ use futures_util::StreamExt as _;
 use mesos_maint::systemd::{
     InhibitMode, LoginError, Logind, ShutdownSignals, Systemd, INHIBIT_SHUTDOWN,
 };
+use support::logind::inhibitors_of;
 use support::sandbox::{run_isolated_requiring, Sandbox};
+use support::sim::runtime;
 
 const LOGIND: &str = "/lib/systemd/systemd-logind";
 const WHO: &str = "mesos-maint-test";
 const SHORT: Duration = Duration::from_secs(10);
 
 fn block_on<F: Future>(f: F) -> F::Output {
-    // Two workers: zbus reads the socket on its own task while a test waits on systemctl.
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
+    // Two workers (`runtime`): zbus reads the socket on its own task while a test waits on
+    // systemctl.
+    runtime().block_on(f)
 }
 
 async fn connect(sb: &Sandbox) -> Logind {
@@ -51,25 +49,8 @@ async fn connect(sb: &Sandbox) -> Logind {
 /// Our locks (by `who`) as logind lists them, through `busctl` (independent of the code under
 /// test): `(what, who, why, mode, uid, pid)` per lock.
 fn listed_by_busctl(sb: &Sandbox, who: &str) -> Vec<String> {
-    let out = sb.busctl(&[
-        "--json=short",
-        "call",
-        "org.freedesktop.login1",
-        "/org/freedesktop/login1",
-        "org.freedesktop.login1.Manager",
-        "ListInhibitors",
-    ]);
-    assert!(
-        out.status.success(),
-        "busctl ListInhibitors: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("busctl JSON");
-    v["data"][0]
-        .as_array()
-        .expect("a(ssssuu)")
+    inhibitors_of(sb, who)
         .iter()
-        .filter(|row| row[1] == who)
         .map(|row| row.to_string())
         .collect()
 }

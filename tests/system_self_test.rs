@@ -14,25 +14,20 @@ use std::process::Output;
 use mesos_sim::{Sim, SimConfig};
 use serde_json::Value;
 use support::fake::FakeService;
+use support::node::{scrub_env, BIN};
 use support::sandbox::{run_isolated_requiring, Sandbox};
+use support::sim::runtime;
 
 /// These tests read logind's InhibitDelayMaxUSec: skip (not fail) where it is not installed.
 const LOGIND: &str = "/lib/systemd/systemd-logind";
-
-const BIN: &str = env!("CARGO_BIN_EXE_mesos-maint");
 
 fn run(sb: &Sandbox, state_dir: &std::path::Path, args: &[&str]) -> (Output, Value) {
     let mut cmd = sb.command(BIN);
     cmd.arg("--json")
         .arg("--state-dir")
         .arg(state_dir)
-        .args(args)
-        .env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("MESOS_MAINT_") {
-            cmd.env_remove(k);
-        }
-    }
+        .args(args);
+    scrub_env(&mut cmd);
     let out = cmd.output().expect("run mesos-maint self-test");
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -63,11 +58,7 @@ fn self_test_passes_on_a_ready_node_and_names_what_is_unreachable() {
         "self_test_passes_on_a_ready_node_and_names_what_is_unreachable",
         &[LOGIND],
         || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
+            let rt = runtime();
             let sim = rt
                 .block_on(Sim::start(SimConfig::default()))
                 .expect("start the simulator");

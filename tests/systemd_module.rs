@@ -502,20 +502,7 @@ mod harness {
 
                 // Reboot(false) goes through logind's real sequence and ends by starting the
                 // dummy reboot.target on the sandbox manager.
-                let out = sb.busctl(&[
-                    "call",
-                    "org.freedesktop.login1",
-                    "/org/freedesktop/login1",
-                    "org.freedesktop.login1.Manager",
-                    "Reboot",
-                    "b",
-                    "false",
-                ]);
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                support::logind::reboot(&sb);
                 let (s, ok) = sb.wait_for_state("reboot.target", SHORT, |s| s.is_active());
                 assert!(ok, "{s:?}");
             },

@@ -783,6 +783,22 @@ impl Sandbox {
             .collect()
     }
 
+    /// The time (`$EPOCHREALTIME`: seconds since the epoch) of the `nth` (0-based) `event` a
+    /// fake service recorded.
+    pub fn record_time(&self, service: &str, event: &str, nth: usize) -> Option<f64> {
+        fs::read_to_string(self.record_path(service))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let mut w = l.split_whitespace();
+                match (w.next(), w.next()) {
+                    (Some(e), Some(t)) if e == event => t.parse().ok(),
+                    _ => None,
+                }
+            })
+            .nth(nth)
+    }
+
     /// How many SIGUSR1 a fake service recorded.
     pub fn sigusr1_count(&self, service: &str) -> usize {
         self.recorded(service)
