@@ -424,11 +424,21 @@ fn connect_to_bus_without_systemd(activation: bool) -> SystemdError {
     let mut daemon = std::process::Command::new("dbus-daemon")
         .arg(format!("--config-file={}", config.display()))
         .arg("--nofork")
-        .stdout(std::process::Stdio::null())
+        .arg("--print-address")
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn dbus-daemon");
-    let up = support::proc::wait_until(Duration::from_secs(10), || socket.exists());
+    // The address is printed once the socket accepts connections; the socket file alone appears
+    // at bind(), before listen(), and a connect in between is refused (seen in CI). An exiting
+    // daemon closes stdout, so this read cannot hang.
+    let mut address = String::new();
+    let up = std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(daemon.stdout.take().expect("piped stdout")),
+        &mut address,
+    )
+    .is_ok_and(|n| n > 0)
+        && socket.exists();
     let result = up.then(|| {
         block_on(Systemd::connect_to(&format!(
             "unix:path={}",

@@ -47,10 +47,13 @@ pub async fn run(ctx: &Ctx, args: &ReactivateArgs) -> anyhow::Result<Exit> {
         let sd = ctx.systemd_required().await?;
         start_units(ctx, &sd).await?
     };
-    if !started.is_empty() {
-        wait_for_agent_id(&agent).await?;
-    }
-    let (id, master) = resolve(ctx, &agent).await?;
+    let (id, master) = if started.is_empty() {
+        resolve(ctx, &agent).await?
+    } else {
+        // The agent just started: its id is known once it answers with one.
+        let id = wait_for_agent_id(&agent).await?;
+        (id, ctx.master(&agent, super::DRAIN_RETRY_BUDGET).await?)
+    };
     if !started.is_empty() {
         wait_registered(&master, &id).await?;
     }
