@@ -2,7 +2,7 @@
 //! so packaging can generate the man page and shell completions from the same definitions.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use url::Url;
@@ -88,6 +88,9 @@ pub enum Command {
     Reboot(DrainArgs),
     /// The long-running service: shutdown inhibitor, drain on shutdown, reactivation after boot
     Daemon,
+    /// Mesos maintenance primitives for this machine (hostname and IP as the master sees them)
+    #[command(subcommand)]
+    Maintenance(MaintenanceCommand),
     /// Validate the configuration, D-Bus access, unit names and API reachability
     ///
     /// Exit 0 when every required check passes (warnings allowed), 2 on a configuration or
@@ -152,6 +155,48 @@ pub struct DrainArgs {
     pub reason: Option<String>,
 }
 
+#[derive(Debug, Clone, Subcommand)]
+pub enum MaintenanceCommand {
+    /// This machine's maintenance mode (UP, DRAINING, DOWN), its windows and the frameworks' answers
+    Status,
+    /// Put this machine in the cluster's maintenance schedule (replacing its own window), or take it out
+    ///
+    /// The schedule is one document for the whole cluster, replaced by every update without a
+    /// compare-and-swap: two machines scheduling at the same moment can lose one window. The
+    /// master refuses DRAIN_AGENT for a scheduled machine: drain first, then schedule.
+    Schedule(ScheduleArgs),
+    /// START_MAINTENANCE: the machine goes DOWN and the master removes its agent at once (tasks still running are lost)
+    ///
+    /// Refused (exit 5) while the local agent holds work, unless --force. The machine must be
+    /// scheduled first.
+    Down {
+        /// Bring the machine down even though the local agent still holds work
+        #[arg(long)]
+        force: bool,
+    },
+    /// STOP_MAINTENANCE: the machine is UP again and leaves the schedule
+    Up,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ScheduleArgs {
+    /// When the window starts: "now", a delay from now ("10m"), or an RFC 3339 time [default: now]
+    #[arg(long, value_name = "WHEN", value_parser = parse_when, conflicts_with = "cancel")]
+    pub start: Option<SystemTime>,
+    /// How long the machine is unavailable [default: 1h]
+    #[arg(
+        long,
+        value_name = "DUR",
+        value_parser = parse_duration,
+        conflicts_with = "cancel",
+        allow_hyphen_values = true
+    )]
+    pub duration: Option<Duration>,
+    /// Take this machine out of the schedule instead
+    #[arg(long)]
+    pub cancel: bool,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ReactivateArgs {
     /// Leave the units alone (do not start docker or the agent)
@@ -161,6 +206,18 @@ pub struct ReactivateArgs {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::config::parse_duration(s)
+}
+
+fn parse_when(s: &str) -> Result<SystemTime, String> {
+    if s == "now" {
+        return Ok(SystemTime::now());
+    }
+    if let Ok(d) = humantime::parse_duration(s) {
+        return Ok(SystemTime::now() + d);
+    }
+    humantime::parse_rfc3339_weak(s).map_err(|_| {
+        "not a start time; use \"now\", a delay such as \"10m\", or an RFC 3339 time such as \"2026-11-22T20:00:00Z\"".to_string()
+    })
 }
 
 fn parse_url(s: &str) -> Result<Url, String> {

@@ -16,5 +16,6 @@ pub mod logging;
 pub mod mesos;
 pub mod node;
 pub mod report;
+pub mod state_file;
 pub mod systemd;
 pub mod wait;

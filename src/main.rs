@@ -70,6 +70,7 @@ fn main() -> ExitCode {
             Command::Reactivate(args) => commands::reactivate::run(&ctx, args).await,
             Command::Reboot(args) => commands::reboot::run(&ctx, args).await,
             Command::Daemon => mesos_maint::daemon::run::run(ctx.clone(), overrides.clone()).await,
+            Command::Maintenance(cmd) => commands::maintenance::run(&ctx, cmd).await,
             Command::SelfTest { image_build } => {
                 commands::self_test::run(&ctx, &overrides, *image_build).await
             }

@@ -545,6 +545,55 @@ fn drain_run_again_after_it_stopped_the_units_is_done_without_a_second_drain() {
 }
 
 #[test]
+fn maintenance_after_a_drain_that_stopped_the_agent_names_the_machine_from_the_master() {
+    run_isolated(
+        "maintenance_after_a_drain_that_stopped_the_agent_names_the_machine_from_the_master",
+        || {
+            let rt = runtime();
+            let sim = start_sim(&rt, quick_config());
+            let sb = standard_node("maintenance", &sim);
+            let node = Node::new("", "");
+            let machine =
+                serde_json::json!({"hostname": sim.state_json()["hostname"], "ip": "127.0.0.1"});
+
+            // The agent is busy: `down` is refused before anything is sent.
+            let busy = node.run(&sb, &sim, &["maintenance", "down"]);
+            assert_eq!(busy.code, 5, "{}", busy.context());
+            assert_eq!(sim.count_calls("START_MAINTENANCE"), 0);
+
+            let ran = node.run(&sb, &sim, &["drain", "--deadline", "60s"]);
+            assert_eq!(ran.code, 0, "{}", ran.context());
+            assert_all(&sb, &[AGENT_SOCKET, AGENT, DOCKER], false);
+            // Nothing recorded by `maintenance` yet on this run's state dir: only the master's
+            // entry for the marker's agent id can name the machine now.
+            std::fs::remove_file(node.state_dir().join("machine.json")).expect("recorded by down");
+
+            let ran = node.run(&sb, &sim, &["maintenance", "schedule", "--json"]);
+            assert_eq!(ran.code, 0, "{}", ran.context());
+            assert_eq!(ran.json()["machine"], machine, "{}", ran.context());
+            // The unit is stopped (systemd says so), so `down` needs no --force.
+            let ran = node.run(&sb, &sim, &["maintenance", "down"]);
+            assert_eq!(ran.code, 0, "{}", ran.context());
+            assert_eq!(sim.count_calls("START_MAINTENANCE"), 1);
+            assert_eq!(
+                sim.state_json()["down_machines"],
+                serde_json::json!([machine])
+            );
+            // The master removed the agent: only the record names the machine for `up`.
+            let ran = node.run(&sb, &sim, &["maintenance", "up"]);
+            assert_eq!(ran.code, 0, "{}", ran.context());
+            assert!(ran.stderr.contains("recorded"), "{}", ran.context());
+            assert_eq!(sim.state_json()["down_machines"], serde_json::json!([]));
+            let schedule = &sim.state_json()["maintenance_schedule"];
+            assert!(
+                schedule["windows"].as_array().is_none_or(|w| w.is_empty()),
+                "{schedule}"
+            );
+        },
+    );
+}
+
+#[test]
 fn reactivate_leaves_docker_alone_when_configured_not_to_stop_it() {
     run_isolated(
         "reactivate_leaves_docker_alone_when_configured_not_to_stop_it",

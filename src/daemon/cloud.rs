@@ -50,24 +50,17 @@ fn record_path(state_dir: &Path) -> PathBuf {
 }
 
 fn load_record(state_dir: &Path, instance_id: &str) -> Option<LifecycleRecord> {
-    let text = std::fs::read_to_string(record_path(state_dir)).ok()?;
-    serde_json::from_str::<LifecycleRecord>(&text)
+    crate::state_file::read_json::<LifecycleRecord>(&record_path(state_dir))
         .ok()
+        .flatten()
         .filter(|r| r.instance_id == instance_id)
 }
 
 fn save_record(state_dir: &Path, rec: &LifecycleRecord) {
-    let path = record_path(state_dir);
-    let tmp = path.with_extension("json.tmp");
-    let body = serde_json::to_vec_pretty(rec).expect("serialisable");
-    let res = std::fs::create_dir_all(state_dir)
-        .and_then(|_| std::fs::write(&tmp, body))
-        .and_then(|_| std::fs::File::open(&tmp)?.sync_all())
-        .and_then(|_| std::fs::rename(&tmp, &path));
-    if let Err(e) = res {
+    if let Err(e) = crate::state_file::write_json(state_dir, LIFECYCLE_FILE, rec) {
         tracing::error!(
             "cannot record the lifecycle action in {}: {e}",
-            path.display()
+            record_path(state_dir).display()
         );
     }
 }

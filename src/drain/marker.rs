@@ -2,9 +2,7 @@
 //! so a helper that is killed and started again resumes instead of starting a second drain, and a
 //! daemon can tell after a boot whether it drained the node for a reboot.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -125,38 +123,13 @@ impl MarkerStore {
     }
 
     pub fn load(&self) -> std::io::Result<Option<Marker>> {
-        match fs::read(self.path()) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{}: {e}", self.path().display()),
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        crate::state_file::read_json(&self.path())
     }
 
-    /// Temp file, fsync, rename over the old marker, fsync the directory: after a crash the
-    /// marker is either the old or the new one, never a torn mix.
+    /// Atomic (see `state_file`): after a crash the marker is the old or the new one.
     pub fn save(&self, marker: &mut Marker) -> std::io::Result<()> {
         marker.updated_at = unix_now();
-        fs::create_dir_all(&self.dir)?;
-        let tmp = self.dir.join(format!(".{MARKER_FILE}.tmp"));
-        {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o644)
-                .open(&tmp)?;
-            let mut body = serde_json::to_vec_pretty(marker).map_err(std::io::Error::other)?;
-            body.push(b'\n');
-            f.write_all(&body)?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, self.path())?;
-        File::open(&self.dir)?.sync_all()
+        crate::state_file::write_json(&self.dir, MARKER_FILE, marker)
     }
 
     pub fn clear(&self) -> std::io::Result<()> {

@@ -48,10 +48,30 @@ impl MesosError {
 
     /// DRAIN_AGENT refused because the agent's machine is in a maintenance schedule (400).
     pub fn is_in_maintenance_schedule(&self) -> bool {
-        self.is_400_containing("maintenance schedule")
+        self.is_400_containing("is part of a maintenance schedule")
     }
 
     /// REACTIVATE_AGENT on an agent that is not deactivated (400): already active, or unknown.
+    /// START/STOP_MAINTENANCE on a machine missing from the schedule.
+    pub fn is_not_in_maintenance_schedule(&self) -> bool {
+        self.is_400_containing("is not part of a maintenance schedule")
+    }
+
+    /// START_MAINTENANCE on a machine that is DOWN already.
+    pub fn is_not_in_draining_mode(&self) -> bool {
+        self.is_400_containing("not in DRAINING mode")
+    }
+
+    /// STOP_MAINTENANCE on a machine that is not DOWN (scheduled only).
+    pub fn is_not_in_down_mode(&self) -> bool {
+        self.is_400_containing("not in DOWN mode")
+    }
+
+    /// UPDATE_MAINTENANCE_SCHEDULE leaving out a machine that is DOWN.
+    pub fn is_down_machine_left_out(&self) -> bool {
+        self.is_400_containing("is deactivated and cannot be removed")
+    }
+
     pub fn is_not_deactivated(&self) -> bool {
         self.is_400_containing("not deactivated")
     }

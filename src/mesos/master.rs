@@ -234,12 +234,20 @@ impl MasterClient {
     /// Write calls answer 200 with an empty body; any 2xx is success and the body is ignored.
     /// They are not retried on a lost connection (REACTIVATE is not idempotent); the caller's
     /// next attempt starts again from the configured URL.
-    async fn write(&self, call: &serde_json::Value) -> Result<(), MesosError> {
+    pub(super) async fn write(&self, call: &serde_json::Value) -> Result<(), MesosError> {
+        self.read(call).await.map(|_| ())
+    }
+
+    /// A call whose answer the caller decodes, under the same leader bookkeeping as `write`.
+    pub(super) async fn read(
+        &self,
+        call: &serde_json::Value,
+    ) -> Result<(Url, bytes::Bytes), MesosError> {
         let leader = self.leader_url();
         match self.transport.call(&leader, call).await {
-            Ok((url, _)) => {
+            Ok((url, body)) => {
                 self.remember_leader(&leader, &url);
-                Ok(())
+                Ok((url, body))
             }
             Err(e @ MesosError::Unreachable { .. }) => Err(self.forget_leader(e)),
             Err(e) => Err(e),

@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod error;
 pub mod leader;
+pub mod maintenance;
 pub mod master;
 pub mod scan;
 pub mod transport;

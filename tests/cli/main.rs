@@ -7,5 +7,6 @@ mod activation;
 mod aws;
 mod check;
 mod drain;
+mod maintenance;
 mod transport;
 mod usage;

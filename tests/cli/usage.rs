@@ -67,7 +67,14 @@ async fn help_and_version_exit_0() {
     let run = Run::new();
     let (code, out, _) = run.run(&["--help"]).await;
     assert_eq!(code, 0);
-    for cmd in ["status", "check", "drain", "deactivate", "reactivate"] {
+    for cmd in [
+        "status",
+        "check",
+        "drain",
+        "deactivate",
+        "reactivate",
+        "maintenance",
+    ] {
         assert!(out.contains(cmd), "{out}");
     }
     let (code, out, _) = run.run(&["--version"]).await;

@@ -958,6 +958,8 @@ impl Shared {
             "drain_config": c.drain.as_ref().map(|d| json!({"max_grace_period_ns": d.max_grace_ns, "mark_gone": d.mark_gone})),
             "agent_drain_config": c.agent_drain.is_some(),
             "in_maintenance_window": c.in_window_knob || c.in_schedule(&c.machine()),
+            "maintenance_schedule": c.schedule,
+            "down_machines": c.down,
             "operation_pending": c.operation.is_some(),
             "task_counts": c.task_counts(),
             "tasks": tasks,
