@@ -6,14 +6,17 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::report::{MaintenanceReport, WindowReport};
+
 use serde::Serialize;
 
 use crate::cli::{MaintenanceCommand, OutputFormat, ScheduleArgs};
 use crate::commands::Ctx;
+use crate::drain::identity;
 use crate::exit::{Exit, Refusal};
 use crate::local_work::{self, Names};
 use crate::mesos::maintenance::{self, InverseOffer, MachineId, Mode, Window};
-use crate::mesos::{AgentClient, AgentLookup, MasterClient};
+use crate::mesos::{AgentClient, AgentLookup, MasterAgent, MasterClient};
 use crate::node::LocalObs;
 use crate::state_file;
 
@@ -25,7 +28,7 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
 pub async fn run(ctx: &Ctx, cmd: &MaintenanceCommand) -> anyhow::Result<Exit> {
     let agent = ctx.agent()?;
     let master = ctx.master(&agent, super::DRAIN_RETRY_BUDGET).await?;
-    let me = this_machine(ctx, &agent, &master).await?;
+    let me = this_machine(ctx, &agent, &master, true).await?;
     match cmd {
         MaintenanceCommand::Status => status(ctx, &master, &me).await,
         MaintenanceCommand::Schedule(args) => schedule(ctx, &master, &me, args).await,
@@ -38,41 +41,40 @@ fn machine_file(ctx: &Ctx) -> PathBuf {
     ctx.settings.state_dir.join(MACHINE_FILE)
 }
 
-/// The local agent's hostname and pid IP; else, for an agent our drain stopped, the master's
-/// entry for the agent id in the marker; else what an earlier run recorded.
+/// This machine as the master names it: the master's entry for this agent (its hostname and the
+/// IP of its pid; the agent id by the drain's identity rule, so an agent our drain stopped is
+/// found through the marker); else the local agent's `/state`; else what an earlier run recorded
+/// (after `down` the master no longer lists the agent). `record`: keep what was found in the
+/// state dir (not for read-only reports).
 async fn this_machine(
     ctx: &Ctx,
     agent: &AgentClient,
     master: &MasterClient,
+    record: bool,
 ) -> anyhow::Result<MachineId> {
-    let asked = match agent.state().await {
-        Ok(s) => match (s.hostname.as_deref(), s.pid.as_deref()) {
-            (Some(h), Some(pid)) => MachineId::from_pid(h, pid).ok_or_else(|| {
-                format!("the local agent's hostname {h:?} and pid {pid:?} do not name a machine")
-            }),
-            _ => Err("the local agent's /state has no hostname or pid".into()),
-        },
-        Err(e) => match as_the_master_lists_it(ctx, master).await {
-            Some(me) => Ok(me),
-            None => Err(e.to_string()),
-        },
+    let found = match from_master(ctx, agent, master).await {
+        Ok(me) => Ok(me),
+        Err(why) => from_agent_state(agent)
+            .await
+            .map_err(|e| format!("{why}; {e}")),
     };
-    match asked {
+    match found {
+        Ok(me) if !record => Ok(me),
         Ok(me) => {
             if let Err(e) = state_file::write_json(&ctx.settings.state_dir, MACHINE_FILE, &me) {
                 tracing::warn!("cannot record the machine in the state dir: {e}");
             }
             Ok(me)
         }
-        Err(why) => match state_file::read_json::<MachineId>(&machine_file(ctx)) {
-            Ok(Some(me)) => {
+        Err(why) => match recorded(ctx) {
+            Some(me) => {
                 tracing::warn!(
-                    "cannot ask the local agent ({why}); using machine {me} recorded in {}",
+                    "{why}; using machine {me} recorded in {}",
                     machine_file(ctx).display()
                 );
                 Ok(me)
             }
-            _ => Err(Refusal::Undetermined(format!(
+            None => Err(Refusal::Undetermined(format!(
                 "cannot tell which machine this is: {why} (and nothing recorded in {})",
                 machine_file(ctx).display()
             ))
@@ -81,20 +83,42 @@ async fn this_machine(
     }
 }
 
-/// The master still lists an agent stopped without unregistering, hostname and pid included.
-async fn as_the_master_lists_it(ctx: &Ctx, master: &MasterClient) -> Option<MachineId> {
-    let marker = ctx.markers().load().ok().flatten()?;
-    match master.agent(&marker.agent_id).await {
-        Ok(AgentLookup::Registered(a)) => {
-            let me = MachineId::from_pid(&a.hostname, a.pid.as_deref()?)?;
-            tracing::info!(
-                "the local agent does not answer; machine {me} as the master lists agent {}",
-                a.id
-            );
-            Some(me)
-        }
-        _ => None,
+fn recorded(ctx: &Ctx) -> Option<MachineId> {
+    state_file::read_json::<MachineId>(&machine_file(ctx))
+        .ok()
+        .flatten()
+}
+
+async fn from_master(
+    ctx: &Ctx,
+    agent: &AgentClient,
+    master: &MasterClient,
+) -> Result<MachineId, String> {
+    let marker = ctx.markers().load().ok().flatten();
+    let id = identity::agent_id(agent, marker.as_ref())
+        .await
+        .map_err(|e| e.to_string())?;
+    match master.agent(&id).await {
+        Ok(AgentLookup::Registered(a)) => machine_of(&a)
+            .ok_or_else(|| format!("the master's entry for agent {id} has no usable pid")),
+        Ok(_) => Err(format!("the master does not list agent {id}")),
+        Err(e) => Err(e.to_string()),
     }
+}
+
+async fn from_agent_state(agent: &AgentClient) -> Result<MachineId, String> {
+    let s = agent.state().await.map_err(|e| e.to_string())?;
+    match (s.hostname.as_deref(), s.pid.as_deref()) {
+        (Some(h), Some(pid)) => MachineId::from_pid(h, pid).ok_or_else(|| {
+            format!("the local agent's hostname {h:?} and pid {pid:?} do not name a machine")
+        }),
+        _ => Err("the local agent's /state has no hostname or pid".into()),
+    }
+}
+
+/// The machine of an agent as the master lists it.
+pub fn machine_of(a: &MasterAgent) -> Option<MachineId> {
+    MachineId::from_pid(&a.hostname, a.pid.as_deref()?)
 }
 
 #[derive(Serialize)]
@@ -102,31 +126,8 @@ struct StatusJson<'a> {
     machine: &'a MachineId,
     master: String,
     mode: Mode,
-    windows: Vec<WindowJson>,
+    windows: Vec<WindowReport>,
     inverse_offers: Vec<InverseOffer>,
-}
-
-#[derive(Serialize)]
-struct WindowJson {
-    start: String,
-    start_unix_nanos: i64,
-    /// `None`: no end.
-    duration_seconds: Option<f64>,
-}
-
-impl From<Window> for WindowJson {
-    fn from(w: Window) -> WindowJson {
-        WindowJson {
-            start: rfc3339(w.start_unix_nanos),
-            start_unix_nanos: w.start_unix_nanos,
-            duration_seconds: w.duration_nanos.map(|d| d as f64 / 1e9),
-        }
-    }
-}
-
-fn rfc3339(unix_nanos: i64) -> String {
-    let t = UNIX_EPOCH + Duration::from_nanos(unix_nanos.max(0) as u64);
-    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 fn unix_nanos(t: SystemTime) -> i64 {
@@ -145,21 +146,13 @@ async fn status(ctx: &Ctx, master: &MasterClient, me: &MachineId) -> anyhow::Res
             machine: me,
             master: master.leader_text(),
             mode,
-            windows: windows.into_iter().map(WindowJson::from).collect(),
+            windows: windows.into_iter().map(WindowReport::from).collect(),
             inverse_offers,
         }),
         OutputFormat::Text => {
             println!("machine {me}: {mode}");
             for w in windows {
-                let w = WindowJson::from(w);
-                match w.duration_seconds {
-                    Some(d) => println!(
-                        "  window from {} for {}",
-                        w.start,
-                        humantime::format_duration(Duration::from_secs_f64(d))
-                    ),
-                    None => println!("  window from {} (no end)", w.start),
-                }
+                println!("  window {}", WindowReport::from(w));
             }
             for o in inverse_offers {
                 println!("  framework {}: {}", o.framework_id, o.status);
@@ -287,7 +280,7 @@ struct OutcomeJson<'a> {
     machine: &'a MachineId,
     master: String,
     outcome: &'a str,
-    window: Option<WindowJson>,
+    window: Option<WindowReport>,
 }
 
 fn say(ctx: &Ctx, me: &MachineId, master: &MasterClient, outcome: &str, window: Option<Window>) {
@@ -296,20 +289,37 @@ fn say(ctx: &Ctx, me: &MachineId, master: &MasterClient, outcome: &str, window: 
             machine: me,
             master: master.leader_text(),
             outcome,
-            window: window.map(WindowJson::from),
+            window: window.map(WindowReport::from),
         }),
-        OutputFormat::Text => match window.map(WindowJson::from) {
-            Some(w) => println!(
-                "machine {me}: {outcome} from {}{}",
-                w.start,
-                w.duration_seconds
-                    .map(|d| format!(
-                        " for {}",
-                        humantime::format_duration(Duration::from_secs_f64(d))
-                    ))
-                    .unwrap_or_default()
-            ),
+        OutputFormat::Text => match window.map(WindowReport::from) {
+            Some(w) => println!("machine {me}: {outcome} {w}"),
             None => println!("machine {me}: {outcome}"),
         },
+    }
+}
+
+/// For `status`/`check`: this machine's mode and windows, read-only. `listed`: the machine of
+/// the master's entry for this agent, already fetched; else what an earlier run recorded.
+/// `None` (logged) when neither names the machine or the master cannot say.
+pub async fn report(
+    ctx: &Ctx,
+    master: &MasterClient,
+    listed: Option<MachineId>,
+) -> Option<MaintenanceReport> {
+    let me = listed.or_else(|| recorded(ctx))?;
+    let (schedule, cluster) =
+        tokio::join!(master.maintenance_schedule(), master.maintenance_status());
+    match (schedule, cluster) {
+        (Ok(schedule), Ok(cluster)) => Some(MaintenanceReport {
+            mode: maintenance::mode_of(&cluster, &me).0,
+            windows: maintenance::windows_of(&schedule, &me)
+                .into_iter()
+                .map(WindowReport::from)
+                .collect(),
+        }),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!("cannot read the maintenance state of machine {me}: {e}");
+            None
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::commands::Ctx;
 use crate::local_work;
-use crate::mesos::AgentClient;
+use crate::mesos::{AgentClient, AgentLookup};
 use crate::node::{drain_state_name, Exceptions, LocalObs, MasterObs};
 use crate::report::{AwsReport, Observed, UnitReport};
 
@@ -23,22 +23,41 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
         Err(_) => (marker.as_ref().map(|m| m.agent_id.clone()), None),
     };
     let master_client = ctx.master(&agent, super::REPORT_RETRY_BUDGET).await?;
-    let master = match &agent_id {
+    let (master, machine) = match &agent_id {
         Some(id) => match master_client.agent(id).await {
-            Ok(lookup) => MasterObs::from_lookup(&lookup),
-            Err(e) => MasterObs::Unreachable(e.to_string()),
+            Ok(lookup) => (
+                MasterObs::from_lookup(&lookup),
+                match &lookup {
+                    AgentLookup::Registered(a) => super::maintenance::machine_of(a),
+                    _ => None,
+                },
+            ),
+            Err(e) => (MasterObs::Unreachable(e.to_string()), None),
         },
-        None => MasterObs::Unreachable(match &info {
-            Err(e) => format!("the agent id is unknown (local agent: {e})"),
-            Ok(_) => "the local agent has no id yet (not registered)".into(),
-        }),
+        None => (
+            MasterObs::Unreachable(match &info {
+                Err(e) => format!("the agent id is unknown (local agent: {e})"),
+                Ok(_) => "the local agent has no id yet (not registered)".into(),
+            }),
+            None,
+        ),
     };
     let decommission_finished = match (&marker, &agent_id) {
         (Some(m), Some(id)) => m.decommission_finished(id),
         _ => false,
     };
-    let ((units, agent_unit_stopped), inhibitors, aws) =
-        tokio::join!(observe_units(ctx), observe_inhibitors(), observe_aws(ctx));
+    let ((units, agent_unit_stopped), inhibitors, aws, maintenance) = tokio::join!(
+        observe_units(ctx),
+        observe_inhibitors(),
+        observe_aws(ctx),
+        async {
+            // An unreachable master would only make the report wait a second time.
+            match master {
+                MasterObs::Unreachable(_) => None,
+                _ => super::maintenance::report(ctx, &master_client, machine).await,
+            }
+        }
+    );
     let observed = Observed {
         agent_id,
         hostname,
@@ -49,6 +68,7 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
         units,
         marker,
         inhibitors,
+        maintenance,
         aws,
     };
     Ok((

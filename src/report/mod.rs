@@ -1,9 +1,12 @@
 //! The `status` / `check` report: one structure, printed as text for people or as exactly one
 //! JSON object for scripts.
 
+use std::time::{Duration, UNIX_EPOCH};
+
 use serde::Serialize;
 
 use crate::drain::Marker;
+use crate::mesos::maintenance::{Mode, Window};
 use crate::node::{DrainStateName, FrameworkWork, LocalObs, MasterObs, PendingOperation, Verdict};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -50,6 +53,48 @@ pub struct AwsReport {
     pub spot_instance_action: Option<String>,
 }
 
+/// One maintenance window of this machine.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WindowReport {
+    /// RFC 3339, UTC, whole seconds.
+    pub start: String,
+    pub start_unix_nanos: i64,
+    /// `None`: no end.
+    pub duration_seconds: Option<f64>,
+}
+
+impl From<Window> for WindowReport {
+    fn from(w: Window) -> WindowReport {
+        let t = UNIX_EPOCH + Duration::from_nanos(w.start_unix_nanos.max(0) as u64);
+        WindowReport {
+            start: humantime::format_rfc3339_seconds(t).to_string(),
+            start_unix_nanos: w.start_unix_nanos,
+            duration_seconds: w.duration_nanos.map(|d| d as f64 / 1e9),
+        }
+    }
+}
+
+impl std::fmt::Display for WindowReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.duration_seconds {
+            Some(d) => write!(
+                f,
+                "from {} for {}",
+                self.start,
+                humantime::format_duration(Duration::from_secs_f64(d.max(0.0)))
+            ),
+            None => write!(f, "from {} (no end)", self.start),
+        }
+    }
+}
+
+/// This machine in the Mesos maintenance primitives.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MaintenanceReport {
+    pub mode: Mode,
+    pub windows: Vec<WindowReport>,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
     pub agent_id: Option<String>,
@@ -65,6 +110,8 @@ pub struct Report {
     pub units: Vec<UnitReport>,
     pub inhibitors: Vec<String>,
     pub marker: Option<MarkerReport>,
+    /// The machine's maintenance mode and windows; `None` when the master could not say.
+    pub maintenance: Option<MaintenanceReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aws: Option<AwsReport>,
     /// What could not be asked, and why.
@@ -88,6 +135,7 @@ pub struct Observed {
     pub drain_state: DrainStateName,
     /// This tool's logind locks, e.g. "delay shutdown (pid 123)".
     pub inhibitors: Vec<String>,
+    pub maintenance: Option<MaintenanceReport>,
     /// With `[aws] enabled = true`: the report, and what could not be read.
     pub aws: Option<(AwsReport, Option<String>)>,
 }
@@ -125,6 +173,7 @@ impl Report {
             units: o.units.clone(),
             inhibitors: o.inhibitors.clone(),
             marker: o.marker.as_ref().map(MarkerReport::from),
+            maintenance: o.maintenance.clone(),
             aws: o.aws.as_ref().map(|(r, _)| r.clone()),
             errors,
             safe: verdict.map(|v| *v == Verdict::Safe),
@@ -209,6 +258,12 @@ impl Report {
                 },
                 m.stage
             ));
+        }
+        if let Some(m) = &self.maintenance {
+            s.push_str(&format!("maintenance:    {}\n", m.mode));
+            for w in &m.windows {
+                s.push_str(&format!("  window {w}\n"));
+            }
         }
         if let Some(a) = &self.aws {
             s.push_str(&format!(

@@ -58,6 +58,11 @@ async fn schedule_down_up_walks_the_machine_through_the_modes() {
     assert_eq!(v["mode"], "UP");
     assert_eq!(v["machine"], me);
     assert_eq!(v["windows"], json!([]));
+    let (_, out, _) = run.run_against(&sim, &["status", "--json"]).await;
+    assert_eq!(
+        json(&out)["maintenance"],
+        json!({"mode": "UP", "windows": []})
+    );
 
     // Drain first: the master refuses DRAIN_AGENT for a scheduled machine.
     let (code, _, err) = run.run_against(&sim, &["drain", "--no-stop"]).await;
@@ -107,6 +112,15 @@ async fn schedule_down_up_walks_the_machine_through_the_modes() {
         .await;
     assert_eq!(code, 0);
     assert_eq!(json(&out)["mode"], "DRAINING");
+    // `status` reports the window too.
+    let (code, out, err) = run.run_against(&sim, &["status", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let m = &json(&out)["maintenance"];
+    assert_eq!(m["mode"], "DRAINING", "{out}");
+    assert_eq!(m["windows"][0]["duration_seconds"], 3600.0, "{out}");
+    let (_, text, _) = run.run_against(&sim, &["status"]).await;
+    assert!(text.contains("maintenance:    DRAINING"), "{text}");
+    assert!(text.contains("for 1h"), "{text}");
 
     let (code, _, err) = run.run_against(&sim, &["maintenance", "down"]).await;
     assert_eq!(code, 0, "{err}");
