@@ -198,14 +198,18 @@ mod tests {
         assert_eq!(plan.drain_state, "NONE");
     }
 
-    #[test]
-    fn skips_the_request_when_drained() {
-        let m = MasterObs::Registered {
+    fn drained() -> MasterObs {
+        MasterObs::Registered {
             drain: Phase::Drained,
             deactivated: true,
             active: false,
             mark_gone: false,
-        };
+        }
+    }
+
+    #[test]
+    fn skips_the_request_when_drained() {
+        let m = drained();
         let l = LocalObs::Unreachable("refused".into());
         let plan = plan(&input(&m, &l, P));
         assert!(plan.steps.iter().any(|s| s.starts_with("skip DRAIN_AGENT")));
@@ -220,12 +224,7 @@ mod tests {
 
     #[test]
     fn a_silent_agent_behind_a_stopped_unit_is_no_blocker() {
-        let m = MasterObs::Registered {
-            drain: Phase::Drained,
-            deactivated: true,
-            active: false,
-            mark_gone: false,
-        };
+        let m = drained();
         let l = LocalObs::Unreachable("refused".into());
         let mut i = input(&m, &l, P);
         i.agent_unit_stopped = true;
