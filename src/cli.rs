@@ -187,7 +187,7 @@ pub struct ScheduleArgs {
     #[arg(
         long,
         value_name = "DUR",
-        value_parser = parse_duration,
+        value_parser = parse_window_duration,
         conflicts_with = "cancel",
         allow_hyphen_values = true
     )]
@@ -208,16 +208,34 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     crate::config::parse_duration(s)
 }
 
+/// Mesos keeps times as int64 nanoseconds since the epoch: later than 2262 cannot be sent.
 fn parse_when(s: &str) -> Result<SystemTime, String> {
-    if s == "now" {
-        return Ok(SystemTime::now());
-    }
-    if let Ok(d) = humantime::parse_duration(s) {
-        return Ok(SystemTime::now() + d);
-    }
-    humantime::parse_rfc3339_weak(s).map_err(|_| {
-        "not a start time; use \"now\", a delay such as \"10m\", or an RFC 3339 time such as \"2026-11-22T20:00:00Z\"".to_string()
-    })
+    let t = if s == "now" {
+        SystemTime::now()
+    } else if let Ok(d) = humantime::parse_duration(s) {
+        SystemTime::now()
+            .checked_add(d)
+            .ok_or("too far in the future")?
+    } else {
+        humantime::parse_rfc3339_weak(s).map_err(|_| {
+            "not a start time; use \"now\", a delay such as \"10m\", or an RFC 3339 time such as \"2026-11-22T20:00:00Z\"".to_string()
+        })?
+    };
+    let nanos = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| "before 1970")?
+        .as_nanos();
+    i64::try_from(nanos)
+        .map(|_| t)
+        .map_err(|_| "too far in the future (Mesos times end in 2262)".to_string())
+}
+
+/// A maintenance window's length, sent as int64 nanoseconds.
+fn parse_window_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    i64::try_from(d.as_nanos())
+        .map(|_| d)
+        .map_err(|_| "too long (Mesos durations end at about 292 years)".to_string())
 }
 
 fn parse_url(s: &str) -> Result<Url, String> {

@@ -12,7 +12,8 @@ use serde::Serialize;
 /// Temp file, fsync, rename over the old file, fsync the directory.
 pub fn write_json(dir: &Path, name: &str, value: &impl Serialize) -> std::io::Result<()> {
     fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{name}.tmp"));
+    // Per process: two writers at once must not truncate each other's temp file.
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     {
         let mut f = OpenOptions::new()
             .write(true)
@@ -54,7 +55,8 @@ mod tests {
         assert_eq!(read_json::<Vec<u32>>(&path).unwrap(), None);
         write_json(dir.path(), "x.json", &vec![1u32, 2]).unwrap();
         assert_eq!(read_json::<Vec<u32>>(&path).unwrap(), Some(vec![1, 2]));
-        assert!(!dir.path().join(".x.json.tmp").exists());
+        let leftovers = fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "only x.json, no temp file");
         fs::write(&path, "{").unwrap();
         let err = read_json::<Vec<u32>>(&path).unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);

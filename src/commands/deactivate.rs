@@ -9,8 +9,9 @@ use crate::mesos::{AgentClient, MasterClient};
 /// This agent's id and a client for its leading master.
 pub async fn resolve(ctx: &Ctx, agent: &AgentClient) -> anyhow::Result<(String, MasterClient)> {
     let marker = ctx.markers().load().ok().flatten();
-    // Any marker will do: whichever drain stopped the agent recorded whose it was.
-    let id = identity::agent_id(agent, marker.as_ref())
+    // The drain's rule: only this boot's drain can have stopped the agent; after a reboot the
+    // agent returns under a new id and an older marker's id would name a stale agent.
+    let id = identity::agent_id(agent, identity::drain_fallback(marker.as_ref()))
         .await
         .map_err(|e| Refusal::Undetermined(e.to_string()))?;
     Ok((id, ctx.master(agent, super::DRAIN_RETRY_BUDGET).await?))

@@ -17,7 +17,7 @@ use crate::exit::{Exit, Refusal};
 use crate::local_work::{self, Names};
 use crate::mesos::maintenance::{self, InverseOffer, MachineId, Mode, Window};
 use crate::mesos::{AgentClient, AgentLookup, MasterAgent, MasterClient};
-use crate::node::LocalObs;
+use crate::node::{LocalObs, MasterObs};
 use crate::state_file;
 
 /// Where the machine's name is kept for when the agent cannot be asked.
@@ -28,12 +28,14 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
 pub async fn run(ctx: &Ctx, cmd: &MaintenanceCommand) -> anyhow::Result<Exit> {
     let agent = ctx.agent()?;
     let master = ctx.master(&agent, super::DRAIN_RETRY_BUDGET).await?;
-    let me = this_machine(ctx, &agent, &master, true).await?;
+    let before = recorded(ctx);
+    let read_only = matches!(cmd, MaintenanceCommand::Status);
+    let me = this_machine(ctx, &agent, &master, !read_only).await?;
     match cmd {
         MaintenanceCommand::Status => status(ctx, &master, &me).await,
         MaintenanceCommand::Schedule(args) => schedule(ctx, &master, &me, args).await,
         MaintenanceCommand::Down { force } => down(ctx, &agent, &master, &me, *force).await,
-        MaintenanceCommand::Up => up(ctx, &master, &me).await,
+        MaintenanceCommand::Up => up(ctx, &master, &me, before).await,
     }
 }
 
@@ -94,16 +96,22 @@ async fn from_master(
     agent: &AgentClient,
     master: &MasterClient,
 ) -> Result<MachineId, String> {
-    let marker = ctx.markers().load().ok().flatten();
-    let id = identity::agent_id(agent, marker.as_ref())
-        .await
-        .map_err(|e| e.to_string())?;
+    let id = our_agent_id(ctx, agent).await?;
     match master.agent(&id).await {
         Ok(AgentLookup::Registered(a)) => machine_of(&a)
             .ok_or_else(|| format!("the master's entry for agent {id} has no usable pid")),
         Ok(_) => Err(format!("the master does not list agent {id}")),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// By the drain's rule: the agent's own id, or this boot's drain marker (after a reboot the
+/// agent comes back under a new id, so an older marker names nothing here).
+async fn our_agent_id(ctx: &Ctx, agent: &AgentClient) -> Result<String, String> {
+    let marker = ctx.markers().load().ok().flatten();
+    identity::agent_id(agent, identity::drain_fallback(marker.as_ref()))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 async fn from_agent_state(agent: &AgentClient) -> Result<MachineId, String> {
@@ -194,10 +202,18 @@ async fn schedule(
     match master.update_maintenance_schedule(&next).await {
         Ok(()) => {}
         Err(e) if e.is_down_machine_left_out() => {
-            return Err(Refusal::Policy(format!(
-                "machine {me} is DOWN and cannot leave the schedule; bring it up with `mesos-maint maintenance up`"
-            ))
-            .into())
+            return Err(match e.body().and_then(maintenance::named_machine) {
+                Some(m) if me.matches(&m) => Refusal::Policy(format!(
+                    "machine {me} is DOWN and cannot leave the schedule; bring it up with `mesos-maint maintenance up`"
+                )),
+                // GET_MAINTENANCE_SCHEDULE filters what the principal may not see, and the
+                // schedule has no compare-and-swap: another machine fell out of our copy.
+                _ => Refusal::Undetermined(format!(
+                    "the master refused the schedule, nothing was changed: {e} (the schedule \
+                     changed meanwhile, or is filtered for this principal)"
+                )),
+            }
+            .into());
         }
         Err(e) => return Err(e.into()),
     }
@@ -213,10 +229,17 @@ async fn down(
     me: &MachineId,
     force: bool,
 ) -> anyhow::Result<Exit> {
+    // Asked first: after START_MAINTENANCE the agent is shut down, so the work check of a
+    // repeated `down` could not succeed.
+    let (mode, _) = maintenance::mode_of(&master.maintenance_status().await?, me);
+    if mode == Mode::Down {
+        say(ctx, me, master, "already DOWN", None);
+        return Ok(Exit::Ok);
+    }
     if force {
-        tracing::warn!("--force: not checking the local agent for work");
+        tracing::warn!("--force: not checking the agent for work");
     } else {
-        no_work_left(ctx, agent).await?;
+        nothing_to_lose(ctx, agent, master, mode).await?;
     }
     match master.start_maintenance(me).await {
         Ok(()) => say(ctx, me, master, "DOWN (the master removed its agent)", None),
@@ -232,33 +255,87 @@ async fn down(
     Ok(Exit::Ok)
 }
 
-/// START_MAINTENANCE kills whatever still runs (tasks become LOST): refuse while there is work,
-/// or while it cannot be told, except when systemd shows the agent stopped.
-async fn no_work_left(ctx: &Ctx, agent: &AgentClient) -> anyhow::Result<()> {
+/// START_MAINTENANCE removes the agent at once and whatever still runs is lost: go ahead only
+/// when the master no longer sends it work (deactivated, as a drain leaves it) and the agent
+/// holds none. An agent that does not answer counts as empty only when systemd shows its unit
+/// stopped and the master says DRAINED (`check`'s rule: a plain stop keeps the tasks).
+async fn nothing_to_lose(
+    ctx: &Ctx,
+    agent: &AgentClient,
+    master: &MasterClient,
+    mode: Mode,
+) -> anyhow::Result<()> {
+    let how = if mode == Mode::Draining {
+        "the master refuses DRAIN_AGENT for a scheduled machine: `mesos-maint maintenance schedule \
+         --cancel`, `mesos-maint drain --no-stop`, schedule again, then down"
+    } else {
+        "drain first (`mesos-maint drain`), then schedule and down"
+    };
+    let id = our_agent_id(ctx, agent)
+        .await
+        .map_err(|e| Refusal::Undetermined(format!("cannot tell what runs here: {e}")))?;
+    let listed = match master.agent(&id).await {
+        Ok(lookup) => MasterObs::from_lookup(&lookup),
+        Err(e) => return Err(e.into()),
+    };
+    if listed.deactivated() == Some(false) {
+        return Err(Refusal::Policy(format!(
+            "agent {id} still takes new work (not deactivated); {how}; or use --force"
+        ))
+        .into());
+    }
     match local_work::observe(agent, Names::Cached(&mut Vec::new())).await {
         LocalObs::Seen(w) if w.is_empty() => Ok(()),
         LocalObs::Seen(w) => Err(Refusal::Policy(format!(
-            "the local agent still holds work ({}); drain first (`mesos-maint drain`) or use --force",
+            "the local agent still holds work ({}); {how}; or use --force",
             w.reasons().join("; ")
         ))
         .into()),
-        LocalObs::Unreachable(e) => {
-            if let Some(sd) = ctx.systemd_if_available().await {
-                if let Ok(Some(a)) = sd.detect_agent_units(&ctx.settings.units.agent).await {
-                    if sd.unit_state(&a.service).await.is_ok_and(|s| s.is_stopped()) {
-                        return Ok(());
-                    }
-                }
-            }
-            Err(Refusal::Undetermined(format!(
-                "cannot tell whether the local agent holds work ({e}); use --force to bring the machine down anyway"
-            ))
-            .into())
-        }
+        LocalObs::Unreachable(_) if listed.is_drained() && agent_unit_stopped(ctx).await => Ok(()),
+        LocalObs::Unreachable(e) => Err(Refusal::Undetermined(format!(
+            "cannot tell whether the local agent holds work ({e}); use --force to bring the machine down anyway"
+        ))
+        .into()),
     }
 }
 
-async fn up(ctx: &Ctx, master: &MasterClient, me: &MachineId) -> anyhow::Result<Exit> {
+async fn agent_unit_stopped(ctx: &Ctx) -> bool {
+    let Some(sd) = ctx.systemd_if_available().await else {
+        return false;
+    };
+    match sd.detect_agent_units(&ctx.settings.units.agent).await {
+        Ok(Some(a)) => sd
+            .unit_state(&a.service)
+            .await
+            .is_ok_and(|s| s.is_stopped()),
+        _ => false,
+    }
+}
+
+async fn up(
+    ctx: &Ctx,
+    master: &MasterClient,
+    live: &MachineId,
+    before: Option<MachineId>,
+) -> anyhow::Result<Exit> {
+    // A machine renamed since `down` (a new DHCP address, say) would leave the recorded one DOWN
+    // for good: bring up the one that is DOWN.
+    let status = master.maintenance_status().await?;
+    let me = match before {
+        Some(rec)
+            if rec != *live
+                && maintenance::mode_of(&status, live).0 != Mode::Down
+                && maintenance::mode_of(&status, &rec).0 == Mode::Down =>
+        {
+            tracing::warn!("machine {rec}, recorded at `down`, is DOWN; it is the one brought up (this machine is now named {live})");
+            if let Err(e) = state_file::write_json(&ctx.settings.state_dir, MACHINE_FILE, &rec) {
+                tracing::warn!("cannot record the machine in the state dir: {e}");
+            }
+            rec
+        }
+        _ => live.clone(),
+    };
+    let me = &me;
     match master.stop_maintenance(me).await {
         Ok(()) => say(ctx, me, master, "UP (out of the schedule)", None),
         Err(e) if e.is_not_in_maintenance_schedule() => {

@@ -51,7 +51,6 @@ impl MesosError {
         self.is_400_containing("is part of a maintenance schedule")
     }
 
-    /// REACTIVATE_AGENT on an agent that is not deactivated (400): already active, or unknown.
     /// START/STOP_MAINTENANCE on a machine missing from the schedule.
     pub fn is_not_in_maintenance_schedule(&self) -> bool {
         self.is_400_containing("is not part of a maintenance schedule")
@@ -72,6 +71,7 @@ impl MesosError {
         self.is_400_containing("is deactivated and cannot be removed")
     }
 
+    /// REACTIVATE_AGENT on an agent that is not deactivated (400): already active, or unknown.
     pub fn is_not_deactivated(&self) -> bool {
         self.is_400_containing("not deactivated")
     }

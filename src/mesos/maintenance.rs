@@ -85,6 +85,12 @@ pub struct InverseOffer {
     pub status: String,
 }
 
+/// The machine a refusal names: `Machine '<json>' ...`.
+pub fn named_machine(message: &str) -> Option<Value> {
+    let rest = &message[message.find("Machine '")? + "Machine '".len()..];
+    serde_json::from_str(&rest[..rest.find("' ")?]).ok()
+}
+
 /// The windows of `schedule` that list `me`.
 pub fn windows_of(schedule: &Value, me: &MachineId) -> Vec<Window> {
     windows(schedule)

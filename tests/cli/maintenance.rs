@@ -57,6 +57,10 @@ async fn schedule_down_up_walks_the_machine_through_the_modes() {
     let v = json(&out);
     assert_eq!(v["mode"], "UP");
     assert_eq!(v["machine"], me);
+    assert!(
+        !run.state_dir().join("machine.json").exists(),
+        "status is read-only"
+    );
     assert_eq!(v["windows"], json!([]));
     let (_, out, _) = run.run_against(&sim, &["status", "--json"]).await;
     assert_eq!(
@@ -135,6 +139,7 @@ async fn schedule_down_up_walks_the_machine_through_the_modes() {
     let (code, out, _) = run.run_against(&sim, &["maintenance", "down"]).await;
     assert_eq!(code, 0);
     assert!(out.contains("already DOWN"), "{out}");
+    assert_eq!(calls(&sim, "START_MAINTENANCE").len(), 1);
 
     // Up names the machine from the record even when the local agent does not answer.
     let (code, out, err) = run
@@ -158,12 +163,32 @@ async fn schedule_down_up_walks_the_machine_through_the_modes() {
 async fn down_is_refused_while_the_agent_holds_work_or_the_machine_is_unscheduled() {
     let sim = Sim::start(busy_config()).await.unwrap();
     let run = Run::new();
+    // The master still sends this agent work: a task could land between the check and the call.
+    let (code, _, err) = run.run_against(&sim, &["maintenance", "down"]).await;
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("not deactivated"), "{err}");
+    // Deactivated, but tasks still run: refused, naming them.
+    let (code, _, err) = run.run_against(&sim, &["deactivate"]).await;
+    assert_eq!(code, 0, "{err}");
     let (code, _, err) = run.run_against(&sim, &["maintenance", "down"]).await;
     assert_eq!(code, 5, "{err}");
     assert!(err.contains("still holds work"), "{err}");
     assert!(err.contains("marathon"), "{err}");
+    // Scheduled already: the way out named is one the master accepts (DRAIN_AGENT is refused
+    // for a scheduled machine).
+    let (code, _, err) = run
+        .run_against(&sim, &["maintenance", "schedule", "--start", "1h"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run.run_against(&sim, &["maintenance", "down"]).await;
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("schedule --cancel"), "{err}");
     assert_eq!(calls(&sim, "START_MAINTENANCE").len(), 0);
     assert!(sim.is_listed());
+    let (code, _, err) = run
+        .run_against(&sim, &["maintenance", "schedule", "--cancel"])
+        .await;
+    assert_eq!(code, 0, "{err}");
 
     // --force skips the work check; the master still wants the machine scheduled.
     let (code, _, err) = run
@@ -201,6 +226,11 @@ async fn cancel_takes_only_this_machine_out_and_bad_input_sends_nothing() {
     for args in [
         &["maintenance", "schedule", "--start", "tomorrow-ish"][..],
         &["maintenance", "schedule", "--duration", "-5m"][..],
+        // Mesos times are int64 nanoseconds: 2262 is the end.
+        &["maintenance", "schedule", "--start", "1000y"][..],
+        &["maintenance", "schedule", "--start", "9999-01-01T00:00:00Z"][..],
+        &["maintenance", "schedule", "--start", "300000000000y"][..],
+        &["maintenance", "schedule", "--duration", "300y"][..],
         &["maintenance", "schedule", "--cancel", "--start", "now"][..],
         &["maintenance", "sideways"][..],
     ] {

@@ -132,3 +132,14 @@ fn mode_comes_from_the_cluster_status() {
     let other = json!({"down_machines": [{"hostname": "node-7.example", "ip": "10.0.1.6"}]});
     assert_eq!(mode_of(&other, &m).0, Mode::Up);
 }
+
+#[test]
+fn a_refusal_names_its_machine() {
+    let body = r#"Machine '{"hostname":"other","ip":"10.0.0.9"}' is deactivated and cannot be removed from the schedule"#;
+    assert_eq!(
+        named_machine(body),
+        Some(json!({"hostname": "other", "ip": "10.0.0.9"}))
+    );
+    assert!(!me().matches(&named_machine(body).unwrap()));
+    assert_eq!(named_machine("Unavailability 'duration' is negative"), None);
+}
