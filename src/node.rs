@@ -253,6 +253,9 @@ pub struct Exceptions {
     pub agent_unit_stopped: bool,
     /// This tool's marker records a finished decommission of this agent.
     pub decommission_finished: bool,
+    /// The master keeps this machine DOWN for maintenance: START_MAINTENANCE removed its agent,
+    /// and the master shuts down any agent that registers from it.
+    pub machine_down: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,7 +278,9 @@ impl Verdict {
 /// and the local agent has nothing live; a side that cannot be asked makes the answer
 /// undetermined, except for the two documented exceptions.
 pub fn evaluate(master: &MasterObs, local: &LocalObs, ex: Exceptions, agent_id: &str) -> Verdict {
-    let gone_after_decommission = ex.decommission_finished && *master == MasterObs::Absent;
+    // Both end with the master no longer listing the agent: absence means "gone" only then.
+    let gone_after_decommission =
+        (ex.decommission_finished || ex.machine_down) && *master == MasterObs::Absent;
     let master_ok = master.is_drained() || gone_after_decommission;
 
     let mut undetermined = Vec::new();

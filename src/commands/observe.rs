@@ -58,6 +58,9 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
             }
         }
     );
+    let machine_down = maintenance
+        .as_ref()
+        .is_some_and(|m| m.mode == crate::mesos::maintenance::Mode::Down);
     let observed = Observed {
         agent_id,
         hostname,
@@ -76,6 +79,7 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
         Exceptions {
             agent_unit_stopped,
             decommission_finished,
+            machine_down,
         },
     ))
 }

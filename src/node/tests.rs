@@ -115,7 +115,7 @@ fn unreachable_sides_are_undetermined_never_safe() {
 fn stopped_unit_excuses_the_silent_agent_only_when_drained() {
     let ex = Exceptions {
         agent_unit_stopped: true,
-        decommission_finished: false,
+        ..Exceptions::default()
     };
     let down = LocalObs::Unreachable("refused".into());
     assert_eq!(
@@ -133,8 +133,8 @@ fn stopped_unit_excuses_the_silent_agent_only_when_drained() {
 fn absent_is_gone_only_after_our_decommission() {
     let down = LocalObs::Unreachable("refused".into());
     let ex = Exceptions {
-        agent_unit_stopped: false,
         decommission_finished: true,
+        ..Exceptions::default()
     };
     assert_eq!(evaluate(&MasterObs::Absent, &down, ex, "S1"), Verdict::Safe);
     assert_eq!(
@@ -152,4 +152,35 @@ fn absent_is_gone_only_after_our_decommission() {
         "S1",
     );
     assert!(matches!(v, Verdict::NotSafe(_)));
+}
+
+#[test]
+fn absent_from_a_machine_down_for_maintenance_is_safe_too() {
+    let ex = Exceptions {
+        machine_down: true,
+        ..Exceptions::default()
+    };
+    let silent = LocalObs::Unreachable("refused".into());
+    assert_eq!(
+        evaluate(&MasterObs::Absent, &silent, ex, "S1"),
+        Verdict::Safe
+    );
+    assert_eq!(
+        evaluate(
+            &MasterObs::Absent,
+            &LocalObs::Seen(LocalWork::default()),
+            ex,
+            "S1"
+        ),
+        Verdict::Safe
+    );
+    // Work seen locally still counts, and a listed agent is judged by its drain state.
+    assert!(matches!(
+        evaluate(&MasterObs::Absent, &LocalObs::Seen(busy()), ex, "S1"),
+        Verdict::NotSafe(_)
+    ));
+    assert!(matches!(
+        evaluate(&registered(Phase::Draining), &silent, ex, "S1"),
+        Verdict::Undetermined(_)
+    ));
 }

@@ -135,6 +135,11 @@ async fn schedule_down_up_walks_the_machine_through_the_modes() {
     );
     assert_eq!(sim.state_json()["down_machines"], json!([me]));
     assert!(!sim.is_listed(), "the master removed the agent");
+    // The master removed the agent (erasing its drain state) and keeps the machine DOWN:
+    // nothing can run here any more.
+    let (code, out, err) = run.run_against(&sim, &["check", "--json"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(json(&out)["maintenance"]["mode"], "DOWN", "{out}");
     // Down again: already down, nothing else sent.
     let (code, out, _) = run.run_against(&sim, &["maintenance", "down"]).await;
     assert_eq!(code, 0);
