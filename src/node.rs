@@ -204,22 +204,7 @@ impl LocalWork {
 
     /// One human reason per thing that keeps the node busy.
     pub fn reasons(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for f in &self.frameworks {
-            let running = f.live_tasks - f.unacknowledged;
-            let who = framework_label(&f.id, &f.name);
-            if running > 0 {
-                out.push(format!(
-                    "{running} task(s) of framework {who} still running"
-                ));
-            }
-            if f.unacknowledged > 0 {
-                out.push(format!(
-                    "{} terminal update(s) of framework {who} not acknowledged by its scheduler",
-                    f.unacknowledged
-                ));
-            }
-        }
+        let mut out = framework_reasons(&self.frameworks);
         for op in &self.pending_operations {
             out.push(format!(
                 "operation {} ({}) is {}",
@@ -230,6 +215,27 @@ impl LocalWork {
         }
         out
     }
+}
+
+/// Per framework: its tasks still running, and its terminal updates not yet acknowledged.
+pub fn framework_reasons(frameworks: &[FrameworkWork]) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in frameworks {
+        let running = f.live_tasks.saturating_sub(f.unacknowledged);
+        let who = framework_label(&f.id, &f.name);
+        if running > 0 {
+            out.push(format!(
+                "{running} task(s) of framework {who} still running"
+            ));
+        }
+        if f.unacknowledged > 0 {
+            out.push(format!(
+                "{} terminal update(s) of framework {who} not acknowledged by its scheduler",
+                f.unacknowledged
+            ));
+        }
+    }
+    out
 }
 
 pub fn framework_label(id: &str, name: &str) -> String {

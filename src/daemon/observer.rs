@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::drain::progress::{Observer, Snapshot};
 use crate::drain::Stage;
-use crate::node::framework_label;
+use crate::node::framework_reasons;
 
 use super::metrics::Metrics;
 use super::notify::Notifier;
@@ -24,22 +24,7 @@ pub struct DrainProgress {
 
 /// What the snapshot shows holding the drain, one entry per framework or operation count.
 pub fn holders(snap: &Snapshot) -> Vec<String> {
-    let mut out = Vec::new();
-    for f in &snap.frameworks {
-        let who = framework_label(&f.id, &f.name);
-        let running = f.live_tasks.saturating_sub(f.unacknowledged);
-        if running > 0 {
-            out.push(format!(
-                "{running} task(s) of framework {who} still running"
-            ));
-        }
-        if f.unacknowledged > 0 {
-            out.push(format!(
-                "{} terminal update(s) of framework {who} not acknowledged by its scheduler",
-                f.unacknowledged
-            ));
-        }
-    }
+    let mut out = framework_reasons(&snap.frameworks);
     if snap.pending_operations > 0 {
         out.push(format!(
             "{} operation(s) not finished",
