@@ -2,16 +2,15 @@
 
 use crate::cli::OutputFormat;
 use crate::commands::Ctx;
-use crate::drain::identity;
 use crate::exit::{Exit, Refusal};
 use crate::mesos::{AgentClient, MasterClient};
 
 /// This agent's id and a client for its leading master.
 pub async fn resolve(ctx: &Ctx, agent: &AgentClient) -> anyhow::Result<(String, MasterClient)> {
-    let marker = ctx.markers().load().ok().flatten();
     // The drain's rule: only this boot's drain can have stopped the agent; after a reboot the
     // agent returns under a new id and an older marker's id would name a stale agent.
-    let id = identity::agent_id(agent, identity::drain_fallback(marker.as_ref()))
+    let id = ctx
+        .agent_id(agent)
         .await
         .map_err(|e| Refusal::Undetermined(e.to_string()))?;
     Ok((id, ctx.master(agent, super::DRAIN_RETRY_BUDGET).await?))

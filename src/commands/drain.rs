@@ -7,7 +7,7 @@ use crate::commands::Ctx;
 use crate::drain::hooks::{HookStage, Hooks};
 use crate::drain::plan::{plan, PlanInput};
 use crate::drain::progress::ConsoleObserver;
-use crate::drain::{self, identity, DrainDeps, DrainRequest, Outcome, Policy, Trigger};
+use crate::drain::{self, DrainDeps, DrainRequest, Outcome, Policy, Trigger};
 use crate::exit::{Exit, Refusal};
 use crate::node::MasterObs;
 
@@ -120,10 +120,10 @@ pub fn print_outcome(ctx: &Ctx, req: &DrainRequest, o: &Outcome) {
 
 async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
     let agent = ctx.agent()?;
-    let markers = ctx.markers();
-    let marker = markers.load().ok().flatten();
+    let marker = ctx.markers().load().ok().flatten();
     // The same identity rule as the drain it previews.
-    let agent_id = identity::agent_id(&agent, identity::drain_fallback(marker.as_ref()))
+    let agent_id = ctx
+        .agent_id(&agent)
         .await
         .map_err(|e| Refusal::Undetermined(e.to_string()))?;
     let master = ctx.master(&agent, super::REPORT_RETRY_BUDGET).await?;

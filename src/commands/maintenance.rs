@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use crate::cli::{MaintenanceCommand, OutputFormat, ScheduleArgs};
 use crate::commands::Ctx;
-use crate::drain::identity;
 use crate::exit::{Exit, Refusal};
 use crate::local_work::{self, Names};
 use crate::mesos::maintenance::{self, InverseOffer, MachineId, Mode, Window};
@@ -108,10 +107,7 @@ async fn from_master(
 /// By the drain's rule: the agent's own id, or this boot's drain marker (after a reboot the
 /// agent comes back under a new id, so an older marker names nothing here).
 async fn our_agent_id(ctx: &Ctx, agent: &AgentClient) -> Result<String, String> {
-    let marker = ctx.markers().load().ok().flatten();
-    identity::agent_id(agent, identity::drain_fallback(marker.as_ref()))
-        .await
-        .map_err(|e| e.to_string())
+    ctx.agent_id(agent).await.map_err(|e| e.to_string())
 }
 
 async fn from_agent_state(agent: &AgentClient) -> Result<MachineId, String> {

@@ -91,6 +91,17 @@ impl Ctx {
         ))
     }
 
+    /// This node's agent id by the drain's rule (`drain::identity`): the agent's own, or this
+    /// boot's drain marker's when the agent does not answer.
+    pub async fn agent_id(
+        &self,
+        agent: &AgentClient,
+    ) -> Result<String, crate::drain::identity::IdentityError> {
+        let marker = self.markers().load().ok().flatten();
+        let fallback = crate::drain::identity::drain_fallback(marker.as_ref());
+        crate::drain::identity::agent_id(agent, fallback).await
+    }
+
     pub fn markers(&self) -> MarkerStore {
         MarkerStore::new(&self.settings.state_dir)
     }

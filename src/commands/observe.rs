@@ -2,6 +2,7 @@
 //! the units and this tool's marker, asked concurrently and each failing on its own.
 
 use crate::commands::Ctx;
+use crate::drain::identity;
 use crate::local_work;
 use crate::mesos::{AgentClient, AgentLookup};
 use crate::node::{drain_state_name, Exceptions, LocalObs, MasterObs};
@@ -20,7 +21,10 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
     let (agent_id, hostname) = match &info {
         Ok(i) => (i.id.clone(), Some(i.hostname.clone())),
         // A stopped agent cannot name itself; the marker of our own drain can.
-        Err(_) => (marker.as_ref().map(|m| m.agent_id.clone()), None),
+        Err(_) => (
+            identity::report_fallback(marker.as_ref()).map(|m| m.agent_id.clone()),
+            None,
+        ),
     };
     let master_client = ctx.master(&agent, super::REPORT_RETRY_BUDGET).await?;
     let (master, machine) = match &agent_id {

@@ -607,7 +607,8 @@ async fn api_checks(ctx: &Ctx) -> Vec<Check> {
         }
     };
     let (url, source) = leader::resolve_master(ctx.settings.master.as_ref(), &agent).await;
-    let transport = match ctx.transport() {
+    // A leaderless master must not hold an image build for the drain's full minute.
+    let transport = match ctx.transport_with_retry(super::REPORT_RETRY_BUDGET) {
         Ok(t) => t,
         Err(e) => {
             out.push(Check::fail("master-api", Cause::Config, format!("{e:#}")));

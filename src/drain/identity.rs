@@ -23,6 +23,12 @@ pub fn drain_fallback(marker: Option<&Marker>) -> Option<&Marker> {
     })
 }
 
+/// For `status`/`check`: `drain_fallback`, or a finished decommission of any boot (its agent is
+/// gone for good, and the report says so).
+pub fn report_fallback(marker: Option<&Marker>) -> Option<&Marker> {
+    drain_fallback(marker).or(marker.filter(|m| m.stage == Stage::Done && m.policy.decommission))
+}
+
 /// The agent's own id, or `fallback`'s when the agent does not answer. An agent that answers
 /// without an id is not registered: the marker is not consulted then, since the agent may have
 /// been re-provisioned under a new identity.
@@ -85,6 +91,13 @@ mod tests {
         }
         let old = marker(Stage::AwaitDrained, "an-earlier-boot");
         assert!(drain_fallback(Some(&old)).is_none());
+        assert!(report_fallback(Some(&old)).is_none());
+        // A finished decommission names its (gone) agent for a report whatever the boot.
+        let mut gone = marker(Stage::Done, "an-earlier-boot");
+        assert!(report_fallback(Some(&gone)).is_none());
+        gone.policy.decommission = true;
+        assert!(report_fallback(Some(&gone)).is_some());
+        assert!(drain_fallback(Some(&gone)).is_none());
         assert!(drain_fallback(None).is_none());
     }
 }
