@@ -101,17 +101,14 @@ pub enum Outcome {
     Failed,
     /// Refused by policy before anything was changed (lock, maintenance window, hook).
     Refused,
-    /// The daemon was stopped (or the shutdown went ahead) before it finished.
-    Interrupted,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 4] = [
         Outcome::Done,
         Outcome::DeadlineExceeded,
         Outcome::Failed,
         Outcome::Refused,
-        Outcome::Interrupted,
     ];
 
     /// The `outcome` label.
@@ -121,17 +118,6 @@ impl Outcome {
             Outcome::DeadlineExceeded => "deadline_exceeded",
             Outcome::Failed => "failed",
             Outcome::Refused => "refused",
-            Outcome::Interrupted => "interrupted",
-        }
-    }
-
-    /// The outcome a terminal stage stands for.
-    pub fn from_stage(stage: Stage) -> Option<Outcome> {
-        match stage {
-            Stage::Done => Some(Outcome::Done),
-            Stage::DeadlineExceeded => Some(Outcome::DeadlineExceeded),
-            Stage::Failed => Some(Outcome::Failed),
-            _ => None,
         }
     }
 }

@@ -40,23 +40,18 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(2);
 pub enum State<'a> {
     /// `READY=1`: startup finished.
     Ready,
-    /// `RELOADING=1`: reloading the configuration (send `Ready` when done).
-    Reloading,
     /// `STOPPING=1`: shutting down.
     Stopping,
     /// `STATUS=<line>`: a one-line human status. Newlines are replaced by spaces.
     Status(&'a str),
     /// `WATCHDOG=1`: still alive.
     Watchdog,
-    /// `EXTEND_TIMEOUT_USEC=<µs>`: the current start/stop/reload needs this much longer.
-    ExtendTimeout(Duration),
 }
 
 impl fmt::Display for State<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             State::Ready => f.write_str("READY=1"),
-            State::Reloading => f.write_str("RELOADING=1"),
             State::Stopping => f.write_str("STOPPING=1"),
             State::Status(line) => {
                 f.write_str("STATUS=")?;
@@ -70,7 +65,6 @@ impl fmt::Display for State<'_> {
                 Ok(())
             }
             State::Watchdog => f.write_str("WATCHDOG=1"),
-            State::ExtendTimeout(d) => write!(f, "EXTEND_TIMEOUT_USEC={}", d.as_micros()),
         }
     }
 }
@@ -269,17 +263,9 @@ mod tests {
         assert_eq!(recv(&sock), "WATCHDOG=1");
         // Clones share the socket.
         n.clone()
-            .notify(&[
-                State::Ready,
-                State::Status("idle"),
-                State::ExtendTimeout(Duration::from_secs(90)),
-                State::Reloading,
-            ])
+            .notify(&[State::Ready, State::Status("idle"), State::Stopping])
             .unwrap();
-        assert_eq!(
-            recv(&sock),
-            "READY=1\nSTATUS=idle\nEXTEND_TIMEOUT_USEC=90000000\nRELOADING=1"
-        );
+        assert_eq!(recv(&sock), "READY=1\nSTATUS=idle\nSTOPPING=1");
     }
 
     #[test]

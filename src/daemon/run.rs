@@ -141,7 +141,9 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
             }
             start = next_shutdown(&mut shutdown_signals) => match start {
                 Some(true) if drain.is_none() => drain = st.on_shutdown().await,
-                Some(true) => {}
+                // A drain (the cloud's) already runs: no second one, but no lock taken again
+                // after it either, until logind says the shutdown was cancelled.
+                Some(true) => st.shutting_down = true,
                 Some(false) => {
                     st.shutdown_cancelled();
                     // Cover the node again now, not at the next poll (up to 10 s later): a
@@ -155,8 +157,7 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
                     tracing::warn!("lost the connection to logind; retrying");
                     shutdown_signals = None;
                     st.logind = None;
-                    st.delay_lock = None;
-                    st.block_lock = None;
+                    st.release_locks();
                 }
             },
             result = async { drain.as_mut().expect("guarded").await }, if drain.is_some() => {
@@ -201,8 +202,7 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
         }
     }
     let _ = st.notifier.stopping();
-    st.delay_lock = None;
-    st.block_lock = None;
+    st.release_locks();
     Ok(Exit::Ok)
 }
 
@@ -381,10 +381,7 @@ impl State {
                     "shutdown announced; the {trigger:?} drain of this boot finished and stopped \
                      the agent, which no longer answers: releasing the lock, nothing to drain"
                 );
-                self.delay_lock = None;
-                self.block_lock = None;
-                self.metrics.set_inhibitor_held(InhibitMode::Delay, false);
-                self.metrics.set_inhibitor_held(InhibitMode::Block, false);
+                self.release_locks();
                 let _ = self.notifier.status("node already drained; lock released");
                 return None;
             }
@@ -462,6 +459,15 @@ impl State {
                 );
                 metrics::Outcome::DeadlineExceeded
             }
+            Err(
+                e @ (DrainError::Busy(_) | DrainError::HookRefused(_) | DrainError::Refused(_)),
+            ) => {
+                tracing::warn!(
+                    "{} drain refused: {e}; releasing the locks so a shutdown goes on",
+                    self.drain_label
+                );
+                metrics::Outcome::Refused
+            }
             Err(e) => {
                 tracing::error!(
                     "{} drain failed: {e}; releasing the locks so a shutdown goes on",
@@ -473,13 +479,18 @@ impl State {
         };
         self.metrics.finish_drain(outcome, took);
         self.metrics.set_drain_stage(None);
+        self.release_locks();
+        let _ = self
+            .notifier
+            .status(&format!("{} drain ended; locks released", self.drain_label));
+    }
+
+    /// Drops both logind locks (closing their fds) and says so in the metrics.
+    fn release_locks(&mut self) {
         self.delay_lock = None;
         self.block_lock = None;
         self.metrics.set_inhibitor_held(InhibitMode::Delay, false);
         self.metrics.set_inhibitor_held(InhibitMode::Block, false);
-        let _ = self
-            .notifier
-            .status(&format!("{} drain ended; locks released", self.drain_label));
     }
 
     fn shutdown_cancelled(&mut self) {

@@ -156,7 +156,8 @@ async fn a_killed_drain_resumes_without_a_second_drain_agent() {
             "fw-slow",
             "slow",
             AckMode::After(Duration::from_millis(50)),
-            vec![task("slow-1", 2500)],
+            // Long enough that a loaded machine still kills the drain while DRAINING.
+            vec![task("slow-1", 10_000)],
         )],
         ..SimConfig::default()
     };
@@ -165,7 +166,15 @@ async fn a_killed_drain_resumes_without_a_second_drain_agent() {
     let args = ["drain", "--no-stop"];
     let mut child = run.command_against(&sim, &args).spawn().unwrap();
     wait_for_drain_agent(&sim).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The marker is written after the master's answer: wait for it, not for a fixed time.
+    let waited = std::time::Instant::now();
+    while !std::fs::read_to_string(run.marker_path()).is_ok_and(|m| m.contains("AwaitDrained")) {
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "marker never reached AwaitDrained"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // SIGKILL: no chance to clean up.
     child.start_kill().unwrap();
     let status = child.wait().await.unwrap();

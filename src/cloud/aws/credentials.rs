@@ -176,14 +176,6 @@ impl CredentialsChain {
         }
     }
 
-    /// This process's environment, then `imds`.
-    pub fn from_process_env(imds: Option<Arc<Imds>>) -> Result<CredentialsChain, AwsError> {
-        Ok(CredentialsChain::new(
-            Credentials::from_env(std::env::vars())?,
-            imds,
-        ))
-    }
-
     /// Current credentials: the environment's, else cached instance-profile ones while they
     /// have more than [`REFRESH_BEFORE`] left, else freshly fetched ones.
     pub async fn get(&self) -> Result<Credentials, AwsError> {

@@ -93,7 +93,6 @@ pub enum Decision {
 #[derive(Debug, Clone)]
 pub struct LifecycleWatch {
     cfg: WatchConfig,
-    started: Instant,
     last_progress: Instant,
     last_heartbeat: Instant,
     last: Option<Progress>,
@@ -108,7 +107,6 @@ impl LifecycleWatch {
     pub fn new(cfg: WatchConfig, now: Instant) -> LifecycleWatch {
         LifecycleWatch {
             cfg,
-            started: now,
             last_progress: now,
             last_heartbeat: now,
             last: None,
@@ -228,11 +226,6 @@ impl LifecycleWatch {
             Some(p) => format!("{p}; no progress for {still}"),
             None => format!("no observation of the drain yet; no progress for {still}"),
         }
-    }
-
-    /// Since the action started.
-    pub fn elapsed(&self, now: Instant) -> Duration {
-        now.saturating_duration_since(self.started)
     }
 }
 
