@@ -373,7 +373,7 @@ impl State {
             self.block_lock = None;
             return None;
         }
-        let marker = self.ctx.markers().load().ok().flatten();
+        let marker = self.ctx.markers().load_or_warn();
         if let Some(trigger) = finished_drain_this_boot(marker.as_ref(), &current_boot_id()) {
             self.observe_work().await;
             if self.work == Work::Unknown {

@@ -42,7 +42,7 @@ pub async fn drain_for_shutdown(
     observer: &mut dyn Observer,
 ) -> Result<Outcome, DrainError> {
     // An unreadable marker is the executor's to report; here it only means "ours".
-    let earlier = ctx.markers().load().ok().flatten();
+    let earlier = ctx.markers().load_or_warn();
     let req = shutdown_request(ctx, inhibit_delay_max, earlier.as_ref());
     if req.trigger != drain::Trigger::Shutdown {
         tracing::info!(
