@@ -311,6 +311,14 @@ fn apply_value(
                 crate::cloud::aws::LifecycleActionResult::parse(string()?).ok_or_else(err)?;
         }
         "aws.spot" => s.aws.spot = boolean()?,
+        "health.interval" => s.health.interval = duration()?,
+        "health.auto_repair" => s.health.auto_repair = boolean()?,
+        "health.docker_socket" => s.health.docker_socket = path()?,
+        "health.docker_config" => s.health.docker_config = path()?,
+        "health.min_free" => {
+            s.health.min_free_percent = parse_percent(string()?).ok_or_else(err)?
+        }
+        "health.repair_interval" => s.health.repair_interval = nonzero(duration()?)?,
         other => unreachable!("schema key {other} has no setter"),
     }
     Ok(())
@@ -339,6 +347,12 @@ pub fn parse_url(s: &str) -> Result<Url, String> {
         return Err("URL has no host".into());
     }
     Ok(url)
+}
+
+/// `"5%"` (or `"2.5%"`) as 5.0; `None` unless it is a percentage from 0 to 100.
+pub fn parse_percent(s: &str) -> Option<f64> {
+    let n: f64 = s.trim().strip_suffix('%')?.trim().parse().ok()?;
+    (n.is_finite() && (0.0..=100.0).contains(&n)).then_some(n)
 }
 
 pub fn parse_signal(s: &str) -> Option<nix::sys::signal::Signal> {

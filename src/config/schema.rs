@@ -14,6 +14,8 @@ pub enum Kind {
     SocketAddr,
     /// `CONTINUE` or `ABANDON` (a lifecycle action result).
     ActionResult,
+    /// A percentage from 0 to 100, written `"5%"`.
+    Percent,
     Table(&'static [(&'static str, Kind)]),
 }
 
@@ -29,6 +31,7 @@ impl Kind {
             Kind::Signal => "expected a signal name like \"SIGUSR1\"",
             Kind::SocketAddr => "expected an address like \"127.0.0.1:9464\"",
             Kind::ActionResult => "expected \"CONTINUE\" or \"ABANDON\"",
+            Kind::Percent => "expected a percentage from 0 to 100 like \"5%\"",
             Kind::Table(_) => "expected a table",
         }
     }
@@ -76,6 +79,16 @@ pub const AWS: &[(&str, Kind)] = &[
     ("spot", Kind::Bool),
 ];
 
+/// Node health checks and repairs (`health`).
+pub const HEALTH: &[(&str, Kind)] = &[
+    ("interval", Kind::Duration),
+    ("auto_repair", Kind::Bool),
+    ("docker_socket", Kind::Path),
+    ("docker_config", Kind::Path),
+    ("min_free", Kind::Percent),
+    ("repair_interval", Kind::Duration),
+];
+
 pub const ROOT: &[(&str, Kind)] = &[
     ("master", Kind::Url),
     ("agent", Kind::Url),
@@ -85,6 +98,7 @@ pub const ROOT: &[(&str, Kind)] = &[
     ("units", Kind::Table(UNITS)),
     ("daemon", Kind::Table(DAEMON)),
     ("aws", Kind::Table(AWS)),
+    ("health", Kind::Table(HEALTH)),
 ];
 
 /// Top-level keys with an environment twin (`MESOS_MAINT_<KEY>`).

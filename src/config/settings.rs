@@ -50,6 +50,7 @@ pub struct Settings {
     pub units: UnitSettings,
     pub daemon: DaemonSettings,
     pub aws: AwsSettings,
+    pub health: HealthSettings,
     /// Files that were merged, in order (for `self-test` and `-v`).
     pub sources: Vec<PathBuf>,
 }
@@ -124,6 +125,41 @@ impl Default for AwsSettings {
     }
 }
 
+/// `[health]`: the node health checks (`mesos-maint health`, the daemon's periodic checks).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthSettings {
+    /// How often the daemon runs the checks; zero turns them off.
+    pub interval: Duration,
+    /// The daemon repairs what it may (same rules and limits as `health --repair`).
+    pub auto_repair: bool,
+    pub docker_socket: PathBuf,
+    /// Read for `live-restore` when the Docker API does not answer.
+    pub docker_config: PathBuf,
+    /// Minimum free share of the work dir's space and inodes, in percent.
+    pub min_free_percent: f64,
+    /// At most one repair per unit within this long.
+    pub repair_interval: Duration,
+}
+
+pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(60);
+pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
+pub const DEFAULT_DOCKER_CONFIG: &str = "/etc/docker/daemon.json";
+pub const DEFAULT_MIN_FREE_PERCENT: f64 = 5.0;
+pub const DEFAULT_REPAIR_INTERVAL: Duration = Duration::from_secs(600);
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        HealthSettings {
+            interval: DEFAULT_HEALTH_INTERVAL,
+            auto_repair: false,
+            docker_socket: PathBuf::from(DEFAULT_DOCKER_SOCKET),
+            docker_config: PathBuf::from(DEFAULT_DOCKER_CONFIG),
+            min_free_percent: DEFAULT_MIN_FREE_PERCENT,
+            repair_interval: DEFAULT_REPAIR_INTERVAL,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -150,6 +186,7 @@ impl Default for Settings {
                 metrics_listen: None,
             },
             aws: AwsSettings::default(),
+            health: HealthSettings::default(),
             sources: Vec::new(),
         }
     }

@@ -285,3 +285,40 @@ fn aws_unknown_key_warns() {
     let (_, w) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
     assert!(w.iter().any(|m| m.contains("aws.lifecycle_hooks")), "{w:?}");
 }
+
+#[test]
+fn health_keys_and_their_validation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (s, _) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
+    assert_eq!(s.health, HealthSettings::default());
+    assert_eq!(s.health.interval, Duration::from_secs(60));
+    assert_eq!(s.health.repair_interval, Duration::from_secs(600));
+    assert_eq!(s.health.min_free_percent, 5.0);
+    write(
+        tmp.path(),
+        "50.toml",
+        "[health]\ninterval = \"0s\"\nauto_repair = true\ndocker_socket = \"/run/d.sock\"\ndocker_config = \"/etc/d.json\"\nmin_free = \"12.5%\"\nrepair_interval = \"30m\"\n",
+    );
+    let (s, w) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(s.health.interval, Duration::ZERO, "0 turns the checks off");
+    assert!(s.health.auto_repair);
+    assert_eq!(s.health.docker_socket, PathBuf::from("/run/d.sock"));
+    assert_eq!(s.health.docker_config, PathBuf::from("/etc/d.json"));
+    assert_eq!(s.health.min_free_percent, 12.5);
+    assert_eq!(s.health.repair_interval, Duration::from_secs(1800));
+    for (bad, key) in [
+        ("min_free = \"5\"", "health.min_free"),
+        ("min_free = \"150%\"", "health.min_free"),
+        ("min_free = 5", "health.min_free"),
+        ("interval = \"soon\"", "health.interval"),
+        ("repair_interval = \"0s\"", "health.repair_interval"),
+        ("auto_repair = \"yes\"", "health.auto_repair"),
+        ("docker_socket = \"docker.sock\"", "health.docker_socket"),
+    ] {
+        write(tmp.path(), "50.toml", &format!("[health]\n{bad}\n"));
+        let err = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(key) && !msg.contains('\n'), "{bad}: {msg}");
+    }
+}

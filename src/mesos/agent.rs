@@ -122,6 +122,8 @@ pub struct AgentState {
     pub master_hostname: Option<String>,
     /// The agent's `--master` flag: `host:port`, `zk://…` or `file://…`.
     pub master_flag: Option<String>,
+    /// The agent's `--work_dir` flag (sandboxes, checkpoints), when it reports one.
+    pub work_dir: Option<String>,
 }
 
 pub struct AgentClient {
@@ -163,6 +165,15 @@ impl AgentClient {
     pub async fn state(&self) -> Result<AgentState, MesosError> {
         let (url, bytes) = self.transport.get(&self.base, "/state", None).await?;
         decode_state(&url, &bytes)
+    }
+
+    /// v0 `GET /health`: `Ok` on a 2xx answer. Bounded by the transport's request timeout;
+    /// callers wanting a shorter bound wrap it in their own timeout.
+    pub async fn health(&self) -> Result<(), MesosError> {
+        self.transport
+            .get(&self.base, "/health", Some(4096))
+            .await?;
+        Ok(())
     }
 
     async fn v1(&self, kind: &str) -> Result<(Url, bytes::Bytes), MesosError> {
@@ -244,6 +255,7 @@ pub fn decode_state(url: &Url, bytes: &[u8]) -> Result<AgentState, MesosError> {
         pid: s.pid,
         master_hostname: s.master_hostname,
         master_flag: s.flags.master,
+        work_dir: s.flags.work_dir,
     })
 }
 

@@ -28,18 +28,7 @@ pub async fn resolve_master(configured: Option<&Url>, agent: &AgentClient) -> (U
     }
     match agent.state().await {
         Ok(state) => {
-            let scheme = agent.url().scheme();
-            let from_flag = state
-                .master_flag
-                .as_deref()
-                .and_then(|f| from_master_flag(f, scheme));
-            let from_host = || {
-                state
-                    .master_hostname
-                    .as_deref()
-                    .and_then(|h| from_master_hostname(h, scheme))
-            };
-            if let Some(url) = from_flag.or_else(from_host) {
+            if let Some(url) = master_from_state(&state, agent.url().scheme()) {
                 return (url, LeaderSource::AgentView);
             }
             tracing::debug!(?state, "the local agent names no usable master");
@@ -48,6 +37,21 @@ pub async fn resolve_master(configured: Option<&Url>, agent: &AgentClient) -> (U
     }
     let url = Url::parse(DEFAULT_LEADER).expect("DEFAULT_LEADER is a valid URL");
     (url, LeaderSource::DefaultDns)
+}
+
+/// The master the agent's `/state` names: its `--master` flag when that names one master
+/// directly, else the master it is registered with; `scheme` is the agent's.
+pub fn master_from_state(state: &super::agent::AgentState, scheme: &str) -> Option<Url> {
+    let from_flag = state
+        .master_flag
+        .as_deref()
+        .and_then(|f| from_master_flag(f, scheme));
+    from_flag.or_else(|| {
+        state
+            .master_hostname
+            .as_deref()
+            .and_then(|h| from_master_hostname(h, scheme))
+    })
 }
 
 /// The agent's `--master` flag when it names one master directly (`host:port`, or an explicit

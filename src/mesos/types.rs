@@ -411,6 +411,7 @@ pub struct AgentStateV0Wire {
 #[serde(default)]
 pub struct AgentFlagsWire {
     pub master: Option<String>,
+    pub work_dir: Option<String>,
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ pub fn system_bus_address() -> String {
 enum JobKind {
     Start,
     Stop,
+    Restart,
 }
 
 impl JobKind {
@@ -43,6 +44,7 @@ impl JobKind {
         match self {
             JobKind::Start => "start",
             JobKind::Stop => "stop",
+            JobKind::Restart => "restart",
         }
     }
 }
@@ -214,6 +216,56 @@ impl Systemd {
         self.run_job(JobKind::Start, unit, timeout).await
     }
 
+    /// Restart `unit` (job mode `replace`) and wait up to `timeout` for the job to finish.
+    pub async fn restart_unit(&self, unit: &str, timeout: Duration) -> Result<(), SystemdError> {
+        self.run_job(JobKind::Restart, unit, timeout).await
+    }
+
+    /// How often `unit` was restarted automatically (`NRestarts`, 0 for a unit that is not a
+    /// loaded service) and when it last entered `active` (`ActiveEnterTimestamp`, `None` when
+    /// never), read together with its state.
+    pub async fn restart_facts(
+        &self,
+        unit: &str,
+    ) -> Result<(UnitState, u32, Option<std::time::SystemTime>), SystemdError> {
+        let ctx = || format!("reading the restart count of {unit}");
+        let state = self.unit_state(unit).await?;
+        if !state.is_loaded() {
+            return Ok((state, 0, None));
+        }
+        let path = self
+            .manager
+            .load_unit(unit)
+            .await
+            .map_err(|e| self.call_error(e, Some(unit), &ctx()))?;
+        let read = async {
+            let u = UnitProxy::builder(&self.conn)
+                .path(path.clone())?
+                .cache_properties(CacheProperties::No)
+                .build()
+                .await?;
+            let entered = u.active_enter_timestamp().await?;
+            let restarts = if unit.ends_with(".service") {
+                ServiceProxy::builder(&self.conn)
+                    .path(path)?
+                    .cache_properties(CacheProperties::No)
+                    .build()
+                    .await?
+                    .n_restarts()
+                    .await?
+            } else {
+                0
+            };
+            zbus::Result::Ok((restarts, entered))
+        };
+        let (restarts, entered) = read
+            .await
+            .map_err(|e| self.call_error(e, Some(unit), &ctx()))?;
+        let entered =
+            (entered != 0).then(|| std::time::UNIX_EPOCH + Duration::from_micros(entered));
+        Ok((state, restarts, entered))
+    }
+
     /// Stop the agent: its socket first, then the service, each within `timeout`.
     pub async fn stop_agent(
         &self,
@@ -286,6 +338,7 @@ impl Systemd {
         let verb = match kind {
             JobKind::Start => "starting",
             JobKind::Stop => "stopping",
+            JobKind::Restart => "restarting",
         };
         tracing::info!("{verb} {unit}");
         let what = format!("{verb} {unit}");
@@ -295,6 +348,7 @@ impl Systemd {
         let queued = match kind {
             JobKind::Start => self.manager.start_unit(unit, "replace").await,
             JobKind::Stop => self.manager.stop_unit(unit, "replace").await,
+            JobKind::Restart => self.manager.restart_unit(unit, "replace").await,
         };
         let job = queued.map_err(|e| self.call_error(e, Some(unit), &what))?;
         tracing::debug!("{verb} {unit}: job {}", job.as_str());
@@ -322,6 +376,7 @@ impl Systemd {
                 match kind {
                     JobKind::Start => "started",
                     JobKind::Stop => "stopped",
+                    JobKind::Restart => "restarted",
                 }
             );
             Ok(())

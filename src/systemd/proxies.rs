@@ -26,6 +26,9 @@ pub trait Manager {
     /// Queue a stop job; returns the job's object path.
     fn stop_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
 
+    /// Queue a restart job (stop, then start); returns the job's object path.
+    fn restart_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+
     /// Send `signal` to the unit's processes; `whom` is `main`, `control` or `all`.
     fn kill_unit(&self, name: &str, whom: &str, signal: i32) -> zbus::Result<()>;
 
@@ -71,6 +74,10 @@ pub trait Unit {
     /// Type-specific state, e.g. `running`, `dead`, `listening`.
     #[zbus(property)]
     fn sub_state(&self) -> zbus::Result<String>;
+
+    /// When the unit last entered `active` (µs since the epoch, 0 when never).
+    #[zbus(property)]
+    fn active_enter_timestamp(&self) -> zbus::Result<u64>;
 }
 
 /// `org.freedesktop.systemd1.Service` on a `.service` unit object.
@@ -83,4 +90,8 @@ pub trait Service {
     /// PID of the main process, 0 when there is none.
     #[zbus(property, name = "MainPID")]
     fn main_pid(&self) -> zbus::Result<u32>;
+
+    /// Automatic restarts (`Restart=`) since the unit was last started by hand (systemd 235+).
+    #[zbus(property, name = "NRestarts")]
+    fn n_restarts(&self) -> zbus::Result<u32>;
 }

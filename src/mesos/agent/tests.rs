@@ -219,7 +219,7 @@ async fn get_frameworks() {
 async fn v0_state() {
     let srv = agent_server(
         json!({"/state": {"id":"S1","pid":"slave(1)@10.0.1.5:5051","hostname":"10.0.1.5",
-        "master_hostname":"10.0.4.125","flags":{"master":"zk://zk-1.zk:2181/mesos"},
+        "master_hostname":"10.0.4.125","flags":{"master":"zk://zk-1.zk:2181/mesos","work_dir":"/var/lib/mesos/slave"},
         "frameworks":[{"executors":[{"tasks":[{"id":"t"}]}]}]}}),
     )
     .await;
@@ -232,6 +232,7 @@ async fn v0_state() {
             pid: Some("slave(1)@10.0.1.5:5051".into()),
             master_hostname: Some("10.0.4.125".into()),
             master_flag: Some("zk://zk-1.zk:2181/mesos".into()),
+            work_dir: Some("/var/lib/mesos/slave".into()),
         }
     );
     let r = &srv.requests()[0];
