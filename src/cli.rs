@@ -101,6 +101,11 @@ pub enum Command {
         #[arg(long)]
         image_build: bool,
     },
+    /// The agent's own health: unit, API, registration, Docker, disk; optionally repair
+    ///
+    /// Exit 0 when every check passes (a skip is not a failure), 1 with the failing checks
+    /// named, 3 when the checks cannot run, 5 when a repair was refused.
+    Health(HealthArgs),
     /// Write the man pages, or the completion script of a shell (the package ships bash and zsh)
     Generate {
         #[command(subcommand)]
@@ -195,6 +200,13 @@ pub struct ScheduleArgs {
     /// Take this machine out of the schedule instead
     #[arg(long)]
     pub cancel: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HealthArgs {
+    /// Repair what failed in ways that keep the running tasks (restart the agent; Docker only when safe)
+    #[arg(long)]
+    pub repair: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -78,6 +78,7 @@ fn main() -> ExitCode {
             Command::SelfTest { image_build } => {
                 commands::self_test::run(&ctx, &overrides, *image_build).await
             }
+            Command::Health(args) => commands::health::run(&ctx, args).await,
             Command::Generate { .. } => unreachable!("handled before the configuration is read"),
         }
     });

@@ -4,6 +4,7 @@
 pub mod deactivate;
 pub mod drain;
 pub mod generate;
+pub mod health;
 pub mod maintenance;
 pub mod observe;
 pub mod reactivate;
