@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use super::verdict::{self, DiskStats};
 use super::{Check, CHECK_TIMEOUT, DEFAULT_WORK_DIR, DISK};
 
-/// `work_dir`: from the agent's flags; `None` falls back to [`DEFAULT_WORK_DIR`].
+/// `work_dir`: from the agent's flags (or as last recorded); `None` falls back to
+/// [`DEFAULT_WORK_DIR`].
 pub async fn check(work_dir: Option<String>, min_free: f64) -> Check {
     let from_agent = work_dir.is_some();
     let path = PathBuf::from(work_dir.unwrap_or_else(|| DEFAULT_WORK_DIR.to_string()));

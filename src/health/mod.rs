@@ -178,13 +178,16 @@ impl Probe {
                         .and_then(|s| master_from_state(s, self.agent.url().scheme()))
                 });
                 let master = master_url.map(|url| MasterClient::new(self.transport.clone(), url));
-                let work_dir = state.as_ref().and_then(|s| s.work_dir.clone());
-                let id = match state.and_then(|s| s.id) {
-                    Some(id) => {
-                        self.store.remember_agent_id(&id);
-                        Some(id)
+                let (id, work_dir) = match state {
+                    Some(s) => {
+                        self.store
+                            .remember_agent(s.id.as_deref(), s.work_dir.as_deref());
+                        (s.id, s.work_dir)
                     }
-                    None => self.store.load().agent_id,
+                    None => {
+                        let record = self.store.load();
+                        (record.agent_id, record.work_dir)
+                    }
                 };
                 tokio::join!(
                     registration::check(master.as_ref(), id),

@@ -22,6 +22,8 @@ pub const RECORD_FILE: &str = "health.json";
 pub struct Record {
     /// The agent id last seen, so `registration` can still be checked while the agent hangs.
     pub agent_id: Option<String>,
+    /// The agent's work dir last seen, for the disk check while the agent does not answer.
+    pub work_dir: Option<String>,
     /// Unit → when it was last repaired (seconds since the epoch).
     pub repaired_at: BTreeMap<String, u64>,
 }
@@ -68,17 +70,21 @@ impl RepairStore {
         crate::state_file::write_json(&self.dir, RECORD_FILE, record)
     }
 
-    /// Keep `id` as the last known agent id (written only when it changed; errors logged).
-    pub fn remember_agent_id(&self, id: &str) {
+    /// Keep what the agent said (its id and work dir) for the passes where it does not answer
+    /// (written only when it changed; errors logged).
+    pub fn remember_agent(&self, id: Option<&str>, work_dir: Option<&str>) {
         let Ok(mut record) = self.try_load() else {
             return;
         };
-        if record.agent_id.as_deref() == Some(id) {
+        let id = id.map(str::to_string).or(record.agent_id.clone());
+        let work_dir = work_dir.map(str::to_string).or(record.work_dir.clone());
+        if record.agent_id == id && record.work_dir == work_dir {
             return;
         }
-        record.agent_id = Some(id.to_string());
+        record.agent_id = id;
+        record.work_dir = work_dir;
         if let Err(e) = self.save(&record) {
-            tracing::debug!("cannot record the agent id in the state dir: {e}");
+            tracing::debug!("cannot record the agent's id and work dir in the state dir: {e}");
         }
     }
 }

@@ -1077,7 +1077,18 @@ async fn agent(sh: &Arc<Shared>, r: &Req<'_>) -> Resp {
             }
             json_resp(200, &render::agent_state_v0(&sh.lock(), sh))
         }
-        "/health" => ok_empty(),
+        "/health" => {
+            // A hung agent: hold the request until the knob is cleared (or the agent
+            // restarts), the simulator stops, or two minutes pass.
+            let end = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+            while sh.lock().health_hang && tokio::time::Instant::now() < end {
+                tokio::select! {
+                    _ = sh.shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
+                }
+            }
+            ok_empty()
+        }
         _ => resp(404, None, vec![]),
     }
 }
@@ -1210,6 +1221,10 @@ fn control(sh: &Arc<Shared>, method: &str, path: &str, query: Option<&str>, body
         }
         "agent/start" => {
             sh.start_agent();
+            ok()
+        }
+        "agent/health-hang" => {
+            sh.lock().health_hang = flag(query, "on", true);
             ok()
         }
         "no-leader" => match count_param(query) {

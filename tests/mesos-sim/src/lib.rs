@@ -200,6 +200,8 @@ pub struct SimConfig {
     pub unknown_enum_task: bool,
     /// Agent `/state` `flags.master`; default `127.0.0.1:<leader port>`.
     pub agent_master_flag: Option<String>,
+    /// Agent `/state` `flags.work_dir`; default `/var/lib/mesos/slave`.
+    pub agent_work_dir: String,
     /// Fixed ports (0 = ephemeral).
     pub master_port: u16,
     pub follower_port: u16,
@@ -225,6 +227,7 @@ impl Default for SimConfig {
             unreachable_after: None,
             unknown_enum_task: true,
             agent_master_flag: None,
+            agent_work_dir: "/var/lib/mesos/slave".into(),
             master_port: 0,
             follower_port: 0,
             agent_port: 0,
@@ -598,6 +601,12 @@ impl Sim {
     /// (false), which runs the drain check.
     pub fn set_stuck_operation(&self, stuck: bool) {
         self.shared.set_stuck_operation(stuck);
+    }
+
+    /// `true`: the agent's `GET /health` hangs (the connection is accepted, no answer comes)
+    /// while its other endpoints keep answering; a (re)start of the agent clears it.
+    pub fn set_agent_health_hang(&self, hang: bool) {
+        self.shared.lock().health_hang = hang;
     }
 
     /// Notified with the instant DRAINED was declared.

@@ -794,7 +794,7 @@ pub(crate) fn agent_state_v0(c: &Core, sh: &Shared) -> Value {
             "master": sh.agent_master_flag,
             "port": sh.agent_port.to_string(),
             "hostname": c.hostname,
-            "work_dir": "/var/lib/mesos/slave",
+            "work_dir": sh.agent_work_dir,
             "authenticate_http_readwrite": (sh.auth != crate::SimAuth::None).to_string(),
         }),
     );

@@ -163,6 +163,8 @@ pub(crate) struct Core {
     pub no_leader: usize,
     pub recovering: usize,
     pub agent_recovering: usize,
+    /// The agent's `GET /health` hangs until cleared or the agent (re)starts.
+    pub health_hang: bool,
     pub ignore_slave_id_filter: bool,
     pub forbid_drain: bool,
     pub log: Vec<LoggedRequest>,
@@ -346,6 +348,7 @@ pub(crate) struct Shared {
     pub stop_agent_when_gone: bool,
     pub unreachable_after: Option<Duration>,
     pub agent_master_flag: String,
+    pub agent_work_dir: String,
     pub master_id: String,
     pub servers: Mutex<Vec<ServerHandle>>,
     pub agent_server: Mutex<Option<ServerHandle>>,
@@ -390,6 +393,7 @@ impl Shared {
             no_leader: 0,
             recovering: 0,
             agent_recovering: 0,
+            health_hang: false,
             ignore_slave_id_filter: cfg.ignore_slave_id_filter,
             forbid_drain: cfg.forbid_drain,
             log: Vec::new(),
@@ -452,6 +456,7 @@ impl Shared {
                 .agent_master_flag
                 .clone()
                 .unwrap_or_else(|| format!("127.0.0.1:{leader_port}")),
+            agent_work_dir: cfg.agent_work_dir.clone(),
             master_id: "a1b2c3d4-0000-4000-8000-000000000001".into(),
             servers: Mutex::new(Vec::new()),
             agent_server: Mutex::new(None),
@@ -865,6 +870,7 @@ impl Shared {
         }
         let mut c = self.lock();
         c.agent_up = true;
+        c.health_hang = false;
         c.link_epoch += 1;
         if c.known() {
             self.reregister(&mut c);
@@ -952,6 +958,7 @@ impl Shared {
             "gone": c.gone,
             "link": link,
             "agent_up": c.agent_up,
+            "health_hang": c.health_hang,
             "active": c.known() && c.active(),
             "deactivated": c.deactivated,
             "drain_state": c.drain.as_ref().map(|d| d.state.name()),
