@@ -577,3 +577,72 @@ fn a_hung_docker_uses_daemon_json_when_info_hangs_and_restarts_on_a_drained_agen
         },
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Benchmark (docs/benchmarks.md "Node health"; tests/bench-health.sh)
+// ---------------------------------------------------------------------------------------------
+
+/// Wall time and peak RSS of `health` on a healthy node, `MEASURE_RUNS` runs (default 20) of
+/// the binary in `MESOS_MAINT_BENCH_BIN` (default: the test build). Prints `MEASURE` lines.
+#[test]
+#[ignore = "benchmark: run by tests/bench-health.sh"]
+fn measure_health_run() {
+    run_isolated("measure_health_run", || {
+        let rt = runtime();
+        let n = node("health_bench", &rt, Setup::default());
+        let bin = std::env::var("MESOS_MAINT_BENCH_BIN").unwrap_or(support::node::BIN.to_string());
+        let runs: usize = std::env::var("MEASURE_RUNS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20);
+        let mut walls = Vec::new();
+        let mut rss = Vec::new();
+        for _ in 0..runs {
+            let mut cmd = n.sb.command(&bin);
+            support::node::scrub_env(&mut cmd);
+            cmd.args(["health", "--config"])
+                .arg(n.node.config())
+                .arg("--state-dir")
+                .arg(n.node.state_dir())
+                .args([
+                    "--master",
+                    &n.sim.master_url(),
+                    "--agent",
+                    &n.sim.agent_url(),
+                ])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            let start = std::time::Instant::now();
+            #[allow(clippy::zombie_processes)] // reaped by wait4 below, for its rusage
+            let child = cmd.spawn().expect("spawn");
+            let mut status = 0;
+            // SAFETY: a zeroed rusage is a valid out-parameter; the pid is our own child.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+            let wall = start.elapsed();
+            assert_eq!(pid, child.id() as i32);
+            assert!(
+                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                "health exited with {status:#x}"
+            );
+            walls.push(wall.as_secs_f64() * 1000.0);
+            rss.push(usage.ru_maxrss as f64 / 1024.0); // KiB -> MiB
+        }
+        walls.sort_by(f64::total_cmp);
+        rss.sort_by(f64::total_cmp);
+        let median = |v: &[f64]| v[v.len() / 2];
+        println!("MEASURE health binary {bin}");
+        println!(
+            "MEASURE health wall ms: min {:.1} median {:.1} max {:.1} ({runs} runs)",
+            walls[0],
+            median(&walls),
+            walls[runs - 1]
+        );
+        println!(
+            "MEASURE health peak RSS MiB: min {:.1} median {:.1} max {:.1}",
+            rss[0],
+            median(&rss),
+            rss[runs - 1]
+        );
+    });
+}
