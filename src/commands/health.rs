@@ -45,7 +45,7 @@ pub async fn run(ctx: &Ctx, args: &HealthArgs) -> anyhow::Result<Exit> {
         print(ctx, &first.checks, None);
         return Ok(verdict::exit_code(&first.checks, false));
     }
-    let repairs = repair_once(&probe, &first).await?;
+    let repairs = probe.repair(&first).await?;
     let restarted = repairs.iter().any(|r| !r.refused());
     let refused = repairs.iter().any(Repair::refused);
     let last = if restarted {
@@ -55,28 +55,6 @@ pub async fn run(ctx: &Ctx, args: &HealthArgs) -> anyhow::Result<Exit> {
     };
     print(ctx, &last.checks, Some(&repairs));
     Ok(verdict::exit_code(&last.checks, refused))
-}
-
-/// Decide and carry out the repairs `seen` calls for (none on a healthy node).
-pub async fn repair_once(probe: &Probe, seen: &Observation) -> anyhow::Result<Vec<Repair>> {
-    let safety = repair::docker_safety(&seen.facts, &probe.agent, &probe.settings.health).await;
-    let wanted = verdict::wanted(&seen.facts, safety);
-    if wanted.is_empty() {
-        return Ok(Vec::new());
-    }
-    let Some(systemd) = probe.systemd.as_ref() else {
-        anyhow::bail!(crate::exit::Refusal::Undetermined(
-            "cannot repair: systemd cannot be reached over D-Bus".into()
-        ));
-    };
-    repair::perform(
-        wanted,
-        systemd,
-        &probe.store,
-        &probe.settings.health,
-        probe.settings.units.job_timeout,
-    )
-    .await
 }
 
 /// The second pass: checks again until they pass or [`REPAIR_SETTLE`] is over (a restarted

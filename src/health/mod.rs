@@ -11,6 +11,7 @@ pub mod docker;
 pub mod registration;
 pub mod repair;
 pub mod verdict;
+pub mod watch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -210,5 +211,28 @@ impl Probe {
             checks: vec![unit.check, api, registration.check, docker.check, disk],
             facts,
         }
+    }
+
+    /// Decide and carry out the repairs `seen` calls for (none on a healthy node), under the
+    /// rate limit; a failed restart job is an error (exit 3).
+    pub async fn repair(&self, seen: &Observation) -> anyhow::Result<Vec<repair::Repair>> {
+        let safety = repair::docker_safety(&seen.facts, &self.agent, &self.settings.health).await;
+        let wanted = verdict::wanted(&seen.facts, safety);
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(systemd) = self.systemd.as_ref() else {
+            anyhow::bail!(crate::exit::Refusal::Undetermined(
+                "cannot repair: systemd cannot be reached over D-Bus".into()
+            ));
+        };
+        repair::perform(
+            wanted,
+            systemd,
+            &self.store,
+            &self.settings.health,
+            self.settings.units.job_timeout,
+        )
+        .await
     }
 }
