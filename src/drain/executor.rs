@@ -230,9 +230,11 @@ impl Executor {
     async fn resolve(&mut self) -> Event {
         let previous = match self.deps.store.load() {
             Ok(m) => m,
-            Err(e) => return self.fail(DrainError::State(format!(
+            Err(e) => {
+                return self.fail(DrainError::State(format!(
                 "cannot read the drain marker: {e}; remove it if no drain is running on this node"
-            ))),
+            )))
+            }
         };
         let finished_decommission = previous
             .as_ref()
