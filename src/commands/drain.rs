@@ -3,11 +3,11 @@
 use serde::Serialize;
 
 use crate::cli::{DrainArgs, OutputFormat};
-use crate::commands::Ctx;
-use crate::drain::hooks::{HookStage, Hooks};
+use crate::context::Ctx;
+use crate::drain::hooks::HookStage;
 use crate::drain::plan::{plan, PlanInput};
 use crate::drain::progress::ConsoleObserver;
-use crate::drain::{self, DrainDeps, DrainRequest, Outcome, Policy, Trigger};
+use crate::drain::{self, DrainRequest, Outcome, Policy, Trigger};
 use crate::exit::{Exit, Refusal};
 use crate::node::MasterObs;
 
@@ -31,30 +31,6 @@ pub fn request_from(ctx: &Ctx, args: &DrainArgs, trigger: Trigger) -> DrainReque
     }
 }
 
-pub fn hooks(ctx: &Ctx) -> Hooks {
-    Hooks {
-        dir: ctx.settings.drain.hooks_dir.clone(),
-        timeout: ctx.settings.drain.hook_timeout,
-    }
-}
-
-pub async fn deps(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<DrainDeps> {
-    let systemd = if req.policy.stop_units {
-        Some(ctx.systemd_required().await?)
-    } else {
-        None
-    };
-    Ok(DrainDeps {
-        master_transport: ctx.transport()?,
-        configured_master: ctx.settings.master.clone(),
-        agent: ctx.agent()?,
-        store: ctx.markers(),
-        hooks: hooks(ctx),
-        systemd,
-        units: ctx.settings.units.clone(),
-    })
-}
-
 #[derive(Serialize)]
 struct OutcomeJson<'a> {
     agent_id: &'a str,
@@ -72,7 +48,7 @@ pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
     if args.dry_run {
         return dry_run(ctx, &req).await;
     }
-    let deps = deps(ctx, &req).await?;
+    let deps = ctx.drain_deps(&req).await?;
     let mut observer = ConsoleObserver::new(ctx.quiet);
     let outcome = drain::run(req.clone(), deps, &mut observer).await?;
     print_outcome(ctx, &req, &outcome);
@@ -126,7 +102,9 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         .agent_id(&agent)
         .await
         .map_err(|e| Refusal::Undetermined(e.to_string()))?;
-    let master = ctx.master(&agent, super::REPORT_RETRY_BUDGET).await?;
+    let master = ctx
+        .master(&agent, crate::context::REPORT_RETRY_BUDGET)
+        .await?;
     let master_obs = match master.agent(&agent_id).await {
         Ok(l) => MasterObs::from_lookup(&l),
         Err(e) => MasterObs::Unreachable(e.to_string()),
@@ -141,7 +119,7 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         Some(Ok(u)) => super::observe::unit_stopped(ctx, &u.agent.service).await,
         _ => false,
     };
-    let hooks = hooks(ctx);
+    let hooks = ctx.drain_hooks();
     let leader = master.leader_text();
     let p = plan(&PlanInput {
         agent_id: &agent_id,

@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use crate::cli::{OutputFormat, ReactivateArgs};
-use crate::commands::{deactivate::resolve, Ctx};
+use crate::commands::deactivate::resolve;
+use crate::context::Ctx;
 use crate::exit::{Exit, Refusal};
 use crate::mesos::{AgentClient, AgentLookup, MasterClient, MesosError};
+use crate::reactivation::{reactivate_agent, Reactivated};
 use crate::systemd::Systemd;
 use crate::wait::{self, Look};
 
@@ -14,30 +16,6 @@ use crate::wait::{self, Look};
 pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(300);
 const REGISTER_POLL_MIN: Duration = Duration::from_millis(250);
 const REGISTER_POLL_MAX: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reactivated {
-    Done,
-    /// 400 "Agent is not deactivated": nothing to do.
-    AlreadyActive,
-    /// 409 on an agent that is not currently registered: the master saved it anyway.
-    SavedWhileUnregistered,
-}
-
-/// REACTIVATE_AGENT with the master's quirks turned into outcomes (API reference 6.4).
-pub async fn reactivate_agent(master: &MasterClient, id: &str) -> anyhow::Result<Reactivated> {
-    match master.reactivate_agent(id).await {
-        Ok(()) => Ok(Reactivated::Done),
-        Err(e) if e.is_not_deactivated() => Ok(Reactivated::AlreadyActive),
-        Err(e) if e.is_still_draining() => Err(Refusal::Undetermined(format!(
-            "the master refused REACTIVATE_AGENT: agent {id} is still DRAINING (wait for DRAINED, \
-             or let `mesos-maint drain` finish)"
-        ))
-        .into()),
-        Err(e) if e.is_saved_while_unregistered() => Ok(Reactivated::SavedWhileUnregistered),
-        Err(e) => Err(e.into()),
-    }
-}
 
 pub async fn run(ctx: &Ctx, args: &ReactivateArgs) -> anyhow::Result<Exit> {
     let agent = ctx.agent()?;
@@ -52,7 +30,11 @@ pub async fn run(ctx: &Ctx, args: &ReactivateArgs) -> anyhow::Result<Exit> {
     } else {
         // The agent just started: its id is known once it answers with one.
         let id = wait_for_agent_id(&agent).await?;
-        (id, ctx.master(&agent, super::DRAIN_RETRY_BUDGET).await?)
+        (
+            id,
+            ctx.master(&agent, crate::context::DRAIN_RETRY_BUDGET)
+                .await?,
+        )
     };
     if !started.is_empty() {
         wait_registered(&master, &id).await?;

@@ -2,8 +2,8 @@
 //! sees this tool's marker after the boot and reactivates the agent.
 
 use crate::cli::DrainArgs;
-use crate::commands::drain::{deps, print_outcome, request_from};
-use crate::commands::Ctx;
+use crate::commands::drain::{print_outcome, request_from};
+use crate::context::Ctx;
 use crate::drain::progress::ConsoleObserver;
 use crate::drain::{self, Trigger};
 use crate::exit::{Exit, Refusal};
@@ -33,7 +33,7 @@ pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
         ))
     })?;
     let req = request_from(ctx, args, Trigger::Reboot);
-    let deps = deps(ctx, &req).await?;
+    let deps = ctx.drain_deps(&req).await?;
     let mut observer = ConsoleObserver::new(ctx.quiet);
     let outcome = drain::run(req.clone(), deps, &mut observer).await?;
     print_outcome(ctx, &req, &outcome);

@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::OutputFormat;
-use crate::commands::Ctx;
 use crate::config::{sources::DEFAULT_DIRS, ConfigError, Loader, Overrides};
+use crate::context::Ctx;
 use crate::drain::hooks::{HookStage, Hooks};
 use crate::exit::Exit;
 use crate::mesos::{leader, AgentLookup, MasterClient};
@@ -608,7 +608,7 @@ async fn api_checks(ctx: &Ctx) -> Vec<Check> {
     };
     let (url, source) = leader::resolve_master(ctx.settings.master.as_ref(), &agent).await;
     // A leaderless master must not hold an image build for the drain's full minute.
-    let transport = match ctx.transport_with_retry(super::REPORT_RETRY_BUDGET) {
+    let transport = match ctx.transport_with_retry(crate::context::REPORT_RETRY_BUDGET) {
         Ok(t) => t,
         Err(e) => {
             out.push(Check::fail("master-api", Cause::Config, format!("{e:#}")));

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use crate::commands::reactivate::{reactivate_agent, Reactivated};
 use crate::drain::MarkerStore;
 use crate::mesos::{AgentClient, AgentLookup, MasterClient};
 use crate::node::{MasterObs, Phase};
+use crate::reactivation::{reactivate_agent, Reactivated};
 use crate::wait::{self, Look};
 
 /// How long after the boot the daemon keeps trying; an agent that takes longer needs a human.

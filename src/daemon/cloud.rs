@@ -9,11 +9,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::aws::lifecycle::{
-    Decision, DrainEnd, LifecycleWatch, Progress, SpotWatch, WatchConfig,
-};
+use crate::cloud::aws::lifecycle::{Decision, DrainEnd, LifecycleWatch, Progress, SpotWatch};
 use crate::cloud::aws::{AwsClients, LifecycleActionResult, TargetLifecycleState};
-use crate::commands::Ctx;
+use crate::context::Ctx;
 use crate::drain::{current_boot_id, DrainRequest, Marker, Policy, Stage, Trigger};
 
 pub const LIFECYCLE_FILE: &str = "lifecycle.json";
@@ -118,7 +116,7 @@ impl CloudWatcher {
         if self.next_connect.is_some_and(|t| Instant::now() < t) {
             return false;
         }
-        match AwsClients::connect(&ctx.settings.aws).await {
+        match AwsClients::connect(&ctx.settings.aws.target()).await {
             Ok(c) => {
                 tracing::info!(
                     instance = %c.target.instance_id,
@@ -218,7 +216,7 @@ impl CloudWatcher {
                     .as_ref()
                     .and_then(|r| r.completed.as_deref())
                     .and_then(LifecycleActionResult::parse);
-                let cfg = WatchConfig::from(aws);
+                let cfg = aws.watch_config();
                 let mut watch = LifecycleWatch::resumed(cfg, Instant::now(), completed);
                 if let Some(result) = completed {
                     tracing::info!(

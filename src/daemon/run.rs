@@ -12,13 +12,14 @@ use futures_util::StreamExt;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_tokio::Signals;
 
-use crate::commands::Ctx;
 use crate::config::{Loader, Overrides};
+use crate::context::Ctx;
 use crate::drain::{current_boot_id, DrainError, Outcome};
 use crate::exit::Exit;
 use crate::local_work;
 use crate::mesos::AgentClient;
 use crate::node::LocalObs;
+use crate::systemd::login::{BLOCK_WHY, DELAY_WHY, WHO};
 use crate::systemd::{InhibitMode, InhibitorLock, Logind, ShutdownSignals, INHIBIT_SHUTDOWN};
 
 use super::boot::{reactivate_after_boot, BootOutcome};
@@ -37,10 +38,6 @@ pub const WORK_POLL_INTERVAL: Duration = Duration::from_secs(10);
 pub const LOGIND_RETRY: Duration = Duration::from_secs(30);
 /// How long one attempt to reach logind may take.
 pub const LOGIND_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const WHO: &str = "mesos-maint";
-pub const DELAY_WHY: &str =
-    "Draining the Mesos agent (moving its tasks to other nodes) before shutdown";
-pub const BLOCK_WHY: &str = "The Mesos agent runs tasks; drain it first (mesos-maint drain)";
 
 type DrainFuture = Pin<Box<dyn Future<Output = Result<Outcome, DrainError>>>>;
 type BootFuture = Pin<Box<dyn Future<Output = anyhow::Result<BootOutcome>>>>;
@@ -274,7 +271,7 @@ impl State {
                 Some(Box::pin(async move {
                     let agent = ctx.agent()?;
                     let master = ctx
-                        .master(&agent, crate::commands::DRAIN_RETRY_BUDGET)
+                        .master(&agent, crate::context::DRAIN_RETRY_BUDGET)
                         .await?;
                     reactivate_after_boot(&agent, &master, &ctx.markers(), &agent_id).await
                 }))
@@ -422,7 +419,8 @@ impl State {
         };
         let request = cd.request;
         Some(Box::pin(async move {
-            let deps = crate::commands::drain::deps(&ctx, &request)
+            let deps = ctx
+                .drain_deps(&request)
                 .await
                 .map_err(|e| DrainError::Undetermined(format!("{e:#}")))?;
             crate::drain::run(request, deps, &mut observer).await

@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use crate::commands::drain::deps;
-use crate::commands::Ctx;
+use crate::context::Ctx;
 use crate::drain::progress::Observer;
 use crate::drain::{self, current_boot_id, DrainError, DrainRequest, Marker, Outcome, Policy};
 
@@ -56,7 +55,8 @@ pub async fn drain_for_shutdown(
         humantime::format_duration(req.deadline.unwrap_or_default()),
         humantime::format_duration(inhibit_delay_max)
     );
-    let deps = deps(ctx, &req)
+    let deps = ctx
+        .drain_deps(&req)
         .await
         .map_err(|e| DrainError::Undetermined(format!("{e:#}")))?;
     drain::run(req, deps, observer).await
