@@ -81,6 +81,7 @@ impl SimRun {
 }
 
 /// CLOCK_MONOTONIC in µs (the clock of systemd's `…TimestampMonotonic` properties).
+#[allow(unsafe_code)] // CLOCK_MONOTONIC in µs, the clock systemd's watchdog timestamps use
 fn mono_us() -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -1412,6 +1413,8 @@ fn measure_daemon_footprint() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(60);
         let rt = runtime();
+        // SAFETY: sysconf reads a constant of the system.
+        #[allow(unsafe_code)]
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
 
         // Idle: an agent with tasks, the delay lock held.

@@ -236,6 +236,7 @@ fn binary_check() -> Check {
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)] // the only unsafe in src/: glibc names its version through FFI alone
 fn glibc_version() -> Option<String> {
     // SAFETY: gnu_get_libc_version returns a pointer to a static NUL-terminated string.
     let v = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };

@@ -8,8 +8,8 @@ use crate::drain::Stage;
 use crate::node::framework_reasons;
 
 use super::metrics::Metrics;
-use super::notify::Notifier;
 use crate::cloud::aws::lifecycle::Progress as CloudProgress;
+use crate::systemd::notify::Notifier;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// One look at a running drain, for the cloud watcher.

@@ -25,11 +25,11 @@ use crate::systemd::{InhibitMode, InhibitorLock, Logind, ShutdownSignals, INHIBI
 use super::boot::{reactivate_after_boot, BootOutcome};
 use super::cloud::CloudWatcher;
 use super::metrics::{self, Metrics};
-use super::notify::{watchdog_ping_interval, watchdog_timeout, Notifier};
 use super::observer::{DaemonObserver, DrainProgress};
 use super::policy::{after_boot, desired_locks, finished_drain_this_boot, BootAction, Locks, Work};
 use super::shutdown::drain_for_shutdown;
 use crate::cloud::aws::lifecycle::DrainEnd;
+use crate::systemd::notify::{watchdog_ping_interval, watchdog_timeout, Notifier};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 /// How often the local agent is asked whether the node has work (never the master: idle is cheap).

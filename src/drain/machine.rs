@@ -7,7 +7,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::node::{LocalObs, MasterObs};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// The stages in order. `Stage::iter()` (strum) lists them and `name()` spells them from this
+/// one definition, so the metrics' one-series-per-stage gauge cannot miss a new stage.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+)]
 pub enum Stage {
     Resolve,
     PreHooks,
@@ -32,20 +47,14 @@ impl Stage {
         self >= Stage::AwaitDrained
     }
 
+    /// The variant's name (also its serde spelling in the marker).
     pub fn name(self) -> &'static str {
-        match self {
-            Stage::Resolve => "Resolve",
-            Stage::PreHooks => "PreHooks",
-            Stage::RequestDrain => "RequestDrain",
-            Stage::AwaitDrained => "AwaitDrained",
-            Stage::VerifyLocal => "VerifyLocal",
-            Stage::StopAgent => "StopAgent",
-            Stage::StopDocker => "StopDocker",
-            Stage::PostHooks => "PostHooks",
-            Stage::Done => "Done",
-            Stage::DeadlineExceeded => "DeadlineExceeded",
-            Stage::Failed => "Failed",
-        }
+        self.into()
+    }
+
+    /// Every stage, in order.
+    pub fn all() -> impl Iterator<Item = Stage> {
+        <Stage as strum::IntoEnumIterator>::iter()
     }
 }
 

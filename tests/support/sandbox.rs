@@ -1081,6 +1081,7 @@ fn stop_child(mut child: Child, what: &str, grace: Duration) {
 
 /// Have the child get SIGTERM when the thread that spawned it dies (so a killed test process
 /// does not leave a manager behind). Build the sandbox on the test's own thread.
+#[allow(unsafe_code)] // pre_exec is unsafe by signature; prctl has no safe wrapper in std
 fn die_with_parent(cmd: &mut Command) {
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
     unsafe {
