@@ -32,6 +32,18 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// The code a drain previewed by `--dry-run` would end with at its first blocker.
+impl From<crate::drain::plan::BlockerKind> for Exit {
+    fn from(kind: crate::drain::plan::BlockerKind) -> Exit {
+        use crate::drain::plan::BlockerKind;
+        match kind {
+            BlockerKind::Undetermined => Exit::Undetermined,
+            BlockerKind::Config => Exit::Usage,
+            BlockerKind::Policy => Exit::Policy,
+        }
+    }
+}
+
 /// An error that already knows its exit code (raised where the decision is made).
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {

@@ -5,10 +5,12 @@ use serde::Serialize;
 use crate::cli::{DrainArgs, OutputFormat};
 use crate::context::Ctx;
 use crate::drain::hooks::HookStage;
-use crate::drain::plan::{plan, PlanInput};
+use crate::drain::plan::{plan, render_text, Blocker, BlockerKind, PlanInput};
 use crate::drain::progress::ConsoleObserver;
-use crate::drain::{self, DrainRequest, Outcome, Policy, Trigger};
+use crate::drain::{self, DrainError, DrainRequest, Outcome, Policy, Trigger};
 use crate::exit::{Exit, Refusal};
+use crate::mesos::maintenance::Mode;
+use crate::mesos::AgentLookup;
 use crate::node::MasterObs;
 
 pub fn request_from(ctx: &Ctx, args: &DrainArgs, trigger: Trigger) -> DrainRequest {
@@ -105,20 +107,47 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
     let master = ctx
         .master(&agent, crate::context::REPORT_RETRY_BUDGET)
         .await?;
-    let master_obs = match master.agent(&agent_id).await {
-        Ok(l) => MasterObs::from_lookup(&l),
+    let lookup = master.agent(&agent_id).await;
+    let master_obs = match &lookup {
+        Ok(l) => MasterObs::from_lookup(l),
         Err(e) => MasterObs::Unreachable(e.to_string()),
     };
-    let local = super::observe::observe_local(&agent).await;
-    let units = if req.policy.stop_units {
-        Some(plan_units(ctx, req).await)
-    } else {
-        None
+    let machine = match &lookup {
+        Ok(AgentLookup::Registered(a)) => super::maintenance::machine_of(a),
+        _ => None,
     };
+    let (local, units, maintenance) = tokio::join!(
+        super::observe::observe_local(&agent),
+        async {
+            if req.policy.stop_units {
+                Some(plan_units(ctx, req).await)
+            } else {
+                None
+            }
+        },
+        async {
+            match master_obs {
+                MasterObs::Unreachable(_) => None,
+                _ => super::maintenance::report(ctx, &master, machine).await,
+            }
+        }
+    );
     let agent_unit_stopped = match &units {
         Some(Ok(u)) => super::observe::unit_stopped(ctx, &u.agent.service).await,
         _ => false,
     };
+    // The master refuses DRAIN_AGENT for a machine that is part of a maintenance schedule.
+    let refusals = maintenance
+        .filter(|m| !m.windows.is_empty() || m.mode != Mode::Up)
+        .map(|m| {
+            format!(
+                "the machine is in a maintenance schedule (mode {}): the master refuses DRAIN_AGENT; \
+                 use `mesos-maint maintenance` instead, or cancel the window",
+                m.mode
+            )
+        })
+        .into_iter()
+        .collect();
     let hooks = ctx.drain_hooks();
     let leader = master.leader_text();
     let p = plan(&PlanInput {
@@ -134,34 +163,28 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         marker: marker.as_ref(),
         pre_hooks: hooks.list(HookStage::PreDrain),
         post_hooks: hooks.list(HookStage::PostDrain),
+        lock_holder: drain::lock::holder(ctx.markers().dir()),
+        refusals,
     });
     match ctx.output {
         OutputFormat::Json => ctx.print_json(&p),
-        OutputFormat::Text => {
-            println!("dry run: nothing is sent or stopped");
-            println!("agent {} on {} ({})", p.agent_id, p.master, p.drain_state);
-            for (i, s) in p.steps.iter().enumerate() {
-                if s.starts_with("  ") {
-                    println!("   {s}");
-                } else {
-                    println!("{:>2}. {s}", i + 1);
-                }
-            }
-            for b in &p.blockers {
-                println!("BLOCKER: {b}");
-            }
-        }
+        OutputFormat::Text => print!("{}", render_text(&p)),
     }
-    Ok(if p.blockers.is_empty() {
-        Exit::Ok
-    } else {
-        Exit::Undetermined
+    Ok(match p.stops_at {
+        None => Exit::Ok,
+        Some(kind) => Exit::from(kind),
     })
 }
 
-async fn plan_units(ctx: &Ctx, req: &DrainRequest) -> Result<drain::units::UnitPlan, String> {
+async fn plan_units(ctx: &Ctx, req: &DrainRequest) -> Result<drain::units::UnitPlan, Blocker> {
     let sd = ctx.systemd_if_available().await;
     drain::units::plan(sd.as_ref(), &ctx.settings.units, req.policy.stop_docker)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| {
+            let kind = match e {
+                DrainError::Config(_) => BlockerKind::Config,
+                _ => BlockerKind::Undetermined,
+            };
+            Blocker::new(kind, e.to_string())
+        })
 }

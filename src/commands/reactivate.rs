@@ -108,7 +108,7 @@ pub async fn start_units(ctx: &Ctx, sd: &Systemd) -> anyhow::Result<Vec<String>>
         if !st.is_loaded() || st.is_active() {
             continue;
         }
-        tracing::info!("starting {name}");
+        tracing::info!(target: crate::logging::PROGRESS, "starting {name}");
         sd.start_unit(&name, units.job_timeout).await?;
         started.push(name);
     }

@@ -264,7 +264,7 @@ impl Executor {
         let resumable = resumable.filter(|m| m.agent_id == self.agent_id);
         let mut marker = match &resumable {
             Some(m) => {
-                tracing::info!(stage = %m.stage, "resuming the interrupted drain started at {}", m.started_at);
+                tracing::info!(target: crate::logging::PROGRESS, stage = %m.stage, "resuming the interrupted drain started at {}", m.started_at);
                 self.resumed_from = Some(m.stage);
                 let mut m = m.clone();
                 m.policy = self.req.policy;

@@ -20,13 +20,46 @@ pub struct PlanInput<'a> {
     pub policy: Policy,
     pub max_grace_period: Option<Duration>,
     pub deadline: Option<Duration>,
-    /// `None` when units are not stopped; `Err` when they would be but cannot be found.
-    pub units: Option<Result<UnitPlan, String>>,
+    /// `None` when units are not stopped; `Err` when they would be but cannot be found (a
+    /// config blocker) or systemd cannot be asked (undetermined).
+    pub units: Option<Result<UnitPlan, Blocker>>,
     /// systemd reports the agent's service stopped.
     pub agent_unit_stopped: bool,
     pub marker: Option<&'a Marker>,
     pub pre_hooks: Vec<PathBuf>,
     pub post_hooks: Vec<PathBuf>,
+    /// The pid of another drain holding this node's drain lock (the drain's very first stop).
+    pub lock_holder: Option<String>,
+    /// Policy refusals the master would answer DRAIN_AGENT with (the machine is in a
+    /// maintenance schedule).
+    pub refusals: Vec<String>,
+}
+
+/// What kind of stop a blocker is: it decides the exit code the drain would end with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockerKind {
+    /// The system bus, the master or the agent cannot be asked (3).
+    Undetermined,
+    /// No agent unit, or another configuration problem (2).
+    Config,
+    /// A policy would refuse the drain (5).
+    Policy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocker {
+    pub kind: BlockerKind,
+    pub text: String,
+}
+
+impl Blocker {
+    pub fn new(kind: BlockerKind, text: impl Into<String>) -> Blocker {
+        Blocker {
+            kind,
+            text: text.into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -35,14 +68,22 @@ pub struct Plan {
     pub master: String,
     pub drain_state: String,
     pub steps: Vec<String>,
-    /// Problems a real run would stop at.
+    /// Problems a real run would stop at, in the order it would meet them.
     pub blockers: Vec<String>,
+    /// The kind of the first blocker: the one the drain would end on. `None`: nothing blocks.
+    pub stops_at: Option<BlockerKind>,
 }
 
 pub fn plan(input: &PlanInput<'_>) -> Plan {
     let mut steps = Vec::new();
-    let mut blockers = Vec::new();
+    let mut blockers: Vec<Blocker> = Vec::new();
     let p = input.policy;
+    if let Some(pid) = &input.lock_holder {
+        blockers.push(Blocker::new(
+            BlockerKind::Policy,
+            format!("another mesos-maint drain is running on this node (pid {pid})"),
+        ));
+    }
     if let Some(m) = input
         .marker
         .filter(|m| !m.stage.is_terminal() && m.agent_id == input.agent_id)
@@ -53,7 +94,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         ));
     }
     match &input.units {
-        Some(Err(e)) => blockers.push(e.clone()),
+        Some(Err(b)) => blockers.push(b.clone()),
         Some(Ok(u)) => steps.push(format!(
             "agent unit: {}{}",
             u.agent.service,
@@ -65,11 +106,14 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         )),
         None => {}
     }
+    if let MasterObs::Unreachable(e) = input.master_obs {
+        blockers.push(Blocker::new(
+            BlockerKind::Undetermined,
+            format!("cannot ask the master: {e}"),
+        ));
+    }
     for h in &input.pre_hooks {
         steps.push(format!("run pre-drain hook {}", h.display()));
-    }
-    if let MasterObs::Unreachable(e) = input.master_obs {
-        blockers.push(format!("cannot ask the master: {e}"));
     }
     let marker_says = input.marker.is_some_and(|m| m.stage.drain_requested());
     if drain_already_requested(&p, input.master_obs, marker_says) {
@@ -80,6 +124,10 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     } else {
         let call = Call::drain_agent(input.agent_id, input.max_grace_period, p.decommission);
         steps.push(format!("POST {}api/v1 {}", with_slash(input.master), call));
+        // Only a DRAIN_AGENT that is sent can be refused.
+        for r in &input.refusals {
+            blockers.push(Blocker::new(BlockerKind::Policy, r.clone()));
+        }
     }
     let goal = if p.decommission {
         "the master no longer lists the agent (gone) and the local agent is empty"
@@ -104,7 +152,10 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             "  now: the local agent does not answer (its unit is stopped or it is being decommissioned)"
                 .into(),
         ),
-        LocalObs::Unreachable(e) => blockers.push(format!("cannot ask the local agent: {e}")),
+        LocalObs::Unreachable(e) => blockers.push(Blocker::new(
+            BlockerKind::Undetermined,
+            format!("cannot ask the local agent: {e}"),
+        )),
     }
     if let Some(Ok(u)) = &input.units {
         if p.force {
@@ -136,8 +187,32 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             .as_str()
             .to_string(),
         steps,
-        blockers,
+        stops_at: blockers.first().map(|b| b.kind),
+        blockers: blockers.into_iter().map(|b| b.text).collect(),
     }
+}
+
+/// The text plan: steps numbered as printed (sub-lines, indented, take no number), then each
+/// blocker.
+pub fn render_text(p: &Plan) -> String {
+    let mut out = String::from("dry run: nothing is sent or stopped\n");
+    out.push_str(&format!(
+        "agent {} on {} ({})\n",
+        p.agent_id, p.master, p.drain_state
+    ));
+    let mut n = 0;
+    for s in &p.steps {
+        if s.starts_with("  ") {
+            out.push_str(&format!("   {s}\n"));
+        } else {
+            n += 1;
+            out.push_str(&format!("{n:>2}. {s}\n"));
+        }
+    }
+    for b in &p.blockers {
+        out.push_str(&format!("BLOCKER: {b}\n"));
+    }
+    out
 }
 
 fn with_slash(url: &str) -> String {
@@ -167,6 +242,8 @@ mod tests {
             marker: None,
             pre_hooks: vec![],
             post_hooks: vec![],
+            lock_holder: None,
+            refusals: vec![],
         }
     }
 
@@ -195,7 +272,65 @@ mod tests {
             "{post}"
         );
         assert!(plan.blockers.is_empty());
+        assert_eq!(plan.stops_at, None);
         assert_eq!(plan.drain_state, "NONE");
+    }
+
+    #[test]
+    fn the_first_blocker_the_drain_would_meet_decides_the_code() {
+        let m = MasterObs::Unreachable("refused".into());
+        let l = LocalObs::Seen(LocalWork::default());
+        let mut i = input(&m, &l, P);
+        i.units = Some(Err(Blocker::new(
+            BlockerKind::Config,
+            "no agent unit found",
+        )));
+        i.refusals = vec!["machine in a maintenance schedule".into()];
+        let p = plan(&i);
+        assert_eq!(p.stops_at, Some(BlockerKind::Config));
+        assert_eq!(p.blockers.len(), 3, "{:?}", p.blockers);
+        i.units = None;
+        assert_eq!(plan(&i).stops_at, Some(BlockerKind::Undetermined));
+        let m = MasterObs::Registered {
+            drain: Phase::None,
+            deactivated: false,
+            active: true,
+            mark_gone: false,
+        };
+        let mut i = input(&m, &l, P);
+        i.refusals = vec!["machine in a maintenance schedule".into()];
+        assert_eq!(plan(&i).stops_at, Some(BlockerKind::Policy));
+        // Already drained: DRAIN_AGENT is not sent, so the master cannot refuse it.
+        let m = drained();
+        let mut i = input(&m, &l, P);
+        i.refusals = vec!["machine in a maintenance schedule".into()];
+        assert_eq!(plan(&i).stops_at, None);
+        let m = MasterObs::Unreachable("refused".into());
+        let mut i = input(&m, &l, P);
+        i.lock_holder = Some("42".into());
+        let p = plan(&i);
+        assert_eq!(p.stops_at, Some(BlockerKind::Policy));
+        assert!(p.blockers[0].contains("pid 42"), "{:?}", p.blockers);
+    }
+
+    #[test]
+    fn printed_steps_are_numbered_without_gaps() {
+        let m = drained();
+        let l = LocalObs::Seen(LocalWork::default());
+        let mut i = input(&m, &l, P);
+        i.pre_hooks = vec![PathBuf::from("/h/pre")];
+        let text = render_text(&plan(&i));
+        let numbers: Vec<u32> = text
+            .lines()
+            .filter_map(|l| l.trim_start().split_once(". "))
+            .filter_map(|(n, _)| n.parse().ok())
+            .collect();
+        let want: Vec<u32> = (1..=numbers.len() as u32).collect();
+        assert_eq!(numbers, want, "{text}");
+        assert!(
+            text.contains("\n     now: the local agent has no live task"),
+            "{text}"
+        );
     }
 
     fn drained() -> MasterObs {
@@ -212,6 +347,7 @@ mod tests {
         let m = drained();
         let l = LocalObs::Unreachable("refused".into());
         let plan = plan(&input(&m, &l, P));
+        assert_eq!(plan.stops_at, Some(BlockerKind::Undetermined));
         assert!(plan.steps.iter().any(|s| s.starts_with("skip DRAIN_AGENT")));
         assert!(!plan.steps.iter().any(|s| s.starts_with("POST")));
         assert_eq!(plan.blockers.len(), 1);

@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use super::machine::Stage;
+use crate::logging::PROGRESS;
 use crate::node::{framework_label, FrameworkWork};
 
 /// A snapshot of a running drain.
@@ -120,7 +121,7 @@ impl Observer for ConsoleObserver {
             // The elapsed/left figures change every poll; repeat only when the work changed.
             let work_changed = strip_times(&line) != strip_times(&self.last_line);
             if work_changed || due {
-                tracing::info!("{line}");
+                tracing::info!(target: PROGRESS, "{line}");
                 self.last_logged = Some(Instant::now());
             }
         }
@@ -129,7 +130,7 @@ impl Observer for ConsoleObserver {
 
     fn action(&mut self, what: &str) {
         self.close_line();
-        tracing::info!("{what}");
+        tracing::info!(target: PROGRESS, "{what}");
     }
 
     fn finish(&mut self) {

@@ -140,3 +140,45 @@ async fn mesos_1_9_responses_are_understood() {
     let (code, out, _) = run.run_against(&sim, &["check", "--json"]).await;
     assert_eq!(code, 0, "{out}");
 }
+
+/// design.md: the master answered but does not list the agent (unreachable there, removed, or
+/// not re-registered since a failover): the drain state is UNKNOWN and the answer is 3, not 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_the_master_does_not_list_cannot_be_told_exit_3() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let run = Run::new();
+    // Registered and empty, no drain: an answer, "not safe".
+    let (code, out, _) = run.run_against(&sim, &["check", "--json"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(json(&out)["drain_state"], "NONE");
+
+    // Removed from the master (SIGUSR1 unregisters it); the agent still answers, empty.
+    sim.unregister_agent();
+    assert!(!sim.is_listed());
+    let (code, out, err) = run.run_against(&sim, &["check", "--json"]).await;
+    assert_eq!(code, 3, "{out}\n{err}");
+    let v = json(&out);
+    assert_eq!(v["drain_state"], "UNKNOWN");
+    assert_eq!(v["safe"], false);
+    assert!(
+        v["reasons"].to_string().contains("does not list agent"),
+        "{v}"
+    );
+    let (code, out, _) = run.run_against(&sim, &["check"]).await;
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("drain state:    UNKNOWN"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_not_re_registered_after_a_failover_is_exit_3() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let run = Run::new();
+    sim.failover(None);
+    let (code, out, err) = run.run_against(&sim, &["check", "--json"]).await;
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert_eq!(json(&out)["drain_state"], "UNKNOWN");
+    assert!(
+        json(&out)["reasons"].to_string().contains("re-registered"),
+        "{out}"
+    );
+}
