@@ -161,6 +161,8 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         units,
         agent_unit_stopped,
         marker: marker.as_ref(),
+        boot_id: &drain::current_boot_id(),
+        now_unix: drain::marker::unix_now(),
         pre_hooks: hooks.list(HookStage::PreDrain),
         post_hooks: hooks.list(HookStage::PostDrain),
         lock_holder: drain::lock::holder(ctx.markers().dir()),

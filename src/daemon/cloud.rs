@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::cloud::aws::lifecycle::{Decision, DrainEnd, LifecycleWatch, Progress, SpotWatch};
 use crate::cloud::aws::{AwsClients, LifecycleActionResult, TargetLifecycleState};
 use crate::context::Ctx;
-use crate::drain::{current_boot_id, DrainRequest, Marker, Policy, Stage, Trigger};
+use crate::drain::{current_boot_id, DrainRequest, Marker, Policy, Trigger};
 
 pub const LIFECYCLE_FILE: &str = "lifecycle.json";
 /// The longest wait before a metadata service that does not answer is asked again.
@@ -378,8 +378,8 @@ fn unfinished_drain(ctx: &Ctx, trigger: Trigger) -> Option<Marker> {
         .load()
         .ok()
         .flatten()
-        .filter(|m| m.trigger == trigger && !m.stage.is_terminal())
-        .filter(|m| m.boot_id == current_boot_id())
+        .filter(|m| m.trigger == trigger && m.unfinished())
+        .filter(|m| m.is_this_boot(&current_boot_id()))
 }
 
 /// The agent id of a decommission drain that finished in this boot, unless the local agent now
@@ -390,8 +390,8 @@ async fn finished_decommission(ctx: &Ctx) -> Option<String> {
         .load()
         .ok()
         .flatten()
-        .filter(|m| m.stage == Stage::Done && m.policy.decommission)
-        .filter(|m| m.boot_id == current_boot_id())?;
+        .filter(|m| m.decommission_done())
+        .filter(|m| m.is_this_boot(&current_boot_id()))?;
     let current = match ctx.agent() {
         Ok(agent) => agent.get_agent().await.ok().and_then(|info| info.id),
         Err(_) => None,

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
+use super::decide::{self, Request, Start};
 use super::hooks::{HookEnv, HookStage, Hooks};
 use super::identity;
 use super::lock::{DrainLock, LockError};
-use super::machine::{await_event, drain_already_requested, transition, Event, Policy, Stage};
+use super::machine::{await_event, transition, Event, Policy, Stage};
 use super::marker::{current_boot_id, unix_now, Marker, MarkerStore, Trigger};
 use super::pace::{Pacer, MASTER_MAX_GAP};
 use super::progress::{Observer, Snapshot};
@@ -91,9 +92,8 @@ struct Executor {
     last_master: Option<MasterObs>,
     last_master_poll: Option<Instant>,
     already_requested: bool,
-    /// A finished drain of this agent in this boot is on record (e.g. a decommission whose agent
-    /// is gone now): its DRAIN_AGENT must not be sent again.
-    finished_before: bool,
+    /// What the marker found at the start means (`decide::start`).
+    start: Option<Start>,
     deadline_hit: bool,
     error: Option<DrainError>,
 }
@@ -118,7 +118,7 @@ impl Executor {
             last_master: None,
             last_master_poll: None,
             already_requested: false,
-            finished_before: false,
+            start: None,
             deadline_hit: false,
             error: None,
         }
@@ -232,18 +232,11 @@ impl Executor {
             Ok(m) => m,
             Err(e) => return self.fail(DrainError::State(format!("cannot read marker: {e}"))),
         };
-        let finished_decommission = previous
-            .as_ref()
-            .filter(|m| m.stage == Stage::Done && m.policy.decommission)
-            .filter(|m| m.boot_id == current_boot_id())
-            .map(|m| m.agent_id.clone());
         let fallback = identity::drain_fallback(previous.as_ref());
         self.agent_id = match identity::agent_id(&self.deps.agent, fallback).await {
             Ok(id) => id,
             Err(e) => return self.fail(DrainError::Undetermined(e.to_string())),
         };
-        let resumable =
-            previous.filter(|m| !m.stage.is_terminal() && m.boot_id == current_boot_id());
         let (url, source) =
             leader::resolve_master(self.deps.configured_master.as_ref(), &self.deps.agent).await;
         tracing::info!(master = %url, ?source, agent_id = %self.agent_id, "resolved");
@@ -259,14 +252,17 @@ impl Executor {
             }
         }
 
-        self.finished_before = self.req.policy.decommission
-            && finished_decommission.as_deref() == Some(self.agent_id.as_str());
-        let resumable = resumable.filter(|m| m.agent_id == self.agent_id);
-        let mut marker = match &resumable {
-            Some(m) => {
+        let start = decide::start(
+            previous.as_ref(),
+            &self.agent_id,
+            &self.req.policy,
+            self.req.deadline,
+            &current_boot_id(),
+            unix_now(),
+        );
+        let mut marker = match previous.filter(|_| start.resume_from.is_some()) {
+            Some(mut m) => {
                 tracing::info!(target: crate::logging::PROGRESS, stage = %m.stage, "resuming the interrupted drain started at {}", m.started_at);
-                self.resumed_from = Some(m.stage);
-                let mut m = m.clone();
                 m.policy = self.req.policy;
                 m
             }
@@ -281,29 +277,27 @@ impl Executor {
             ),
         };
         marker.master = url.to_string();
-        if let Some(m) = &resumable {
-            // The original deadline still holds for a resumed drain.
-            if let (Some(at), Some(_)) = (m.deadline_at, self.req.deadline) {
-                let left = at.saturating_sub(unix_now());
-                self.deadline_at = Some(Instant::now() + Duration::from_secs(left));
-            }
-            // A drain that escalated at its deadline keeps escalating: SIGUSR1 before the stop.
-            if m.forced {
-                self.deadline_hit = true;
-            }
-        }
         self.marker = Some(marker);
-        match self.resumed_from {
-            // --no-stop now: the unit actions the interrupted drain had left are skipped.
-            Some(Stage::StopAgent | Stage::StopDocker) if !self.req.policy.stop_units => {
-                tracing::info!(
-                    "--no-stop: the interrupted drain's remaining unit actions are skipped"
-                );
-                Event::Resume(Stage::PostHooks)
-            }
-            Some(stage) => Event::Resume(stage),
-            None => Event::Resolved,
+        self.resumed_from = start.resume_from;
+        if let Some(left) = start.deadline_left {
+            self.deadline_at = Some(Instant::now() + left);
         }
+        if start.forced {
+            self.deadline_hit = true;
+        }
+        let event = match start.resume_at {
+            Some(at) => {
+                if Some(at) != start.resume_from {
+                    tracing::info!(
+                        "--no-stop: the interrupted drain's remaining unit actions are skipped"
+                    );
+                }
+                Event::Resume(at)
+            }
+            None => Event::Resolved,
+        };
+        self.start = Some(start);
+        event
     }
 
     async fn plan_units(&self) -> Result<UnitPlan, DrainError> {
@@ -356,12 +350,10 @@ impl Executor {
                 )))
             }
         };
-        let marker_says =
-            self.resumed_from.is_some_and(Stage::drain_requested) || self.finished_before;
         let policy = self.req.policy;
-        let mark_gone_missing = policy.decommission
-            && matches!(obs, MasterObs::Registered { mark_gone: false, ref drain, .. } if *drain != crate::node::Phase::None);
-        if drain_already_requested(&policy, &obs, marker_says) && !mark_gone_missing {
+        let start = self.start.as_ref().expect("resolved before RequestDrain");
+        let decision = decide::request(&policy, &obs, start);
+        if decision == Request::Skip {
             self.already_requested = true;
             observer.action(&format!(
                 "the master already has a drain for agent {} ({}); DRAIN_AGENT is not sent again",
@@ -370,7 +362,7 @@ impl Executor {
             ));
             return Event::AlreadyRequested;
         }
-        if mark_gone_missing {
+        if decision == Request::ResendWithMarkGone {
             observer.action("the agent is drained without mark_gone; re-sending DRAIN_AGENT with mark_gone for the decommission");
         }
         let master = self.master();
@@ -411,14 +403,22 @@ impl Executor {
         }
     }
 
-    async fn observe_local(&mut self) -> LocalObs {
+    /// The local agent's work; a silent agent counts as empty where `decide` says so
+    /// (`master_said_gone`: the drain is verifying after the master's verdict).
+    async fn observe_local(&mut self, master_said_gone: bool) -> LocalObs {
         let names = local_work::Names::Cached(&mut self.frameworks);
         match local_work::observe(&self.deps.agent, names).await {
-            // The check's rule: an agent whose unit systemd reports stopped runs nothing (a
-            // drain run again after ours stopped the units sees this).
-            LocalObs::Unreachable(e) if self.agent_unit_stopped().await => {
-                tracing::debug!("the local agent does not answer ({e}); its unit is stopped");
-                LocalObs::Seen(LocalWork::default())
+            LocalObs::Unreachable(e) => {
+                let unit_stopped = self.agent_unit_stopped().await;
+                if decide::silent_agent_is_empty(&self.req.policy, unit_stopped, master_said_gone) {
+                    tracing::debug!(
+                        "the local agent does not answer ({e}); counted as empty (unit stopped: \
+                         {unit_stopped})"
+                    );
+                    LocalObs::Seen(LocalWork::default())
+                } else {
+                    LocalObs::Unreachable(e)
+                }
             }
             seen => seen,
         }
@@ -429,10 +429,10 @@ impl Executor {
             return Event::DeadlinePassed;
         }
         let local = match self.remaining() {
-            Some(r) => tokio::time::timeout(r, self.observe_local())
+            Some(r) => tokio::time::timeout(r, self.observe_local(false))
                 .await
                 .unwrap_or_else(|_| LocalObs::Unreachable("deadline reached".into())),
-            None => self.observe_local().await,
+            None => self.observe_local(false).await,
         };
         let near_done = match &local {
             LocalObs::Seen(w) => w.running() == 0,
@@ -455,11 +455,7 @@ impl Executor {
         } else {
             None
         };
-        if let Some(MasterObs::Registered {
-            drain: crate::node::Phase::None,
-            ..
-        }) = &master
-        {
+        if master.as_ref().is_some_and(decide::drain_lost) {
             return self.fail(DrainError::Undetermined(format!(
                 "the master no longer reports agent {} as draining (reactivated or re-registered?); stopping here",
                 self.agent_id
@@ -499,7 +495,7 @@ impl Executor {
         if self.deadline_passed() {
             return Event::DeadlinePassed;
         }
-        match self.observe_local().await {
+        match self.observe_local(true).await {
             LocalObs::Seen(w) if w.is_empty() => Event::LocalEmpty,
             LocalObs::Seen(w) => {
                 tracing::info!(
@@ -509,8 +505,6 @@ impl Executor {
                 self.last_work = Some(w);
                 Event::LocalBusy
             }
-            // After mark_gone the master shuts the agent down: silence is expected then.
-            LocalObs::Unreachable(_) if self.req.policy.decommission => Event::LocalEmpty,
             LocalObs::Unreachable(e) => {
                 tracing::warn!("cannot verify the local agent (will retry): {e}");
                 Event::LocalBusy

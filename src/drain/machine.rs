@@ -173,20 +173,6 @@ pub fn await_event(policy: &Policy, master: &MasterObs, local: &LocalObs) -> Eve
     Event::Waiting
 }
 
-/// The master knows about our drain already: sending DRAIN_AGENT again would reset DRAINED to
-/// DRAINING (and keep an unreachable agent DRAINING for good).
-pub fn drain_already_requested(
-    policy: &Policy,
-    master: &MasterObs,
-    marker_says_requested: bool,
-) -> bool {
-    match master {
-        MasterObs::Registered { drain, .. } => *drain != crate::node::Phase::None,
-        MasterObs::Absent => policy.decommission && marker_says_requested,
-        _ => marker_says_requested,
-    }
-}
-
 #[cfg(test)]
 #[path = "machine_tests.rs"]
 mod tests;

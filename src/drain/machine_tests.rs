@@ -236,17 +236,3 @@ fn await_needs_master_and_local() {
         Event::Waiting
     );
 }
-
-#[test]
-fn already_requested_rules() {
-    assert!(drain_already_requested(&KEEP, &reg(Phase::Drained), false));
-    assert!(drain_already_requested(&KEEP, &reg(Phase::Draining), false));
-    assert!(!drain_already_requested(&KEEP, &reg(Phase::None), true));
-    assert!(!drain_already_requested(&KEEP, &MasterObs::Absent, true));
-    let gone = Policy {
-        decommission: true,
-        ..KEEP
-    };
-    assert!(drain_already_requested(&gone, &MasterObs::Absent, true));
-    assert!(!drain_already_requested(&gone, &MasterObs::Absent, false));
-}

@@ -91,7 +91,27 @@ impl Marker {
         self.actions.iter().any(|a| a == action)
     }
 
-    /// A finished decommission of this agent: the master no longer listing it means gone.
+    /// Written during the boot `boot_id` (a reboot ends every drain's claim on the running
+    /// agent: it may come back under another identity).
+    pub fn is_this_boot(&self, boot_id: &str) -> bool {
+        self.boot_id == boot_id
+    }
+
+    /// The drain has not reached a terminal stage: it can be resumed.
+    pub fn unfinished(&self) -> bool {
+        !self.stage.is_terminal()
+    }
+
+    /// A decommission drain that reached Done: the agent left the cluster for good, and its
+    /// DRAIN_AGENT must not be sent again.
+    pub fn decommission_done(&self) -> bool {
+        self.stage == Stage::Done && self.policy.decommission
+    }
+
+    /// For `status`/`check`: a decommission of `agent_id` that got past the master's verdict
+    /// (VerifyLocal or later, not failed): the master no longer listing the agent means gone.
+    /// Wider than [`Marker::decommission_done`]: a report made while the units are being stopped
+    /// already calls the agent gone.
     pub fn decommission_finished(&self, agent_id: &str) -> bool {
         self.agent_id == agent_id
             && self.policy.decommission

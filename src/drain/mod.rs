@@ -1,6 +1,7 @@
 //! The drain workflow: a pure state machine (`machine`), the marker that makes it resumable
 //! (`marker`), and the executor that performs each stage's I/O (`executor`).
 
+pub mod decide;
 pub mod executor;
 pub mod hooks;
 pub mod identity;
@@ -11,6 +12,9 @@ pub mod pace;
 pub mod plan;
 pub mod progress;
 pub mod units;
+
+#[cfg(test)]
+mod agreement_tests;
 
 use std::time::Duration;
 
