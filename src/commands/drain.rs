@@ -7,31 +7,11 @@ use crate::context::Ctx;
 use crate::drain::hooks::HookStage;
 use crate::drain::plan::{plan, render_text, Blocker, BlockerKind, PlanInput};
 use crate::drain::progress::ConsoleObserver;
-use crate::drain::{self, DrainError, DrainRequest, Outcome, Policy, Trigger};
+use crate::drain::{self, DrainError, DrainRequest, Outcome};
 use crate::exit::{Exit, Refusal};
 use crate::mesos::maintenance::Mode;
 use crate::mesos::AgentLookup;
 use crate::node::MasterObs;
-
-pub fn request_from(ctx: &Ctx, args: &DrainArgs, trigger: Trigger) -> DrainRequest {
-    let s = &ctx.settings;
-    DrainRequest {
-        trigger,
-        policy: Policy {
-            decommission: args.decommission,
-            stop_units: !args.no_stop,
-            stop_docker: s.units.stop_docker,
-            force: args.force,
-        },
-        max_grace_period: args.max_grace_period.or(s.drain.max_grace_period),
-        deadline: if args.no_deadline {
-            None
-        } else {
-            args.deadline.or(s.drain.deadline)
-        },
-        reason: args.reason.clone(),
-    }
-}
 
 #[derive(Serialize)]
 struct OutcomeJson<'a> {
@@ -46,7 +26,7 @@ struct OutcomeJson<'a> {
 }
 
 pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
-    let req = request_from(ctx, args, Trigger::Manual);
+    let req = DrainRequest::manual(&ctx.settings, args);
     if args.dry_run {
         return dry_run(ctx, &req).await;
     }

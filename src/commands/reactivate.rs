@@ -1,21 +1,12 @@
 //! `reactivate`: start the units if stopped (docker first, then the agent socket and service),
 //! wait until the agent is registered, REACTIVATE_AGENT, clear the marker.
 
-use std::time::Duration;
-
 use crate::cli::{OutputFormat, ReactivateArgs};
 use crate::commands::deactivate::resolve;
 use crate::context::Ctx;
 use crate::exit::{Exit, Refusal};
-use crate::mesos::{AgentClient, AgentLookup, MasterClient, MesosError};
-use crate::reactivation::{reactivate_agent, Reactivated};
+use crate::reactivation::{reactivate_agent, wait_for_agent_id, wait_registered, Reactivated};
 use crate::systemd::Systemd;
-use crate::wait::{self, Look};
-
-/// How long a started agent may take to recover and re-register before we give up.
-pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(300);
-const REGISTER_POLL_MIN: Duration = Duration::from_millis(250);
-const REGISTER_POLL_MAX: Duration = Duration::from_secs(5);
 
 pub async fn run(ctx: &Ctx, args: &ReactivateArgs) -> anyhow::Result<Exit> {
     let agent = ctx.agent()?;
@@ -113,51 +104,4 @@ pub async fn start_units(ctx: &Ctx, sd: &Systemd) -> anyhow::Result<Vec<String>>
         started.push(name);
     }
     Ok(started)
-}
-
-const REGISTER_WAIT: wait::Backoff = wait::Backoff {
-    first: REGISTER_POLL_MIN,
-    max: REGISTER_POLL_MAX,
-    timeout: REGISTER_TIMEOUT,
-};
-
-async fn wait_for_agent_id(agent: &AgentClient) -> anyhow::Result<String> {
-    wait::until(REGISTER_WAIT, || async {
-        match agent.get_agent().await {
-            Ok(info) => match info.id {
-                Some(id) => Look::Ready(id),
-                None => Look::NotYet("the agent has no id yet".into()),
-            },
-            Err(e) => Look::NotYet(format!("the agent is not answering yet: {e}")),
-        }
-    })
-    .await
-    .map_err(|e| match e {
-        Ok(last) => Refusal::Undetermined(format!(
-            "the local agent did not come up with an id within {} ({last})",
-            humantime::format_duration(REGISTER_TIMEOUT)
-        ))
-        .into(),
-        Err(e) => e,
-    })
-}
-
-async fn wait_registered(master: &MasterClient, id: &str) -> anyhow::Result<()> {
-    wait::until(REGISTER_WAIT, || async {
-        match master.agent(id).await {
-            Ok(AgentLookup::Registered(_)) => Look::Ready(()),
-            Ok(_) => Look::NotYet(format!("agent {id} not registered with the master yet")),
-            Err(e @ MesosError::AuthRefused { .. }) => Look::Fail(e.into()),
-            Err(e) => Look::NotYet(format!("cannot ask the master yet: {e}")),
-        }
-    })
-    .await
-    .map_err(|e| match e {
-        Ok(last) => Refusal::Undetermined(format!(
-            "agent {id} did not re-register with the master within {} ({last})",
-            humantime::format_duration(REGISTER_TIMEOUT)
-        ))
-        .into(),
-        Err(e) => e,
-    })
 }

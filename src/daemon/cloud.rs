@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::cloud::aws::lifecycle::{Decision, DrainEnd, LifecycleWatch, Progress, SpotWatch};
 use crate::cloud::aws::{AwsClients, LifecycleActionResult, TargetLifecycleState};
 use crate::context::Ctx;
-use crate::drain::{current_boot_id, DrainRequest, Marker, Policy, Trigger};
+use crate::drain::{current_boot_id, DrainRequest, Marker, Trigger};
 
 pub const LIFECYCLE_FILE: &str = "lifecycle.json";
 /// The longest wait before a metadata service that does not answer is asked again.
@@ -185,20 +185,12 @@ impl CloudWatcher {
                         save_record(&ctx.settings.state_dir, r);
                     }
                     return Some(CloudDrain {
-                        request: DrainRequest {
-                            trigger: Trigger::Spot,
-                            policy: Policy {
-                                decommission: true,
-                                stop_units: true,
-                                stop_docker: ctx.settings.units.stop_docker,
-                                // The instance is gone in two minutes either way: at the deadline
-                                // the agent is told to unregister and kill its tasks.
-                                force: true,
-                            },
-                            max_grace_period: Some(plan.grace_cap),
-                            deadline: Some(plan.drain_deadline),
-                            reason: Some(format!("spot interruption: {notice}")),
-                        },
+                        request: DrainRequest::spot(
+                            &ctx.settings,
+                            plan.grace_cap,
+                            plan.drain_deadline,
+                            &notice.to_string(),
+                        ),
                         label: "spot",
                     });
                 }
@@ -242,18 +234,7 @@ impl CloudWatcher {
                     "the Auto Scaling group is terminating this instance: decommission drain"
                 );
                 Some(CloudDrain {
-                    request: DrainRequest {
-                        trigger: Trigger::Autoscaling,
-                        policy: Policy {
-                            decommission: true,
-                            stop_units: true,
-                            stop_docker: ctx.settings.units.stop_docker,
-                            force: false,
-                        },
-                        max_grace_period: ctx.settings.drain.max_grace_period,
-                        deadline: ctx.settings.drain.deadline,
-                        reason: Some("Auto Scaling scale-in".into()),
-                    },
+                    request: DrainRequest::scale_in(&ctx.settings),
                     label: "scale-in",
                 })
             }

@@ -8,4 +8,5 @@ pub mod metrics;
 pub mod observer;
 pub mod policy;
 pub mod run;
+pub mod running;
 pub mod shutdown;

@@ -10,10 +10,11 @@ use super::decide::{self, Request, Start};
 use super::hooks::{HookEnv, HookStage, Hooks};
 use super::identity;
 use super::lock::{DrainLock, LockError};
-use super::machine::{await_event, transition, Event, Policy, Stage};
-use super::marker::{current_boot_id, unix_now, Marker, MarkerStore, Trigger};
+use super::machine::{await_event, transition, Event, Stage};
+use super::marker::{current_boot_id, unix_now, Marker, MarkerStore};
 use super::pace::{Pacer, MASTER_MAX_GAP};
 use super::progress::{Observer, Snapshot};
+use super::request::DrainRequest;
 use super::units::{self, UnitPlan, UnitStages};
 use super::DrainError;
 use crate::config::UnitSettings;
@@ -21,18 +22,6 @@ use crate::local_work;
 use crate::mesos::{leader, AgentClient, MasterClient, MesosError, Transport};
 use crate::node::{drain_state_name, LocalObs, LocalWork, MasterObs};
 use crate::systemd::Systemd;
-
-/// What to drain and how; fixed for the whole run.
-#[derive(Debug, Clone)]
-pub struct DrainRequest {
-    pub trigger: Trigger,
-    pub policy: Policy,
-    /// `None`: the field is left out of DRAIN_AGENT (each task's own grace period applies).
-    pub max_grace_period: Option<Duration>,
-    /// `None`: wait as long as it takes.
-    pub deadline: Option<Duration>,
-    pub reason: Option<String>,
-}
 
 /// The clients a drain works with; injected, so tests point them at a simulator.
 pub struct DrainDeps {

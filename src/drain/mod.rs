@@ -11,6 +11,7 @@ pub mod marker;
 pub mod pace;
 pub mod plan;
 pub mod progress;
+pub mod request;
 pub mod units;
 
 #[cfg(test)]
@@ -18,9 +19,10 @@ mod agreement_tests;
 
 use std::time::Duration;
 
-pub use executor::{run, DrainDeps, DrainRequest, Outcome};
+pub use executor::{run, DrainDeps, Outcome};
 pub use machine::{Policy, Stage};
 pub use marker::{current_boot_id, Marker, MarkerStore, Trigger};
+pub use request::DrainRequest;
 
 /// Why a drain did not reach Done; each maps to one documented exit code (`exit::classify`:
 /// the command-line contract stays outside the drain).
