@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mesos_maint::drain::{Marker, Policy, Stage, Trigger};
+use mesos_maint::drain::{DrainOptions, Marker, Stage, Trigger};
 use mesos_sim::{AckMode, FrameworkSpec, Sim, SimConfig, TaskSpec};
 use nix::sys::signal::Signal;
 use support::daemon::DaemonProcess;
@@ -974,7 +974,7 @@ fn drained_node_from_an_earlier_boot(
     let mut m = Marker::new(
         &sim.agent_id(),
         trigger,
-        Policy {
+        DrainOptions {
             decommission,
             stop_units: true,
             stop_docker: true,

@@ -6,7 +6,7 @@ use crate::cli::{DrainArgs, OutputFormat};
 use crate::context::Ctx;
 use crate::drain::hooks::HookStage;
 use crate::drain::plan::{plan, render_text, Blocker, BlockerKind, PlanInput};
-use crate::drain::progress::ConsoleObserver;
+use crate::drain::progress::ConsoleSink;
 use crate::drain::{self, DrainError, DrainRequest, Outcome};
 use crate::exit::{Exit, Refusal};
 use crate::mesos::maintenance::Mode;
@@ -31,8 +31,8 @@ pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
         return dry_run(ctx, &req).await;
     }
     let deps = ctx.drain_deps(&req).await?;
-    let mut observer = ConsoleObserver::new(ctx.quiet);
-    let outcome = drain::run(req.clone(), deps, &mut observer).await?;
+    let mut sink = ConsoleSink::new(ctx.quiet);
+    let outcome = drain::run(req.clone(), deps, &mut sink).await?;
     print_outcome(ctx, &req, &outcome);
     Ok(Exit::Ok)
 }

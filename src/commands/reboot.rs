@@ -4,7 +4,7 @@
 use crate::cli::DrainArgs;
 use crate::commands::drain::print_outcome;
 use crate::context::Ctx;
-use crate::drain::progress::ConsoleObserver;
+use crate::drain::progress::ConsoleSink;
 use crate::drain::{self, DrainRequest};
 use crate::exit::{Exit, Refusal};
 use crate::systemd::Logind;
@@ -34,8 +34,8 @@ pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
     })?;
     let req = DrainRequest::reboot(&ctx.settings, args);
     let deps = ctx.drain_deps(&req).await?;
-    let mut observer = ConsoleObserver::new(ctx.quiet);
-    let outcome = drain::run(req.clone(), deps, &mut observer).await?;
+    let mut sink = ConsoleSink::new(ctx.quiet);
+    let outcome = drain::run(req.clone(), deps, &mut sink).await?;
     print_outcome(ctx, &req, &outcome);
     tracing::info!("rebooting through logind");
     logind.reboot(false).await.map_err(|e| {

@@ -5,8 +5,8 @@
 pub mod boot;
 pub mod cloud;
 pub mod metrics;
-pub mod observer;
 pub mod policy;
 pub mod run;
 pub mod running;
 pub mod shutdown;
+pub mod sink;

@@ -126,13 +126,13 @@ pub fn shutdown_deadline(inhibit_delay_max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drain::Policy;
+    use crate::drain::DrainOptions;
 
     fn marker(trigger: Trigger, stage: Stage, decommission: bool, boot: &str) -> Marker {
         let mut m = Marker::new(
             "S1",
             trigger,
-            Policy {
+            DrainOptions {
                 decommission,
                 stop_units: true,
                 stop_docker: true,

@@ -25,10 +25,10 @@ use crate::systemd::{InhibitMode, InhibitorLock, Logind, ShutdownSignals, INHIBI
 use super::boot::{reactivate_after_boot, BootOutcome};
 use super::cloud::CloudWatcher;
 use super::metrics::{self, Metrics};
-use super::observer::{DaemonObserver, DrainProgress};
 use super::policy::{after_boot, desired_locks, finished_drain_this_boot, BootAction, Locks, Work};
 use super::running::RunningDrain;
 use super::shutdown::shutdown_request;
+use super::sink::{DaemonSink, DrainProgress};
 use crate::cloud::aws::lifecycle::DrainEnd;
 use crate::systemd::notify::{watchdog_ping_interval, watchdog_timeout, Notifier};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
@@ -398,13 +398,13 @@ impl State {
         Some(RunningDrain::start(
             &self.ctx,
             request,
-            self.observer("shutdown"),
+            self.sink("shutdown"),
         ))
     }
 
-    /// The observer of a drain started now, named `label` in the log, STATUS and metrics.
-    fn observer(&self, label: &'static str) -> DaemonObserver {
-        DaemonObserver {
+    /// The sink of a drain started now, named `label` in the log, STATUS and metrics.
+    fn sink(&self, label: &'static str) -> DaemonSink {
+        DaemonSink {
             progress: Some(self.progress_tx.clone()),
             notifier: self.notifier.clone(),
             metrics: self.metrics.clone(),
@@ -419,7 +419,7 @@ impl State {
         Some(RunningDrain::start(
             &self.ctx,
             cd.request,
-            self.observer(cd.label),
+            self.sink(cd.label),
         ))
     }
 

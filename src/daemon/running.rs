@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::context::Ctx;
 use crate::drain::{self, DrainError, DrainRequest, Outcome};
 
-use super::observer::DaemonObserver;
+use super::sink::DaemonSink;
 
 type DrainFuture = Pin<Box<dyn Future<Output = Result<Outcome, DrainError>>>>;
 
@@ -22,11 +22,11 @@ pub struct RunningDrain {
 }
 
 impl RunningDrain {
-    /// Starts `request` with the daemon's observer (its label names the drain). The
+    /// Starts `request` with the daemon's sink (its label names the drain). The
     /// dependencies are built inside the drain, so a system bus that does not answer fails this
     /// drain (as undetermined) and not the daemon.
-    pub fn start(ctx: &Ctx, request: DrainRequest, mut observer: DaemonObserver) -> RunningDrain {
-        let label = observer.label;
+    pub fn start(ctx: &Ctx, request: DrainRequest, mut sink: DaemonSink) -> RunningDrain {
+        let label = sink.label;
         let ctx = ctx.clone();
         RunningDrain {
             future: Box::pin(async move {
@@ -34,7 +34,7 @@ impl RunningDrain {
                     .drain_deps(&request)
                     .await
                     .map_err(|e| DrainError::Undetermined(format!("{e:#}")))?;
-                drain::run(request, deps, &mut observer).await
+                drain::run(request, deps, &mut sink).await
             }),
             label,
             started: Instant::now(),

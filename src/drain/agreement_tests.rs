@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use super::decide::{self, Request};
-use super::machine::{transition, Event, Policy, Stage};
+use super::machine::{transition, DrainOptions, Event, Stage};
 use super::marker::{Marker, Trigger};
 use super::plan::{plan, Plan, PlanInput};
 use crate::node::{FrameworkWork, LocalObs, LocalWork, MasterObs, Phase};
@@ -34,7 +34,7 @@ fn markers() -> Vec<Option<Marker>> {
         for decommission in [false, true] {
             for (boot, agent) in [(BOOT, AGENT), ("boot-before", AGENT), (BOOT, "S0")] {
                 for forced in [false, true] {
-                    let policy = Policy {
+                    let policy = DrainOptions {
                         decommission,
                         stop_units: true,
                         stop_docker: false,
@@ -96,12 +96,12 @@ fn locals() -> Vec<LocalObs> {
     ]
 }
 
-fn policies() -> Vec<Policy> {
+fn policies() -> Vec<DrainOptions> {
     let mut out = Vec::new();
     for decommission in [false, true] {
         for stop_units in [false, true] {
             for force in [false, true] {
-                out.push(Policy {
+                out.push(DrainOptions {
                     decommission,
                     stop_units,
                     stop_docker: false,

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::machine::{Policy, Stage};
+use super::machine::{DrainOptions, Stage};
 use super::marker::Marker;
 use crate::node::{MasterObs, Phase};
 
@@ -34,7 +34,7 @@ pub struct Start {
 pub fn start(
     marker: Option<&Marker>,
     agent_id: &str,
-    policy: &Policy,
+    policy: &DrainOptions,
     deadline: Option<Duration>,
     boot_id: &str,
     now_unix: u64,
@@ -75,7 +75,7 @@ pub enum Request {
 }
 
 /// The decision of RequestDrain for the master's view `master` of the agent.
-pub fn request(policy: &Policy, master: &MasterObs, start: &Start) -> Request {
+pub fn request(policy: &DrainOptions, master: &MasterObs, start: &Start) -> Request {
     let marker_says =
         start.resume_from.is_some_and(Stage::drain_requested) || start.finished_before;
     let already = match master {
@@ -97,7 +97,7 @@ pub fn request(policy: &Policy, master: &MasterObs, start: &Start) -> Request {
 /// master has said gone (`master_said_gone`: the drain is verifying), during a decommission
 /// (the master shuts a gone agent down).
 pub fn silent_agent_is_empty(
-    policy: &Policy,
+    policy: &DrainOptions,
     agent_unit_stopped: bool,
     master_said_gone: bool,
 ) -> bool {
@@ -124,8 +124,8 @@ mod tests {
     const BOOT: &str = "boot-1";
     const NOW: u64 = 1_000_000;
 
-    fn policy(decommission: bool) -> Policy {
-        Policy {
+    fn policy(decommission: bool) -> DrainOptions {
+        DrainOptions {
             decommission,
             stop_units: true,
             stop_docker: false,

@@ -13,7 +13,7 @@ use super::lock::{DrainLock, LockError};
 use super::machine::{await_event, transition, Event, Stage};
 use super::marker::{current_boot_id, unix_now, Marker, MarkerStore};
 use super::pace::{Pacer, MASTER_MAX_GAP};
-use super::progress::{Observer, Snapshot};
+use super::progress::{ProgressSink, Snapshot};
 use super::request::DrainRequest;
 use super::units::{self, UnitPlan, UnitStages};
 use super::DrainError;
@@ -52,15 +52,15 @@ pub struct Outcome {
 pub async fn run(
     req: DrainRequest,
     deps: DrainDeps,
-    observer: &mut dyn Observer,
+    sink: &mut dyn ProgressSink,
 ) -> Result<Outcome, DrainError> {
     let _lock = DrainLock::acquire(deps.store.dir()).map_err(|e| match e {
         LockError::Busy(_) => DrainError::Busy(e.to_string()),
         LockError::Io(..) => DrainError::State(e.to_string()),
     })?;
     let mut ex = Executor::new(req, deps);
-    let result = ex.drive(observer).await;
-    observer.finish();
+    let result = ex.drive(sink).await;
+    sink.finish();
     result
 }
 
@@ -113,12 +113,12 @@ impl Executor {
         }
     }
 
-    async fn drive(&mut self, observer: &mut dyn Observer) -> Result<Outcome, DrainError> {
+    async fn drive(&mut self, sink: &mut dyn ProgressSink) -> Result<Outcome, DrainError> {
         let policy = self.req.policy;
         let mut stage = Stage::Resolve;
-        observer.stage(stage);
+        sink.stage(stage);
         loop {
-            let event = self.perform(stage, observer).await;
+            let event = self.perform(stage, sink).await;
             let next = transition(stage, &event, &policy)
                 .map_err(|e| DrainError::State(format!("internal: {e}")))?;
             if next == Stage::StopAgent && event == Event::DeadlinePassed {
@@ -126,7 +126,7 @@ impl Executor {
             }
             if next != stage {
                 self.record(next, &event)?;
-                observer.stage(next);
+                sink.stage(next);
             }
             stage = next;
             if stage.is_terminal() {
@@ -200,16 +200,16 @@ impl Executor {
         Event::Error(text)
     }
 
-    async fn perform(&mut self, stage: Stage, observer: &mut dyn Observer) -> Event {
+    async fn perform(&mut self, stage: Stage, sink: &mut dyn ProgressSink) -> Event {
         match stage {
             Stage::Resolve => self.resolve().await,
-            Stage::PreHooks => self.hooks(HookStage::PreDrain, observer).await,
-            Stage::RequestDrain => self.request_drain(observer).await,
-            Stage::AwaitDrained => self.await_drained(observer).await,
+            Stage::PreHooks => self.hooks(HookStage::PreDrain, sink).await,
+            Stage::RequestDrain => self.request_drain(sink).await,
+            Stage::AwaitDrained => self.await_drained(sink).await,
             Stage::VerifyLocal => self.verify_local().await,
-            Stage::StopAgent => self.stop_agent(observer).await,
-            Stage::StopDocker => self.stop_docker(observer).await,
-            Stage::PostHooks => self.hooks(HookStage::PostDrain, observer).await,
+            Stage::StopAgent => self.stop_agent(sink).await,
+            Stage::StopDocker => self.stop_docker(sink).await,
+            Stage::PostHooks => self.hooks(HookStage::PostDrain, sink).await,
             Stage::Done | Stage::DeadlineExceeded | Stage::Failed => {
                 unreachable!("terminal stages are not performed")
             }
@@ -294,7 +294,7 @@ impl Executor {
         units::plan(sd, &self.deps.units, self.req.policy.stop_docker).await
     }
 
-    async fn hooks(&mut self, stage: HookStage, observer: &mut dyn Observer) -> Event {
+    async fn hooks(&mut self, stage: HookStage, sink: &mut dyn ProgressSink) -> Event {
         let env = HookEnv {
             agent_id: self.agent_id.clone(),
             trigger: format!("{:?}", self.req.trigger).to_lowercase(),
@@ -304,7 +304,7 @@ impl Executor {
         match self.deps.hooks.run(stage, &env).await {
             Ok(0) => Event::HooksPassed,
             Ok(n) => {
-                observer.action(&format!("{n} {} hook(s) passed", stage.dir_name()));
+                sink.action(&format!("{n} {} hook(s) passed", stage.dir_name()));
                 Event::HooksPassed
             }
             Err(e) if stage == HookStage::PreDrain => {
@@ -330,7 +330,7 @@ impl Executor {
         Ok(obs)
     }
 
-    async fn request_drain(&mut self, observer: &mut dyn Observer) -> Event {
+    async fn request_drain(&mut self, sink: &mut dyn ProgressSink) -> Event {
         let obs = match self.observe_master().await {
             Ok(o) => o,
             Err(e) => {
@@ -344,7 +344,7 @@ impl Executor {
         let decision = decide::request(&policy, &obs, start);
         if decision == Request::Skip {
             self.already_requested = true;
-            observer.action(&format!(
+            sink.action(&format!(
                 "the master already has a drain for agent {} ({}); DRAIN_AGENT is not sent again",
                 self.agent_id,
                 drain_state_name(&obs, policy.decommission).as_str()
@@ -352,7 +352,7 @@ impl Executor {
             return Event::AlreadyRequested;
         }
         if decision == Request::ResendWithMarkGone {
-            observer.action("the agent is drained without mark_gone; re-sending DRAIN_AGENT with mark_gone for the decommission");
+            sink.action("the agent is drained without mark_gone; re-sending DRAIN_AGENT with mark_gone for the decommission");
         }
         let master = self.master();
         let sent = master
@@ -368,7 +368,7 @@ impl Executor {
                 // The view from before the request is stale now: poll the master first thing.
                 self.last_master = None;
                 self.last_master_poll = None;
-                observer.action(&format!(
+                sink.action(&format!(
                     "DRAIN_AGENT sent to {} for agent {} (max_grace_period: {}, mark_gone: {})",
                     leader,
                     self.agent_id,
@@ -413,7 +413,7 @@ impl Executor {
         }
     }
 
-    async fn await_drained(&mut self, observer: &mut dyn Observer) -> Event {
+    async fn await_drained(&mut self, sink: &mut dyn ProgressSink) -> Event {
         if self.deadline_passed() {
             return Event::DeadlinePassed;
         }
@@ -464,7 +464,7 @@ impl Executor {
         };
         let changed = work != self.last_work;
         if let Some(w) = &work {
-            observer.progress(&Snapshot {
+            sink.progress(&Snapshot {
                 elapsed: self.started.elapsed(),
                 remaining: self.remaining(),
                 master_state,
@@ -528,10 +528,10 @@ impl Executor {
         ))
     }
 
-    async fn stop_agent(&mut self, observer: &mut dyn Observer) -> Event {
+    async fn stop_agent(&mut self, sink: &mut dyn ProgressSink) -> Event {
         let forced = self.deadline_hit;
         if forced {
-            observer.action(&format!(
+            sink.action(&format!(
                 "deadline reached with --force: escalating (SIGUSR1 to the agent, then stop); still holding: {}",
                 self.holders().join("; ")
             ));
@@ -539,7 +539,7 @@ impl Executor {
         let Some((stages, mut marker)) = self.unit_stages() else {
             return self.fail(DrainError::State("unit plan missing".into()));
         };
-        let res = stages.stop_agent(&mut marker, observer, forced).await;
+        let res = stages.stop_agent(&mut marker, sink, forced).await;
         self.marker = Some(marker);
         match res {
             Ok(()) => Event::UnitsStopped,
@@ -547,11 +547,11 @@ impl Executor {
         }
     }
 
-    async fn stop_docker(&mut self, observer: &mut dyn Observer) -> Event {
+    async fn stop_docker(&mut self, sink: &mut dyn ProgressSink) -> Event {
         let Some((stages, mut marker)) = self.unit_stages() else {
             return self.fail(DrainError::State("unit plan missing".into()));
         };
-        let res = stages.stop_docker(&mut marker, observer).await;
+        let res = stages.stop_docker(&mut marker, sink).await;
         self.marker = Some(marker);
         match res {
             Ok(()) => Event::DockerStopped,

@@ -57,10 +57,10 @@ pub async fn agent_id(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drain::{Policy, Trigger};
+    use crate::drain::{DrainOptions, Trigger};
 
     fn marker(stage: Stage, boot: &str) -> Marker {
-        let p = Policy {
+        let p = DrainOptions {
             decommission: false,
             stop_units: true,
             stop_docker: true,

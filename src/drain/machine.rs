@@ -64,9 +64,10 @@ impl fmt::Display for Stage {
     }
 }
 
-/// What was asked for; fixed for the whole drain.
+/// How to drain, as asked; fixed for the whole drain. (Options, not a policy: the daemon's
+/// decisions are `daemon::policy`.) Stored in the marker under its old key, `policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Policy {
+pub struct DrainOptions {
     /// mark_gone: the agent leaves the cluster for good and never reaches DRAINED.
     pub decommission: bool,
     /// Stop the agent units after a verified drain (`--no-stop` clears it).
@@ -113,7 +114,7 @@ pub struct InvalidTransition {
 pub fn transition(
     stage: Stage,
     event: &Event,
-    policy: &Policy,
+    policy: &DrainOptions,
 ) -> Result<Stage, InvalidTransition> {
     use Event as E;
     use Stage as S;
@@ -159,7 +160,7 @@ pub fn transition(
 
 /// Has the drain reached its goal? DRAINED on the master (gone when decommissioning), and an empty
 /// local agent.
-pub fn await_event(policy: &Policy, master: &MasterObs, local: &LocalObs) -> Event {
+pub fn await_event(policy: &DrainOptions, master: &MasterObs, local: &LocalObs) -> Event {
     let local_empty = matches!(local, LocalObs::Seen(w) if w.is_empty());
     if policy.decommission {
         // A gone agent is sent a shutdown and may stop answering: the master's word is enough then.

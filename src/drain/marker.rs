@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::machine::{Policy, Stage};
+use super::machine::{DrainOptions, Stage};
 
 pub const MARKER_FILE: &str = "drain.json";
 const MARKER_VERSION: u32 = 1;
@@ -35,7 +35,7 @@ pub struct Marker {
     pub agent_id: String,
     pub boot_id: String,
     pub trigger: Trigger,
-    pub policy: Policy,
+    pub policy: DrainOptions,
     pub stage: Stage,
     /// The leading master this drain talks to.
     pub master: String,
@@ -61,7 +61,7 @@ impl Marker {
     pub fn new(
         agent_id: &str,
         trigger: Trigger,
-        policy: Policy,
+        policy: DrainOptions,
         master: &str,
         reason: Option<String>,
         max_grace_period_secs: Option<f64>,
@@ -179,8 +179,8 @@ pub fn current_boot_id() -> String {
 mod tests {
     use super::*;
 
-    fn policy() -> Policy {
-        Policy {
+    fn policy() -> DrainOptions {
+        DrainOptions {
             decommission: false,
             stop_units: false,
             stop_docker: true,
@@ -223,7 +223,7 @@ mod tests {
 
     #[test]
     fn decommission_finished_needs_our_agent_and_a_verified_stage() {
-        let p = Policy {
+        let p = DrainOptions {
             decommission: true,
             ..policy()
         };

@@ -20,7 +20,7 @@ mod agreement_tests;
 use std::time::Duration;
 
 pub use executor::{run, DrainDeps, Outcome};
-pub use machine::{Policy, Stage};
+pub use machine::{DrainOptions, Stage};
 pub use marker::{current_boot_id, Marker, MarkerStore, Trigger};
 pub use request::DrainRequest;
 

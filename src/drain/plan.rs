@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::decide::{self, Request};
-use super::machine::Policy;
+use super::machine::DrainOptions;
 use super::marker::Marker;
 use super::units::UnitPlan;
 use crate::mesos::types::Call;
@@ -18,7 +18,7 @@ pub struct PlanInput<'a> {
     pub master: &'a str,
     pub master_obs: &'a MasterObs,
     pub local: &'a LocalObs,
-    pub policy: Policy,
+    pub policy: DrainOptions,
     pub max_grace_period: Option<Duration>,
     pub deadline: Option<Duration>,
     /// `None` when units are not stopped; `Err` when they would be but cannot be found (a
@@ -249,7 +249,11 @@ mod tests {
     use super::*;
     use crate::node::{LocalWork, Phase};
 
-    fn input<'a>(master: &'a MasterObs, local: &'a LocalObs, policy: Policy) -> PlanInput<'a> {
+    fn input<'a>(
+        master: &'a MasterObs,
+        local: &'a LocalObs,
+        policy: DrainOptions,
+    ) -> PlanInput<'a> {
         PlanInput {
             agent_id: "S1",
             master: "http://m:5050/",
@@ -270,7 +274,7 @@ mod tests {
         }
     }
 
-    const P: Policy = Policy {
+    const P: DrainOptions = DrainOptions {
         decommission: false,
         stop_units: false,
         stop_docker: true,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::machine::Policy;
+use super::machine::DrainOptions;
 use super::marker::Trigger;
 use crate::cli::DrainArgs;
 use crate::config::Settings;
@@ -14,7 +14,7 @@ use crate::config::Settings;
 #[derive(Debug, Clone)]
 pub struct DrainRequest {
     pub trigger: Trigger,
-    pub policy: Policy,
+    pub policy: DrainOptions,
     /// `None`: the field is left out of DRAIN_AGENT (each task's own grace period applies).
     pub max_grace_period: Option<Duration>,
     /// `None`: wait as long as it takes.
@@ -37,7 +37,7 @@ impl DrainRequest {
     fn from_flags(s: &Settings, args: &DrainArgs, trigger: Trigger) -> DrainRequest {
         DrainRequest {
             trigger,
-            policy: Policy {
+            policy: DrainOptions {
                 decommission: args.decommission,
                 stop_units: !args.no_stop,
                 stop_docker: s.units.stop_docker,
@@ -60,7 +60,7 @@ impl DrainRequest {
         let (trigger, decommission) = owner;
         DrainRequest {
             trigger,
-            policy: Policy {
+            policy: DrainOptions {
                 decommission,
                 stop_units: true,
                 stop_docker: s.units.stop_docker,
@@ -76,7 +76,7 @@ impl DrainRequest {
     pub fn scale_in(s: &Settings) -> DrainRequest {
         DrainRequest {
             trigger: Trigger::Autoscaling,
-            policy: Policy {
+            policy: DrainOptions {
                 decommission: true,
                 stop_units: true,
                 stop_docker: s.units.stop_docker,
@@ -99,7 +99,7 @@ impl DrainRequest {
     ) -> DrainRequest {
         DrainRequest {
             trigger: Trigger::Spot,
-            policy: Policy {
+            policy: DrainOptions {
                 decommission: true,
                 stop_units: true,
                 stop_docker: s.units.stop_docker,
