@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod daemon_node;
 pub mod fake;
 pub mod logind;
 pub mod node;
