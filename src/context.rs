@@ -90,7 +90,7 @@ impl Ctx {
         &self,
         agent: &AgentClient,
     ) -> Result<String, crate::drain::identity::IdentityError> {
-        let marker = self.markers().load().ok().flatten();
+        let marker = self.markers().load_or_warn();
         let fallback = crate::drain::identity::drain_fallback(marker.as_ref());
         crate::drain::identity::agent_id(agent, fallback).await
     }

@@ -78,7 +78,7 @@ pub fn print_outcome(ctx: &Ctx, req: &DrainRequest, o: &Outcome) {
 
 async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
     let agent = ctx.agent()?;
-    let marker = ctx.markers().load().ok().flatten();
+    let marker = ctx.markers().load_or_warn();
     // The same identity rule as the drain it previews.
     let agent_id = ctx
         .agent_id(&agent)

@@ -10,13 +10,7 @@ use crate::report::{AwsReport, Observed, UnitReport};
 
 pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
     let agent = ctx.agent()?;
-    let marker = match ctx.markers().load() {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::warn!("ignoring unreadable marker: {e}");
-            None
-        }
-    };
+    let marker = ctx.markers().load_or_warn();
     let (info, local) = tokio::join!(agent.get_agent(), observe_local(&agent));
     let (agent_id, hostname) = match &info {
         Ok(i) => (i.id.clone(), Some(i.hostname.clone())),

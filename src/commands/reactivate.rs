@@ -82,7 +82,7 @@ pub async fn start_units(ctx: &Ctx, sd: &Systemd) -> anyhow::Result<Vec<String>>
     })?;
     // Docker comes back when our drain stopped it; without a marker (units stopped by hand),
     // everything stopped is started.
-    let marker = ctx.markers().load().ok().flatten();
+    let marker = ctx.markers().load_or_warn();
     let docker_ours = match &marker {
         Some(m) => m.did(&crate::drain::units::stop_action(&units.docker)),
         None => units.stop_docker,

@@ -34,20 +34,21 @@ pub fn connect_backoff(poll_interval: Duration, failures: u32) -> Duration {
 /// What has been sent for this instance's lifecycle action, kept beside the drain marker so that
 /// a restarted daemon never completes twice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct LifecycleRecord {
-    instance_id: String,
+pub struct LifecycleRecord {
+    pub instance_id: String,
     /// `CONTINUE` or `ABANDON` once CompleteLifecycleAction succeeded.
-    completed: Option<String>,
+    pub completed: Option<String>,
     /// A spot drain was started for this instance.
     #[serde(default)]
-    spot_acted: bool,
+    pub spot_acted: bool,
 }
 
 fn record_path(state_dir: &Path) -> PathBuf {
     state_dir.join(LIFECYCLE_FILE)
 }
 
-fn load_record(state_dir: &Path, instance_id: &str) -> Option<LifecycleRecord> {
+/// The record of this instance; a missing, unreadable or other instance's record is none.
+pub fn load_record(state_dir: &Path, instance_id: &str) -> Option<LifecycleRecord> {
     crate::state_file::read_json::<LifecycleRecord>(&record_path(state_dir))
         .ok()
         .flatten()

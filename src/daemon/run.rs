@@ -365,7 +365,7 @@ impl State {
             self.block_lock = None;
             return None;
         }
-        let marker = self.ctx.markers().load().ok().flatten();
+        let marker = self.ctx.markers().load_or_warn();
         if let Some(trigger) = finished_drain_this_boot(marker.as_ref(), &current_boot_id()) {
             self.observe_work().await;
             if self.work == Work::Unknown {
@@ -388,7 +388,7 @@ impl State {
             None => Duration::from_secs(5),
         };
         // An unreadable marker is the executor's to report; here it only means "ours".
-        let earlier = self.ctx.markers().load().ok().flatten();
+        let earlier = self.ctx.markers().load_or_warn();
         let request = shutdown_request(
             &self.ctx.settings,
             delay,

@@ -219,7 +219,11 @@ impl Executor {
     async fn resolve(&mut self) -> Event {
         let previous = match self.deps.store.load() {
             Ok(m) => m,
-            Err(e) => return self.fail(DrainError::State(format!("cannot read marker: {e}"))),
+            Err(e) => {
+                return self.fail(DrainError::State(format!(
+                "cannot read the drain marker: {e}; remove it if no drain is running on this node"
+            )))
+            }
         };
         let fallback = identity::drain_fallback(previous.as_ref());
         self.agent_id = match identity::agent_id(&self.deps.agent, fallback).await {

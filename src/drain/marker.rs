@@ -146,6 +146,21 @@ impl MarkerStore {
         crate::state_file::read_json(&self.path())
     }
 
+    /// For readers that can go on without it (reports, the dry run, identity fallbacks): an
+    /// unreadable marker (truncated, edited) is ignored with a warning that names the file.
+    /// The drain itself uses [`MarkerStore::load`] and stops on it instead.
+    pub fn load_or_warn(&self) -> Option<Marker> {
+        match self.load() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(
+                    "ignoring an unreadable drain marker ({e}); remove it if no drain is running"
+                );
+                None
+            }
+        }
+    }
+
     /// Atomic (see `state_file`): after a crash the marker is the old or the new one.
     pub fn save(&self, marker: &mut Marker) -> std::io::Result<()> {
         marker.updated_at = unix_now();

@@ -76,35 +76,13 @@ impl MasterClient {
             Err(e) => return Err(e),
         };
         self.remember_leader(&leader, &url);
-        let slaves: SlavesV0Wire =
-            serde_json::from_slice(&bytes).map_err(|e| MesosError::Decode {
-                url: shown(&url),
-                detail: e.to_string(),
-            })?;
-        let foreign = slaves
-            .slaves
-            .iter()
-            .map(|s| &s.id.0)
-            .chain(slaves.recovered_slaves.iter().map(|s| &s.id.0))
-            .find(|id| id.as_str() != agent_id);
-        if let Some(other) = foreign {
-            self.mark_unfiltered(&format!("it answered with agent {other}"));
-            return self.agent_via_get_agents(agent_id).await;
+        match decode_slaves(&url, &bytes, agent_id)? {
+            SlavesAnswer::Lookup(lookup) => Ok(lookup),
+            SlavesAnswer::Foreign(other) => {
+                self.mark_unfiltered(&format!("it answered with agent {other}"));
+                self.agent_via_get_agents(agent_id).await
+            }
         }
-        if let Some(s) = slaves.slaves.into_iter().next() {
-            return Ok(AgentLookup::Registered(MasterAgent {
-                id: s.id.0,
-                hostname: s.hostname,
-                pid: s.pid,
-                active: s.active,
-                deactivated: s.deactivated,
-                drain: s.drain_info.as_ref().map(DrainInfo::from),
-            }));
-        }
-        if !slaves.recovered_slaves.is_empty() {
-            return Ok(AgentLookup::Recovered);
-        }
-        Ok(AgentLookup::Absent)
     }
 
     /// Full GET_AGENTS, streamed and scanned without building the document.
@@ -239,3 +217,43 @@ pub fn base_text(url: &Url) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// What a `/master/slaves?slave_id=` answer says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SlavesAnswer {
+    /// Only the agent asked for, or nobody: where it is.
+    Lookup(AgentLookup),
+    /// The master ignored the filter and sent another agent (this id): fall back to GET_AGENTS.
+    Foreign(String),
+}
+
+/// Decodes a filtered `/master/slaves` answer (pure, so it can be fuzzed without a server).
+pub fn decode_slaves(url: &Url, bytes: &[u8], agent_id: &str) -> Result<SlavesAnswer, MesosError> {
+    let slaves: SlavesV0Wire = serde_json::from_slice(bytes).map_err(|e| MesosError::Decode {
+        url: shown(url),
+        detail: e.to_string(),
+    })?;
+    let foreign = slaves
+        .slaves
+        .iter()
+        .map(|s| &s.id.0)
+        .chain(slaves.recovered_slaves.iter().map(|s| &s.id.0))
+        .find(|id| id.as_str() != agent_id);
+    if let Some(other) = foreign {
+        return Ok(SlavesAnswer::Foreign(other.clone()));
+    }
+    if let Some(s) = slaves.slaves.into_iter().next() {
+        return Ok(SlavesAnswer::Lookup(AgentLookup::Registered(MasterAgent {
+            id: s.id.0,
+            hostname: s.hostname,
+            pid: s.pid,
+            active: s.active,
+            deactivated: s.deactivated,
+            drain: s.drain_info.as_ref().map(DrainInfo::from),
+        })));
+    }
+    if !slaves.recovered_slaves.is_empty() {
+        return Ok(SlavesAnswer::Lookup(AgentLookup::Recovered));
+    }
+    Ok(SlavesAnswer::Lookup(AgentLookup::Absent))
+}

@@ -254,26 +254,39 @@ impl<'de> Visitor<'de> for AgentsSeed<'_> {
         f.write_str("the agents array")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(entry) = seq.next_element::<ScanEntry>()? {
-            if self.found.registered.is_some() {
+        while let Some(entry) = seq.next_element::<serde_json::Value>()? {
+            let entry = entry_object(entry, "agents")?;
+            if self.found.registered.is_some()
+                || !is_entry_of(&entry, "/agent_info/id/value", self.id)
+            {
                 continue;
             }
-            if let Some(IdValue { value }) = &entry.agent_info.id {
-                if value == self.id {
-                    let id = value.clone();
-                    self.found.registered = Some(entry.into_agent(id));
-                }
-            }
+            let typed = ScanEntry::deserialize(entry).map_err(serde::de::Error::custom)?;
+            self.found.registered = Some(typed.into_agent(self.id.to_string()));
         }
         Ok(())
     }
 }
 
-/// `recovered_agents[]` entries are `AgentInfo`s; only the id matters.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RecoveredEntry {
-    id: Option<IdValue>,
+/// The rule both scans share: every entry is a JSON object, but only the entry whose id is the
+/// one asked for is decoded into typed fields, so a damaged field of another agent's entry does
+/// not hide this one (and the splitter never has to decode the others).
+fn entry_object<E: serde::de::Error>(
+    entry: serde_json::Value,
+    array: &str,
+) -> Result<serde_json::Value, E> {
+    if entry.is_object() {
+        Ok(entry)
+    } else {
+        Err(E::custom(format!(
+            "malformed JSON: an {array}[] entry is not an object"
+        )))
+    }
+}
+
+/// Whether the string at `pointer` in an entry is `id`.
+pub(crate) fn is_entry_of(entry: &serde_json::Value, pointer: &str, id: &str) -> bool {
+    entry.pointer(pointer).and_then(serde_json::Value::as_str) == Some(id)
 }
 
 struct RecoveredSeed<'a> {
@@ -294,8 +307,9 @@ impl<'de> Visitor<'de> for RecoveredSeed<'_> {
         f.write_str("the recovered_agents array")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(entry) = seq.next_element::<RecoveredEntry>()? {
-            if entry.id.is_some_and(|i| i.value == self.id) {
+        while let Some(entry) = seq.next_element::<serde_json::Value>()? {
+            let entry = entry_object(entry, "recovered_agents")?;
+            if is_entry_of(&entry, "/id/value", self.id) {
                 self.found.recovered = true;
             }
         }

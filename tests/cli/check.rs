@@ -182,3 +182,32 @@ async fn an_agent_not_re_registered_after_a_failover_is_exit_3() {
         "{out}"
     );
 }
+
+/// A truncated drain marker (a full disk, an edit by hand): `check` warns and judges without it
+/// (never safe on its word), a drain refuses with a line naming the file and sends nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_truncated_marker_is_ignored_with_a_warning_and_stops_a_drain() {
+    let sim = Sim::start(busy_config()).await.unwrap();
+    let run = Run::new();
+    std::fs::create_dir_all(run.state_dir()).unwrap();
+    std::fs::write(
+        run.marker_path(),
+        r#"{"version":1,"agent_id":"x","stage":"Do"#,
+    )
+    .unwrap();
+    let (code, out, err) = run.run_against(&sim, &["check"]).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("ignoring an unreadable drain marker"), "{err}");
+    let (code, out, err) = run
+        .run_against(&sim, &["drain", "--dry-run", "--no-stop"])
+        .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("drain.json"), "{err}");
+    let (code, _, err) = run.run_against(&sim, &["drain", "--no-stop"]).await;
+    assert_eq!(code, 70, "{err}");
+    assert!(
+        err.contains("drain.json") && err.contains("remove it"),
+        "{err}"
+    );
+    assert_eq!(sim.count_calls("DRAIN_AGENT"), 0);
+}
