@@ -9,6 +9,7 @@
 pub mod daemon;
 pub mod daemon_node;
 pub mod fake;
+pub mod isolate;
 pub mod logind;
 pub mod node;
 pub mod proc;
