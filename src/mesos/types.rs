@@ -211,12 +211,46 @@ pub struct DrainConfigWire {
     pub mark_gone: bool,
 }
 
-/// `DrainInfo`: `state` is a `DrainState` name kept as a string.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default)]
+/// `DrainInfo`: `state` is a `DrainState` name kept as a string. Only a JSON object is one:
+/// serde would also read a struct from an array, and `["DRAINED"]` would then say DRAINED
+/// (found by tests/fuzz).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DrainInfoWire {
     pub state: String,
     pub config: DrainConfigWire,
+}
+
+#[derive(Deserialize)]
+#[serde(default)]
+#[derive(Default)]
+struct DrainInfoFields {
+    state: String,
+    config: DrainConfigWire,
+}
+
+impl<'de> Deserialize<'de> for DrainInfoWire {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<DrainInfoWire, D::Error> {
+        struct ObjectOnly;
+        impl<'de> serde::de::Visitor<'de> for ObjectOnly {
+            type Value = DrainInfoWire;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a drain_info object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<DrainInfoWire, A::Error> {
+                let f = DrainInfoFields::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(DrainInfoWire {
+                    state: f.state,
+                    config: f.config,
+                })
+            }
+        }
+        d.deserialize_map(ObjectOnly)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
