@@ -15,8 +15,7 @@ use std::io::{BufReader, Read};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::master::{AgentLookup, DrainInfo, MasterAgent};
-use super::types::{DrainInfoWire, IdValue};
+use super::types::{AgentLookup, DrainInfo, DrainInfoWire, IdValue, MasterAgent};
 
 /// `serde_json::from_reader` reads byte by byte; buffer so that each is not a call into the source.
 const READ_BUFFER_BYTES: usize = 256 * 1024;

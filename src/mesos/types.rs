@@ -447,5 +447,75 @@ pub struct AgentFlagsWire {
     pub master: Option<String>,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Typed answers: one agent as the master sees it. Here rather than in `master.rs` so that both
+// the master client and the GET_AGENTS scan build them without importing each other.
+
+/// `DrainInfo.state` as the master reports it; names a newer master adds are kept verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum DrainState {
+    Draining,
+    Drained,
+    Other(String),
+}
+
+impl DrainState {
+    pub fn from_wire(name: &str) -> DrainState {
+        match name {
+            "DRAINING" => DrainState::Draining,
+            "DRAINED" => DrainState::Drained,
+            other => DrainState::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            DrainState::Draining => "DRAINING",
+            DrainState::Drained => "DRAINED",
+            DrainState::Other(s) => s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DrainInfo {
+    pub state: DrainState,
+    pub mark_gone: bool,
+    /// From the response-side `DurationInfo`; `None` when the drain has no cap.
+    pub max_grace_period_ns: Option<i64>,
+}
+
+impl From<&DrainInfoWire> for DrainInfo {
+    fn from(w: &DrainInfoWire) -> DrainInfo {
+        DrainInfo {
+            state: DrainState::from_wire(&w.state),
+            mark_gone: w.config.mark_gone,
+            max_grace_period_ns: w.config.max_grace_period.map(|d| d.nanoseconds),
+        }
+    }
+}
+
+/// One registered agent as the master sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MasterAgent {
+    pub id: String,
+    pub hostname: String,
+    /// `slave(1)@<ip>:<port>`; the IP is what maintenance MachineIDs need.
+    pub pid: Option<String>,
+    /// Connected and not deactivated.
+    pub active: bool,
+    pub deactivated: bool,
+    pub drain: Option<DrainInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum AgentLookup {
+    Registered(MasterAgent),
+    /// Known from the registry after a master failover but not re-registered yet (no drain info).
+    Recovered,
+    /// In neither list: gone, unreachable, removed or unknown. Not "drained"; the caller decides.
+    Absent,
+}
+
 #[cfg(test)]
 mod tests;

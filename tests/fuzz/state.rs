@@ -7,7 +7,7 @@ use std::path::Path;
 
 use mesos_maint::config::{load_from, Overrides};
 use mesos_maint::drain::marker::{Marker, MarkerStore, MARKER_FILE};
-use mesos_maint::drain::{Policy, Trigger};
+use mesos_maint::drain::{DrainOptions, Trigger};
 use mesos_maint::mesos::maintenance::MachineId;
 use proptest::prelude::*;
 use serde_json::Value;
@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::mutate::{config, corpus, mutated};
 
 fn marker_seeds() -> Vec<Vec<u8>> {
-    let policy = |decommission| Policy {
+    let policy = |decommission| DrainOptions {
         decommission,
         stop_units: true,
         stop_docker: true,
