@@ -69,7 +69,7 @@ pub fn classify(err: &anyhow::Error) -> Exit {
             return Exit::Usage;
         }
         if let Some(e) = cause.downcast_ref::<DrainError>() {
-            return e.exit();
+            return drain_exit(e);
         }
         if let Some(e) = cause.downcast_ref::<MesosError>() {
             return match e {
@@ -82,6 +82,17 @@ pub fn classify(err: &anyhow::Error) -> Exit {
         }
     }
     Exit::Internal
+}
+
+/// The drain's errors under the command-line contract.
+fn drain_exit(e: &DrainError) -> Exit {
+    match e {
+        DrainError::DeadlineExceeded { .. } => Exit::Deadline,
+        DrainError::HookRefused(_) | DrainError::Busy(_) | DrainError::Refused(_) => Exit::Policy,
+        DrainError::Undetermined(_) => Exit::Undetermined,
+        DrainError::Config(_) => Exit::Usage,
+        DrainError::State(_) => Exit::Internal,
+    }
 }
 
 #[cfg(test)]

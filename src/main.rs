@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mesos_maint::cli::{Cli, Command};
-use mesos_maint::commands::{self, Ctx};
+use mesos_maint::commands;
 use mesos_maint::config::{Loader, Overrides};
+use mesos_maint::context::Ctx;
 use mesos_maint::exit::{classify, Exit};
 use mesos_maint::logging;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measure one `mesos-maint health` run on a healthy node (docs/benchmarks.md, "Node health"):
 # the release binary in a real systemd sandbox (root and unshare needed), against the in-repo
-# simulator and a fake Docker API; wall time and peak RSS (wait4 ru_maxrss) over MEASURE_RUNS.
+# simulator and a fake Docker API; wall time and peak RSS (wait4 ru_maxrss, through GNU time) over MEASURE_RUNS.
 #
 # Usage: tests/bench-health.sh [MEASURE_RUNS]   (default 20)
 set -euo pipefail

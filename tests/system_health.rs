@@ -583,7 +583,8 @@ fn a_hung_docker_uses_daemon_json_when_info_hangs_and_restarts_on_a_drained_agen
 // ---------------------------------------------------------------------------------------------
 
 /// Wall time and peak RSS of `health` on a healthy node, `MEASURE_RUNS` runs (default 20) of
-/// the binary in `MESOS_MAINT_BENCH_BIN` (default: the test build). Prints `MEASURE` lines.
+/// the binary in `MESOS_MAINT_BENCH_BIN` (default: the test build), each under GNU
+/// `/usr/bin/time` for its peak RSS. Prints `MEASURE` lines.
 #[test]
 #[ignore = "benchmark: run by tests/bench-health.sh"]
 fn measure_health_run() {
@@ -597,10 +598,15 @@ fn measure_health_run() {
             .unwrap_or(20);
         let mut walls = Vec::new();
         let mut rss = Vec::new();
+        let rss_file = n.node.dir.path().join("maxrss");
         for _ in 0..runs {
-            let mut cmd = n.sb.command(&bin);
+            // GNU time reports the child's peak RSS (wait4's ru_maxrss, KiB) into `rss_file`.
+            let mut cmd = n.sb.command("/usr/bin/time");
             support::node::scrub_env(&mut cmd);
-            cmd.args(["health", "--config"])
+            cmd.args(["-f", "%M", "-o"])
+                .arg(&rss_file)
+                .arg(&bin)
+                .args(["health", "--config"])
                 .arg(n.node.config())
                 .arg("--state-dir")
                 .arg(n.node.state_dir())
@@ -613,20 +619,16 @@ fn measure_health_run() {
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null());
             let start = std::time::Instant::now();
-            #[allow(clippy::zombie_processes)] // reaped by wait4 below, for its rusage
-            let child = cmd.spawn().expect("spawn");
-            let mut status = 0;
-            // SAFETY: a zeroed rusage is a valid out-parameter; the pid is our own child.
-            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-            let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+            let status = cmd.status().expect("run health under /usr/bin/time");
             let wall = start.elapsed();
-            assert_eq!(pid, child.id() as i32);
-            assert!(
-                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-                "health exited with {status:#x}"
-            );
+            assert!(status.success(), "health exited with {status}");
+            let kib: f64 = std::fs::read_to_string(&rss_file)
+                .unwrap()
+                .trim()
+                .parse()
+                .expect("GNU time's %M");
             walls.push(wall.as_secs_f64() * 1000.0);
-            rss.push(usage.ru_maxrss as f64 / 1024.0); // KiB -> MiB
+            rss.push(kib / 1024.0);
         }
         walls.sort_by(f64::total_cmp);
         rss.sort_by(f64::total_cmp);

@@ -1,14 +1,14 @@
-//! System test of `mesos_maint::daemon::notify` against a real systemd manager: a `Type=notify`
-//! unit with a watchdog runs this test binary as its main process (the `notify_helper` test,
-//! which does nothing unless the unit's environment selects it), and the manager's view of the
-//! unit shows what the notifications did. Needs root and `unshare`; elsewhere it prints a SKIP
-//! line and passes.
+//! System test of `mesos_maint::systemd::notify` (the sd-notify crate underneath) against a
+//! real systemd manager: a `Type=notify` unit with a watchdog runs this test binary as its main
+//! process (the `notify_helper` test, which does nothing unless the unit's environment selects
+//! it), and the manager's view of the unit shows what the notifications did. Needs root and
+//! `unshare`; elsewhere it prints a SKIP line and passes.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
-use mesos_maint::daemon::notify::{watchdog_ping_interval, watchdog_timeout, Notifier};
+use mesos_maint::systemd::notify::{watchdog_ping_interval, watchdog_timeout, Notifier};
 use support::sandbox::{run_isolated, Sandbox};
 
 /// Set in the helper unit's environment: makes `notify_helper` act.

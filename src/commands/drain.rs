@@ -3,59 +3,15 @@
 use serde::Serialize;
 
 use crate::cli::{DrainArgs, OutputFormat};
-use crate::commands::Ctx;
-use crate::drain::hooks::{HookStage, Hooks};
+use crate::context::Ctx;
+use crate::drain::hooks::HookStage;
 use crate::drain::plan::{plan, render_text, Blocker, BlockerKind, PlanInput};
-use crate::drain::progress::ConsoleObserver;
-use crate::drain::{self, DrainDeps, DrainError, DrainRequest, Outcome, Policy, Trigger};
+use crate::drain::progress::ConsoleSink;
+use crate::drain::{self, DrainError, DrainRequest, Outcome};
 use crate::exit::{Exit, Refusal};
 use crate::mesos::maintenance::Mode;
 use crate::mesos::AgentLookup;
 use crate::node::MasterObs;
-
-pub fn request_from(ctx: &Ctx, args: &DrainArgs, trigger: Trigger) -> DrainRequest {
-    let s = &ctx.settings;
-    DrainRequest {
-        trigger,
-        policy: Policy {
-            decommission: args.decommission,
-            stop_units: !args.no_stop,
-            stop_docker: s.units.stop_docker,
-            force: args.force,
-        },
-        max_grace_period: args.max_grace_period.or(s.drain.max_grace_period),
-        deadline: if args.no_deadline {
-            None
-        } else {
-            args.deadline.or(s.drain.deadline)
-        },
-        reason: args.reason.clone(),
-    }
-}
-
-pub fn hooks(ctx: &Ctx) -> Hooks {
-    Hooks {
-        dir: ctx.settings.drain.hooks_dir.clone(),
-        timeout: ctx.settings.drain.hook_timeout,
-    }
-}
-
-pub async fn deps(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<DrainDeps> {
-    let systemd = if req.policy.stop_units {
-        Some(ctx.systemd_required().await?)
-    } else {
-        None
-    };
-    Ok(DrainDeps {
-        master_transport: ctx.transport()?,
-        configured_master: ctx.settings.master.clone(),
-        agent: ctx.agent()?,
-        store: ctx.markers(),
-        hooks: hooks(ctx),
-        systemd,
-        units: ctx.settings.units.clone(),
-    })
-}
 
 #[derive(Serialize)]
 struct OutcomeJson<'a> {
@@ -70,13 +26,13 @@ struct OutcomeJson<'a> {
 }
 
 pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
-    let req = request_from(ctx, args, Trigger::Manual);
+    let req = DrainRequest::manual(&ctx.settings, args);
     if args.dry_run {
         return dry_run(ctx, &req).await;
     }
-    let deps = deps(ctx, &req).await?;
-    let mut observer = ConsoleObserver::new(ctx.quiet);
-    let outcome = drain::run(req.clone(), deps, &mut observer).await?;
+    let deps = ctx.drain_deps(&req).await?;
+    let mut sink = ConsoleSink::new(ctx.quiet);
+    let outcome = drain::run(req.clone(), deps, &mut sink).await?;
     print_outcome(ctx, &req, &outcome);
     Ok(Exit::Ok)
 }
@@ -128,7 +84,9 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         .agent_id(&agent)
         .await
         .map_err(|e| Refusal::Undetermined(e.to_string()))?;
-    let master = ctx.master(&agent, super::REPORT_RETRY_BUDGET).await?;
+    let master = ctx
+        .master(&agent, crate::context::REPORT_RETRY_BUDGET)
+        .await?;
     let lookup = master.agent(&agent_id).await;
     let master_obs = match &lookup {
         Ok(l) => MasterObs::from_lookup(l),
@@ -170,7 +128,7 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         })
         .into_iter()
         .collect();
-    let hooks = hooks(ctx);
+    let hooks = ctx.drain_hooks();
     let leader = master.leader_text();
     let p = plan(&PlanInput {
         agent_id: &agent_id,
@@ -183,6 +141,8 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         units,
         agent_unit_stopped,
         marker: marker.as_ref(),
+        boot_id: &drain::current_boot_id(),
+        now_unix: drain::marker::unix_now(),
         pre_hooks: hooks.list(HookStage::PreDrain),
         post_hooks: hooks.list(HookStage::PostDrain),
         lock_holder: drain::lock::holder(ctx.markers().dir()),

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::Ctx;
 use crate::cli::{HealthArgs, OutputFormat};
+use crate::context::Ctx;
 use crate::exit::Exit;
 use crate::health::repair::{self, Repair, RepairStore};
 use crate::health::{verdict, Check, Observation, Probe, Status};

@@ -287,6 +287,17 @@ fn aws_unknown_key_warns() {
 }
 
 #[test]
+fn watch_config_from_settings_defaults() {
+    let c = AwsSettings::default().watch_config();
+    assert_eq!(c.heartbeat_interval, Duration::from_secs(60));
+    assert_eq!(c.stuck_after, Duration::from_secs(600));
+    assert_eq!(
+        c.on_stuck,
+        crate::cloud::aws::LifecycleActionResult::Continue
+    );
+}
+
+#[test]
 fn health_keys_and_their_validation() {
     let tmp = tempfile::tempdir().unwrap();
     let (s, _) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::machine::{drain_already_requested, Policy};
+use super::decide::{self, Request};
+use super::machine::DrainOptions;
 use super::marker::Marker;
 use super::units::UnitPlan;
 use crate::mesos::types::Call;
@@ -17,7 +18,7 @@ pub struct PlanInput<'a> {
     pub master: &'a str,
     pub master_obs: &'a MasterObs,
     pub local: &'a LocalObs,
-    pub policy: Policy,
+    pub policy: DrainOptions,
     pub max_grace_period: Option<Duration>,
     pub deadline: Option<Duration>,
     /// `None` when units are not stopped; `Err` when they would be but cannot be found (a
@@ -26,6 +27,10 @@ pub struct PlanInput<'a> {
     /// systemd reports the agent's service stopped.
     pub agent_unit_stopped: bool,
     pub marker: Option<&'a Marker>,
+    /// This boot's id and the marker's clock (seconds since the epoch): the drain's decisions
+    /// about the marker (`decide::start`) take them as arguments.
+    pub boot_id: &'a str,
+    pub now_unix: u64,
     pub pre_hooks: Vec<PathBuf>,
     pub post_hooks: Vec<PathBuf>,
     /// The pid of another drain holding this node's drain lock (the drain's very first stop).
@@ -84,13 +89,19 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             format!("another mesos-maint drain is running on this node (pid {pid})"),
         ));
     }
-    if let Some(m) = input
-        .marker
-        .filter(|m| !m.stage.is_terminal() && m.agent_id == input.agent_id)
-    {
+    // The decisions the drain takes at its start and in RequestDrain, from the same inputs.
+    let start = decide::start(
+        input.marker,
+        input.agent_id,
+        &p,
+        input.deadline,
+        input.boot_id,
+        input.now_unix,
+    );
+    if let (Some(m), Some(stage)) = (input.marker, start.resume_from) {
         steps.push(format!(
-            "resume the interrupted {:?} drain recorded in the marker at stage {}",
-            m.trigger, m.stage
+            "resume the interrupted {:?} drain recorded in the marker at stage {stage}",
+            m.trigger
         ));
     }
     match &input.units {
@@ -115,8 +126,8 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     for h in &input.pre_hooks {
         steps.push(format!("run pre-drain hook {}", h.display()));
     }
-    let marker_says = input.marker.is_some_and(|m| m.stage.drain_requested());
-    if drain_already_requested(&p, input.master_obs, marker_says) {
+    let request = decide::request(&p, input.master_obs, &start);
+    if request == Request::Skip {
         steps.push(format!(
             "skip DRAIN_AGENT: the master already has a drain for this agent ({})",
             drain_state_name(input.master_obs, p.decommission).as_str()
@@ -124,6 +135,12 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     } else {
         let call = Call::drain_agent(input.agent_id, input.max_grace_period, p.decommission);
         steps.push(format!("POST {}api/v1 {}", with_slash(input.master), call));
+        if request == Request::ResendWithMarkGone {
+            steps.push(
+                "  now: the agent is drained without mark_gone; sent again with it for the decommission"
+                    .into(),
+            );
+        }
         // Only a DRAIN_AGENT that is sent can be refused.
         for r in &input.refusals {
             blockers.push(Blocker::new(BlockerKind::Policy, r.clone()));
@@ -134,9 +151,12 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     } else {
         "the master reports DRAINED and the local agent is empty"
     };
-    let limit = input.deadline.map_or("no deadline".to_string(), |d| {
-        format!("deadline {}", humantime::format_duration(d))
-    });
+    let limit = start
+        .deadline_left
+        .or(input.deadline)
+        .map_or("no deadline".to_string(), |d| {
+            format!("deadline {}", humantime::format_duration(d))
+        });
     steps.push(format!("wait until {goal} ({limit})"));
     match input.local {
         LocalObs::Seen(w) if !w.is_empty() => {
@@ -147,8 +167,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         LocalObs::Seen(_) => {
             steps.push("  now: the local agent has no live task and no pending operation".into())
         }
-        // The drain's own rule: silence after mark_gone, or from a stopped unit, is no blocker.
-        LocalObs::Unreachable(_) if p.decommission || input.agent_unit_stopped => steps.push(
+        // The drain's own rule at VerifyLocal: silence after mark_gone, or from a stopped unit,
+        // is no blocker.
+        LocalObs::Unreachable(_) if decide::silent_agent_is_empty(&p, input.agent_unit_stopped, true) => steps.push(
             "  now: the local agent does not answer (its unit is stopped or it is being decommissioned)"
                 .into(),
         ),
@@ -228,7 +249,11 @@ mod tests {
     use super::*;
     use crate::node::{LocalWork, Phase};
 
-    fn input<'a>(master: &'a MasterObs, local: &'a LocalObs, policy: Policy) -> PlanInput<'a> {
+    fn input<'a>(
+        master: &'a MasterObs,
+        local: &'a LocalObs,
+        policy: DrainOptions,
+    ) -> PlanInput<'a> {
         PlanInput {
             agent_id: "S1",
             master: "http://m:5050/",
@@ -240,6 +265,8 @@ mod tests {
             units: None,
             agent_unit_stopped: false,
             marker: None,
+            boot_id: "boot-1",
+            now_unix: 1_000_000,
             pre_hooks: vec![],
             post_hooks: vec![],
             lock_holder: None,
@@ -247,7 +274,7 @@ mod tests {
         }
     }
 
-    const P: Policy = Policy {
+    const P: DrainOptions = DrainOptions {
         decommission: false,
         stop_units: false,
         stop_docker: true,

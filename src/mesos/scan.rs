@@ -1,10 +1,13 @@
 //! Finds one agent in a full GET_AGENTS answer without building the document.
 //!
-//! A big cluster's GET_AGENTS is tens of MB. For a body in memory, serde visitors walk the
-//! top-level object and the `agents` / `recovered_agents` arrays; each element is decoded into a
-//! small struct (unknown fields skipped unparsed) and dropped unless it is the agent asked for.
-//! For a stream, `splitter` cuts the arrays into elements over a chunked buffer and decodes only
-//! those that can hold the id. Either way memory stays at about one element plus a buffer.
+//! A big cluster's GET_AGENTS is tens of MB. For a stream, `splitter` cuts the arrays into
+//! elements over a chunked buffer, checks each one's JSON syntax without building anything, and
+//! decodes only those that can hold the id: memory stays at about one element plus a buffer. The
+//! serde visitors here (`find_agent_serde`, `find_agent_in_slice`) are the reference it is
+//! fuzzed against (tests/fuzz). Both follow one rule: every `agents[]` / `recovered_agents[]`
+//! entry must be a JSON object and the whole answer valid JSON (a damaged answer is an error,
+//! never "agent absent", which a decommission would read as "gone"), and only the entry whose
+//! `id.value` is the one asked for is decoded into typed fields.
 
 use std::fmt;
 use std::io::{BufReader, Read};
@@ -12,8 +15,7 @@ use std::io::{BufReader, Read};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::master::{AgentLookup, DrainInfo, MasterAgent};
-use super::types::{DrainInfoWire, IdValue};
+use super::types::{AgentLookup, DrainInfo, DrainInfoWire, IdValue, MasterAgent};
 
 /// `serde_json::from_reader` reads byte by byte; buffer so that each is not a call into the source.
 const READ_BUFFER_BYTES: usize = 256 * 1024;

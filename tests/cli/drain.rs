@@ -118,6 +118,47 @@ async fn decommission_sends_mark_gone_and_succeeds_when_gone() {
     assert_eq!(json(&out)["drain_state"], "GONE");
 }
 
+/// The dry run and the drain agree end to end (issue 10; src/drain/agreement_tests.rs holds the
+/// full matrix): after a finished decommission this boot, the master no longer lists the agent,
+/// and both the dry run and a second drain leave DRAIN_AGENT unsent.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_finished_decommission_the_dry_run_and_the_drain_both_skip_drain_agent() {
+    let sim = Sim::start(busy_config()).await.unwrap();
+    let run = Run::new();
+    let args = ["drain", "--no-stop", "--decommission", "--json"];
+    let (code, out, err) = run.run_against(&sim, &args).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(sim.is_gone());
+    let (_, out, err) = run
+        .run_against(
+            &sim,
+            &[
+                "drain",
+                "--dry-run",
+                "--no-stop",
+                "--decommission",
+                "--json",
+            ],
+        )
+        .await;
+    let plan = json(&out);
+    let steps: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{out}\n{err}"))
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        steps.iter().any(|s| s.starts_with("skip DRAIN_AGENT")),
+        "{steps:?}"
+    );
+    assert!(!steps.iter().any(|s| s.starts_with("POST ")), "{steps:?}");
+    let (code, out, err) = run.run_against(&sim, &args).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(json(&out)["already_requested"], true, "{out}");
+    assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_sends_no_mutating_call() {
     let sim = Sim::start(busy_config()).await.unwrap();

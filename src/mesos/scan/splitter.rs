@@ -2,9 +2,9 @@
 //!
 //! `serde_json::from_reader` pulls one byte at a time through `io::Read` and was measured at a
 //! few times slower than parsing a slice. Here only the two outer object levels are walked by
-//! hand; each `agents[]` element is located by tracking strings, escapes and bracket nesting, and
-//! decoded with `from_slice` only when it can contain the wanted id. Memory is one chunk plus the
-//! largest element.
+//! hand; each `agents[]` element is located by tracking strings, escapes and bracket nesting,
+//! checked as a slice (syntax, UTF-8) without building anything, and decoded only when it can
+//! contain the wanted id. Memory is one chunk plus the largest element.
 
 use std::io::{ErrorKind, Read};
 
@@ -320,8 +320,12 @@ impl<R: Read> Splitter<R> {
         scanned?;
         let raw = &self.buf[start..self.pos];
         let inner = &raw[1..raw.len() - 1];
-        // serde reads a key as a str: a key that is not UTF-8 is an error there too.
+        // serde reads a key as a str: a key that is not UTF-8, or holds a raw control
+        // character, is an error there too.
         std::str::from_utf8(inner).map_err(|e| malformed(&format!("key is not UTF-8: {e}")))?;
+        if inner.iter().any(|b| *b < 0x20) {
+            return Err(malformed("control character in a key").into());
+        }
         if memchr(b'\\', inner).is_none() {
             return Ok(Key::from_name(inner));
         }
