@@ -19,7 +19,7 @@ use cloud_fakes::FakeDocker;
 use mesos_sim::{AckMode, FrameworkSpec, Sim, SimConfig, TaskSpec};
 use serde_json::Value;
 use support::fake::FakeService;
-use support::node::{Node, Ran};
+use support::node::{json_check as check, Node, Ran};
 use support::proc::wait_until;
 use support::sandbox::{run_isolated, Sandbox};
 use support::sim::{runtime, sim_tied_agent, AGENT, DOCKER};
@@ -147,18 +147,12 @@ impl Drop for HealthNode {
     }
 }
 
-/// `(status, detail)` of check `name`.
-fn check<'a>(report: &'a Value, name: &str) -> (&'a str, &'a str) {
-    let c = report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name} in {report:#}"));
-    (
-        c["status"].as_str().unwrap_or(""),
-        c["detail"].as_str().unwrap_or(""),
-    )
+/// The first repair is `action` of `unit` and its detail contains `says`.
+fn assert_first_repair(report: &Value, unit: &str, action: &str, says: &str) {
+    let r = repairs(report);
+    assert!(!r.is_empty(), "no repair in {report:#}");
+    assert_eq!((r[0].0.as_str(), r[0].1.as_str()), (unit, action), "{r:?}");
+    assert!(r[0].2.contains(says), "{:?}", r[0]);
 }
 
 fn repairs(report: &Value) -> Vec<(String, String, String)> {
@@ -389,10 +383,8 @@ fn a_hung_agent_api_is_restarted_by_repair_once_per_interval() {
             n.sim.set_agent_health_hang(true);
             let (ran, report) = n.health(&["--repair"]);
             assert_eq!(ran.code, 5, "{}", ran.context());
-            let r = repairs(&report);
-            assert_eq!((r[0].0.as_str(), r[0].1.as_str()), (AGENT, "refused"));
-            assert!(r[0].2.contains("the next is allowed at"), "{:?}", r[0]);
-            assert!(r[0].2.contains("health.repair_interval"), "{:?}", r[0]);
+            assert_first_repair(&report, AGENT, "refused", "the next is allowed at");
+            assert_first_repair(&report, AGENT, "refused", "health.repair_interval");
             assert_eq!(n.starts(AGENT), 2, "not restarted again");
             assert_eq!(check(&report, "agent-api").0, "fail");
         },
@@ -479,13 +471,7 @@ fn a_hung_docker_running_tasks_without_live_restore_is_not_restarted() {
 
             let (ran, report) = n.health(&["--repair"]);
             assert_eq!(ran.code, 5, "{}", ran.context());
-            let r = repairs(&report);
-            assert_eq!(
-                (r[0].0.as_str(), r[0].1.as_str()),
-                (DOCKER, "refused"),
-                "{r:?}"
-            );
-            assert!(r[0].2.contains("would kill 3 containers"), "{:?}", r[0]);
+            assert_first_repair(&report, DOCKER, "refused", "would kill 3 containers");
             assert!(
                 n.docker.infos() >= 1,
                 "live-restore asked through GET /info"
@@ -520,13 +506,7 @@ fn a_hung_docker_with_live_restore_is_restarted() {
         let watcher = unhang_on_restart(&n, 2);
         let (ran, report) = n.health(&["--repair"]);
         assert_eq!(ran.code, 0, "{}", ran.context());
-        let r = repairs(&report);
-        assert_eq!(
-            (r[0].0.as_str(), r[0].1.as_str()),
-            (DOCKER, "restarted"),
-            "{r:?}"
-        );
-        assert!(r[0].2.contains("live-restore"), "{:?}", r[0]);
+        assert_first_repair(&report, DOCKER, "restarted", "live-restore");
         assert_eq!(n.starts(DOCKER), 2);
         assert_eq!(check(&report, "docker").0, "pass", "{report:#}");
         watcher.join().unwrap();
@@ -566,13 +546,7 @@ fn a_hung_docker_uses_daemon_json_when_info_hangs_and_restarts_on_a_drained_agen
             let watcher = unhang_on_restart(&n, 2);
             let (ran, report) = n.health(&["--repair"]);
             assert_eq!(ran.code, 0, "{}", ran.context());
-            let r = repairs(&report);
-            assert_eq!(
-                (r[0].0.as_str(), r[0].1.as_str()),
-                (DOCKER, "restarted"),
-                "{r:?}"
-            );
-            assert!(r[0].2.contains("drained"), "{:?}", r[0]);
+            assert_first_repair(&report, DOCKER, "restarted", "drained");
             watcher.join().unwrap();
         },
     );

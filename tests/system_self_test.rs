@@ -14,7 +14,7 @@ use std::process::Output;
 use mesos_sim::{Sim, SimConfig};
 use serde_json::Value;
 use support::fake::FakeService;
-use support::node::{scrub_env, BIN};
+use support::node::{json_check as check, scrub_env, BIN};
 use support::sandbox::{run_isolated_requiring, Sandbox};
 use support::sim::runtime;
 
@@ -37,19 +37,6 @@ fn run(sb: &Sandbox, state_dir: &std::path::Path, args: &[&str]) -> (Output, Val
         )
     });
     (out, json)
-}
-
-fn check<'a>(report: &'a Value, name: &str) -> (&'a str, &'a str) {
-    let c = report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name} in {report:#}"));
-    (
-        c["status"].as_str().unwrap_or(""),
-        c["detail"].as_str().unwrap_or(""),
-    )
 }
 
 #[test]

@@ -106,6 +106,14 @@ pub struct Repair {
 }
 
 impl Repair {
+    fn refusal(unit: String, detail: String) -> Repair {
+        Repair {
+            unit,
+            action: Action::Refused,
+            detail,
+        }
+    }
+
     pub fn refused(&self) -> bool {
         self.action == Action::Refused
     }
@@ -154,11 +162,7 @@ pub async fn perform(
         let (unit, why) = match w {
             Wanted::Refuse { unit, why } => {
                 tracing::warn!("not restarting {unit}: {why}");
-                done.push(Repair {
-                    unit,
-                    action: Action::Refused,
-                    detail: why,
-                });
+                done.push(Repair::refusal(unit, why));
                 continue;
             }
             Wanted::Restart { unit, why } => (unit, why),
@@ -166,13 +170,12 @@ pub async fn perform(
         let mut record = match store.try_load() {
             Ok(r) => r,
             Err(e) => {
-                done.push(Repair {
+                done.push(Repair::refusal(
                     unit,
-                    action: Action::Refused,
-                    detail: format!(
+                    format!(
                         "the repair record cannot be read, so the rate limit cannot be kept: {e}"
                     ),
-                });
+                ));
                 continue;
             }
         };
@@ -184,21 +187,16 @@ pub async fn perform(
             now,
         ) {
             tracing::warn!("not restarting {unit} ({why}): {limit}");
-            done.push(Repair {
-                unit,
-                action: Action::Refused,
-                detail: limit,
-            });
+            done.push(Repair::refusal(unit, limit));
             continue;
         }
         let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         record.repaired_at.insert(unit.clone(), secs);
         if let Err(e) = store.save(&record) {
-            done.push(Repair {
+            done.push(Repair::refusal(
                 unit,
-                action: Action::Refused,
-                detail: format!("the repair cannot be recorded in the state dir: {e}"),
-            });
+                format!("the repair cannot be recorded in the state dir: {e}"),
+            ));
             continue;
         }
         tracing::warn!("restarting {unit}: {why}");

@@ -45,6 +45,21 @@ pub fn scrub_env(cmd: &mut Command) -> &mut Command {
     cmd
 }
 
+/// `(status, detail)` of the check named `name` in a `--json` report's `checks` (self-test,
+/// health); panics naming the report when there is none.
+pub fn json_check<'a>(report: &'a serde_json::Value, name: &str) -> (&'a str, &'a str) {
+    let c = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {report:#}"));
+    (
+        c["status"].as_str().unwrap_or(""),
+        c["detail"].as_str().unwrap_or(""),
+    )
+}
+
 /// A number for unique file names within a test.
 pub fn unique() -> u128 {
     std::time::SystemTime::now()
