@@ -158,3 +158,25 @@ fn a_number_beyond_f64_fails_only_where_it_is_decoded() {
     assert!(find_agent(&bytes[..], "mine-S7").is_err());
     assert!(find_agent_serde(&bytes[..], "mine-S7").is_err());
 }
+
+/// Found by the third 100,000-case campaign: a TOML multi-line string as a value
+/// (`ca_file = """` ... `"""`). The error quoted it verbatim, so the "one line naming the
+/// offending value" took three lines. Line breaks in quoted values are escaped now.
+#[test]
+fn a_multi_line_config_value_is_named_on_one_line() {
+    use mesos_maint::config::{load_from, Overrides};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("50-local.toml"),
+        "[auth]\nca_file = \"\"\"\n\nrelative/ca.crt\"\"\"\n",
+    )
+    .unwrap();
+    let err = load_from(&[dir.path()], &[], &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains('\n'), "{err}");
+    assert!(
+        err.contains("auth.ca_file") && err.contains("relative/ca.crt"),
+        "{err}"
+    );
+}
