@@ -11,6 +11,7 @@ pub mod config;
 pub mod daemon;
 pub mod drain;
 pub mod exit;
+pub mod fleet;
 pub mod local_work;
 pub mod logging;
 pub mod mesos;
