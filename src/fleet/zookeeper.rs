@@ -17,7 +17,6 @@
 //! is bounded ([`ZkTimeouts`]); an unreachable ensemble, a lost quorum or an expired session end
 //! in [`FleetError::Unavailable`], never in a hang.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,7 +137,6 @@ impl ZkLock {
             max_unavailable: max_unavailable.max(1),
             acl,
             request: timeouts.request,
-            unconditional: AtomicBool::new(false),
         });
         ZkLock {
             url,
@@ -149,13 +147,6 @@ impl ZkLock {
             client: tokio::sync::Mutex::new(None),
             watch: std::sync::Mutex::new(None),
         }
-    }
-
-    /// FOR TESTS ONLY: write without the expected version (a plain write instead of the
-    /// compare-and-set), to prove that the race test catches it.
-    #[doc(hidden)]
-    pub fn set_unconditional_writes(&self, on: bool) {
-        self.shared.unconditional.store(on, Ordering::Relaxed);
     }
 
     /// The group znode's absolute path.
@@ -183,25 +174,26 @@ impl ZkLock {
             connector = connector.with_auth("digest", &d.auth_bytes());
         }
         let servers = self.url.connect_string();
-        let client = match tokio::time::timeout(self.timeouts.connect, connector.connect(&servers))
-            .await
-        {
-            Ok(Ok(c)) => c,
-            Ok(Err(zk::Error::AuthFailed)) => return Err(FleetError::Unavailable(format!(
+        let client =
+            match tokio::time::timeout(self.timeouts.connect, connector.connect(&servers)).await {
+                Ok(Ok(c)) => c,
+                Ok(Err(zk::Error::AuthFailed)) => {
+                    return Err(FleetError::Unavailable(format!(
                 "ZooKeeper {servers} refused the digest credentials of fleet.zookeeper_digest_file"
-            ))),
-            Ok(Err(e)) => {
-                return Err(FleetError::Unavailable(format!(
-                    "cannot open a ZooKeeper session with {servers}: {e}"
-                )))
-            }
-            Err(_) => {
-                return Err(FleetError::Unavailable(format!(
+            )))
+                }
+                Ok(Err(e)) => {
+                    return Err(FleetError::Unavailable(format!(
+                        "cannot open a ZooKeeper session with {servers}: {e}"
+                    )))
+                }
+                Err(_) => {
+                    return Err(FleetError::Unavailable(format!(
                     "no ZooKeeper session with {servers} within {} (servers down or no quorum?)",
                     humantime::format_duration(self.timeouts.connect)
                 )))
-            }
-        };
+                }
+            };
         tracing::debug!(servers = %servers, session = ?client.session_id(), "ZooKeeper session open");
         *slot = Some(client.clone());
         Ok(client)
@@ -459,8 +451,6 @@ struct Shared {
     max_unavailable: u32,
     acl: Vec<zk::Acl>,
     request: Duration,
-    /// FOR TESTS ONLY: see [`ZkLock::set_unconditional_writes`].
-    unconditional: AtomicBool,
 }
 
 impl Shared {
@@ -537,14 +527,10 @@ impl Shared {
         doc: &GroupDoc,
         version: i32,
     ) -> Result<zk::Stat, ZkCallError> {
-        let expected = if self.unconditional.load(Ordering::Relaxed) {
-            None
-        } else {
-            Some(version)
-        };
+        // The compare-and-set: only over the version that was read.
         self.bounded(
             "setData",
-            client.set_data(&self.path, &doc.to_bytes(), expected),
+            client.set_data(&self.path, &doc.to_bytes(), Some(version)),
         )
         .await
     }
