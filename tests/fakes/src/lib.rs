@@ -8,13 +8,17 @@
 //!   recomputes every request's Signature Version 4 with the test credentials ([`sigv4`], an
 //!   implementation independent of the client's) and refuses bad ones as AWS does, keeps which
 //!   lifecycle actions are pending, and records the calls.
+//! - [`FakeFleetLock`]: a FleetLock server (fleet coordination), answering as airlock or as
+//!   poseidon/fleetlock.
 //!
-//! Both listen on `127.0.0.1:<ephemeral>` and stop when dropped.
+//! They listen on `127.0.0.1:<ephemeral>` and stop when dropped.
 
 pub mod autoscaling;
+pub mod fleetlock;
 pub mod imds;
 mod server;
 pub mod sigv4;
 
 pub use autoscaling::{Call, FakeAutoScaling, Rejection, TestCredentials};
+pub use fleetlock::{FakeFleetLock, Flavor, FleetLockRequest};
 pub use imds::{FakeImds, ImdsRequest};
