@@ -124,6 +124,7 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             "config: units.agent must name at least one unit".into(),
         ));
     }
+    s.fleet.validate().map_err(ConfigError::Invalid)?;
     validate_aws(&s.aws)
 }
 
@@ -212,6 +213,17 @@ fn apply_value(
     value: &toml::Value,
     source: &str,
 ) -> Result<(), ConfigError> {
+    if let Some(fleet_key) = key.strip_prefix("fleet.") {
+        return s
+            .fleet
+            .apply(fleet_key, value)
+            .map_err(|expected| ConfigError::Value {
+                source_name: source.to_string(),
+                key: key.to_string(),
+                value: value.to_string(),
+                expected,
+            });
+    }
     let err = || bad(source, key, value, kind);
     let string = || value.as_str().ok_or_else(err);
     let path = || -> Result<PathBuf, ConfigError> {

@@ -14,6 +14,8 @@ pub enum Kind {
     SocketAddr,
     /// `CONTINUE` or `ABANDON` (a lifecycle action result).
     ActionResult,
+    /// A whole number.
+    Int,
     Table(&'static [(&'static str, Kind)]),
 }
 
@@ -29,6 +31,7 @@ impl Kind {
             Kind::Signal => "expected a signal name like \"SIGUSR1\"",
             Kind::SocketAddr => "expected an address like \"127.0.0.1:9464\"",
             Kind::ActionResult => "expected \"CONTINUE\" or \"ABANDON\"",
+            Kind::Int => "expected a whole number",
             Kind::Table(_) => "expected a table",
         }
     }
@@ -76,6 +79,18 @@ pub const AWS: &[(&str, Kind)] = &[
     ("spot", Kind::Bool),
 ];
 
+/// Fleet coordination (`fleet::settings`, which parses and checks each value).
+pub const FLEET: &[(&str, Kind)] = &[
+    ("backend", Kind::Str),
+    ("group", Kind::Str),
+    ("max_unavailable", Kind::Int),
+    ("wait", Kind::Duration),
+    ("id", Kind::Str),
+    ("zookeeper", Kind::Str),
+    ("zookeeper_digest_file", Kind::Path),
+    ("fleetlock_url", Kind::Url),
+];
+
 pub const ROOT: &[(&str, Kind)] = &[
     ("master", Kind::Url),
     ("agent", Kind::Url),
@@ -85,6 +100,7 @@ pub const ROOT: &[(&str, Kind)] = &[
     ("units", Kind::Table(UNITS)),
     ("daemon", Kind::Table(DAEMON)),
     ("aws", Kind::Table(AWS)),
+    ("fleet", Kind::Table(FLEET)),
 ];
 
 /// Top-level keys with an environment twin (`MESOS_MAINT_<KEY>`).

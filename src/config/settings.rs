@@ -50,6 +50,8 @@ pub struct Settings {
     pub units: UnitSettings,
     pub daemon: DaemonSettings,
     pub aws: AwsSettings,
+    /// `[fleet]`: the cluster-wide budget of nodes out.
+    pub fleet: crate::fleet::FleetSettings,
     /// Files that were merged, in order (for `self-test` and `-v`).
     pub sources: Vec<PathBuf>,
 }
@@ -150,6 +152,7 @@ impl Default for Settings {
                 metrics_listen: None,
             },
             aws: AwsSettings::default(),
+            fleet: crate::fleet::FleetSettings::default(),
             sources: Vec::new(),
         }
     }
