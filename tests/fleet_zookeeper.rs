@@ -135,6 +135,20 @@ async fn take_release_and_idempotence() {
     // Releasing in a group that does not exist yet is not an error.
     let empty = lock(&addr, "/mesos-maint", "never-used", 1);
     assert_eq!(empty.release("x").await.unwrap(), Release::NotHeld);
+    // `fleet status`: every group under the chroot, this node's first (even before it exists).
+    let groups = empty.groups().await.unwrap();
+    let listed: Vec<(String, Vec<String>)> = groups
+        .iter()
+        .map(|g| (g.group.clone(), ids(g.holders.as_deref().unwrap())))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("never-used".to_string(), vec![]),
+            ("kafka-prod".to_string(), vec!["node-b".to_string()]),
+            ("rack-2".to_string(), vec!["node-a".to_string()]),
+        ]
+    );
 
     // Latency of one take and one release on a warm session (loopback, one server).
     let mut takes = Vec::new();
@@ -594,6 +608,7 @@ async fn only_zookeeper_34_requests_are_sent() {
     let (r, b) = waiter.await.unwrap();
     r.unwrap();
     b.status().await.unwrap();
+    assert_eq!(b.groups().await.unwrap().len(), 1);
     b.release("n2").await.unwrap();
     drop(a);
     drop(b);
@@ -604,7 +619,7 @@ async fn only_zookeeper_34_requests_are_sent() {
         Vec::<i32>::new(),
         "request types {types:?}"
     );
-    for t in [1, 3, 4, 5, 100] {
+    for t in [1, 3, 4, 5, 8, 100] {
         assert!(types.contains(&t), "type {t} never sent: {types:?}");
     }
     eprintln!("request types through the 3.4 proxy: {types:?}");

@@ -164,6 +164,12 @@ pub trait FleetLock: Send + Sync {
     /// The group's slots and holders.
     fn status(&self) -> BoxFuture<'_, Result<GroupStatus, FleetError>>;
 
+    /// Every group the backend knows, for `fleet status` (default: this node's group only;
+    /// ZooKeeper lists the groups under its chroot).
+    fn groups(&self) -> BoxFuture<'_, Result<Vec<GroupStatus>, FleetError>> {
+        Box::pin(async move { Ok(vec![self.status().await?]) })
+    }
+
     /// Resolves when the slots may have changed since `revision` was seen, or after at most `max`.
     /// The default waits `max` (polling backends); ZooKeeper sets a watch instead.
     fn changed(&self, revision: i64, max: Duration) -> BoxFuture<'_, Result<(), FleetError>> {

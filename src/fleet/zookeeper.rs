@@ -386,6 +386,59 @@ impl ZkLock {
         })
     }
 
+    /// Every group under the chroot, with its holders (this node's group first, also when it
+    /// does not exist yet). Children that are not holder lists are skipped.
+    async fn groups_once(&self) -> Result<Vec<GroupStatus>, FleetError> {
+        let chroot = self.url.chroot.clone();
+        let this = self.shared();
+        let mine = self.group.clone();
+        let docs = self
+            .retrying("listing the groups", move |client, _| {
+                let this = this.clone();
+                let chroot = chroot.clone();
+                let mine = mine.clone();
+                Box::pin(async move {
+                    let mut names = match this
+                        .bounded("getChildren", client.list_children(&chroot))
+                        .await
+                    {
+                        Ok(n) => n,
+                        Err(ZkCallError::Zk(zk::Error::NoNode)) => Vec::new(),
+                        Err(e) => return Err(e),
+                    };
+                    names.sort();
+                    names.retain(|n| *n != mine);
+                    names.insert(0, mine);
+                    let mut out = Vec::new();
+                    for name in names {
+                        let path = format!("{chroot}/{name}");
+                        match this.bounded("getData", client.get_data(&path)).await {
+                            Ok((data, _)) => {
+                                if let Ok(doc) = GroupDoc::parse(&data) {
+                                    out.push((name, doc));
+                                }
+                            }
+                            Err(ZkCallError::Zk(zk::Error::NoNode)) => {
+                                out.push((name, GroupDoc::default()))
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Ok(Step::Done(out))
+                })
+            })
+            .await?;
+        Ok(docs
+            .into_iter()
+            .map(|(group, doc)| GroupStatus {
+                backend: "zookeeper",
+                group,
+                max_unavailable: Some(self.shared.max_unavailable),
+                holders: Some(doc.holders),
+            })
+            .collect())
+    }
+
     /// Waits for the group znode to change from `revision`, at most `max`: one data watch
     /// (a `getData` with watch) instead of polling.
     async fn changed_once(&self, revision: i64, max: Duration) -> Result<(), FleetError> {
@@ -587,6 +640,10 @@ impl FleetLock for ZkLock {
 
     fn status(&self) -> BoxFuture<'_, Result<GroupStatus, FleetError>> {
         Box::pin(self.status_once())
+    }
+
+    fn groups(&self) -> BoxFuture<'_, Result<Vec<GroupStatus>, FleetError>> {
+        Box::pin(self.groups_once())
     }
 
     fn changed(&self, revision: i64, max: Duration) -> BoxFuture<'_, Result<(), FleetError>> {
