@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::exit::Exit;
 
 pub use settings::{Backend, Digest, FleetSettings, ZkUrl};
-pub use wait::{take_slot, WaitProgress};
+pub use wait::{admit_never_refused, take_slot, Admission, Slot, WaitProgress};
 
 /// Who holds a slot: written into the lock (ZooKeeper) and shown by `fleet status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

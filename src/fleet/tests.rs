@@ -338,3 +338,55 @@ fn fleet_keys_load_through_config() {
     let (_, w) = load_from(&[dir.path()], &[], &Overrides::default()).unwrap();
     assert!(w.iter().any(|w| w.contains("fleet.slots")), "{w:?}");
 }
+
+/// A lock that never answers.
+struct Silent;
+
+impl FleetLock for Silent {
+    fn backend(&self) -> &'static str {
+        "silent"
+    }
+    fn group(&self) -> &str {
+        "g"
+    }
+    fn take<'a>(&'a self, _h: &'a Holder) -> BoxFuture<'a, Result<Take, FleetError>> {
+        Box::pin(std::future::pending())
+    }
+    fn release<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, Result<Release, FleetError>> {
+        Box::pin(std::future::pending())
+    }
+    fn status(&self) -> BoxFuture<'_, Result<GroupStatus, FleetError>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_refused_drains_go_over_budget_instead_of_failing() {
+    use super::wait::{admit_never_refused, Admission};
+    let h = Holder::new("me", "", "me", "spot");
+    let free = Scripted::new(vec![Ok(Take::Granted { already: false })]);
+    assert!(matches!(
+        admit_never_refused(&free, &h, Duration::from_secs(5)).await,
+        Admission::Granted(_)
+    ));
+    let full = Scripted::new(vec![full(&["a"])]);
+    match admit_never_refused(&full, &h, Duration::from_secs(5)).await {
+        Admission::OverBudget(e @ FleetError::Refused { .. }) => {
+            assert!(e.to_string().contains("held by a ("), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let down = Scripted::new(vec![Err(FleetError::Unavailable("zk down".into()))]);
+    assert_eq!(
+        admit_never_refused(&down, &h, Duration::from_secs(5)).await,
+        Admission::OverBudget(FleetError::Unavailable("zk down".into()))
+    );
+    let start = tokio::time::Instant::now();
+    match admit_never_refused(&Silent, &h, Duration::from_secs(5)).await {
+        Admission::OverBudget(FleetError::Unavailable(m)) => {
+            assert!(m.contains("within 5s"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(start.elapsed(), Duration::from_secs(5));
+}

@@ -192,3 +192,41 @@ fn holders_or_detail(holders: &[Holder], detail: &str) -> String {
         format!("held by {}", describe_holders(holders))
     }
 }
+
+/// What a never-refused drain (a spot notice, an OS shutdown under way) got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// A slot was free (or already this holder's).
+    Granted(Slot),
+    /// No slot, or the lock service could not say within `budget`: the drain goes on anyway,
+    /// over budget; the caller logs it and counts it in the metrics.
+    OverBudget(FleetError),
+}
+
+/// For the triggers that are never refused (design.md: the node goes down anyway): one attempt
+/// within `budget`, never waiting for a slot and never failing the drain. A slot taken here is
+/// released like any other.
+pub async fn admit_never_refused(
+    lock: &dyn FleetLock,
+    holder: &Holder,
+    budget: Duration,
+) -> Admission {
+    match tokio::time::timeout(budget, lock.take(holder)).await {
+        Ok(Ok(Take::Granted { already })) => Admission::Granted(Slot {
+            already,
+            waited: Duration::ZERO,
+        }),
+        Ok(Ok(Take::Full {
+            holders, detail, ..
+        })) => Admission::OverBudget(FleetError::Refused {
+            group: lock.group().to_string(),
+            holders: holders_or_detail(&holders, &detail),
+        }),
+        Ok(Err(e)) => Admission::OverBudget(e),
+        Err(_) => Admission::OverBudget(FleetError::Unavailable(format!(
+            "the {} lock did not answer within {}",
+            lock.backend(),
+            humantime::format_duration(budget)
+        ))),
+    }
+}
