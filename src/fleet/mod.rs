@@ -16,6 +16,14 @@
 //! Taking and releasing are idempotent by holder id: a resumed drain or a retried lifecycle hook
 //! finds its own slot instead of taking a second one, and releasing a slot not held is not an
 //! error.
+//!
+//! Wiring (not done here): `config::Settings.fleet` holds the parsed `[fleet]` keys; [`open`]
+//! builds the backend; the holder is [`Holder::new`] with [`FleetSettings::holder_id`], the agent
+//! id from Resolve, the hostname and the trigger; `drain`/`reboot`/scale-in call
+//! [`take_slot`] with `fleet.wait` (or `--fleet-wait`), spot and shutdown call
+//! [`admit_never_refused`]; [`FleetError::exit`] gives the exit code (`exit::classify` does not
+//! know `FleetError` yet); `fleet status` is [`FleetLock::groups`], `fleet release --id` is
+//! [`FleetLock::release`].
 
 pub mod fleetlock;
 pub mod master;
@@ -216,20 +224,29 @@ impl FleetError {
     }
 }
 
-/// The lock for `settings`, with `holder_id` resolved. The master backend needs a data source
-/// and is built with [`master::MasterCount::new`] instead (it returns `Config` here).
-pub async fn open(settings: &FleetSettings) -> Result<Box<dyn FleetLock>, FleetError> {
-    match settings.backend {
-        Backend::None => Ok(Box::new(none::NoLock::new(&settings.group))),
-        Backend::ZooKeeper => Ok(Box::new(zookeeper::ZkLock::from_settings(settings)?)),
-        Backend::FleetLock => Ok(Box::new(fleetlock::FleetLockClient::from_settings(
-            settings,
-        )?)),
-        Backend::Master => Err(FleetError::Config(
-            "the master backend is built from a master client (fleet::master::MasterCount::new)"
-                .into(),
-        )),
-    }
+/// The lock `settings` name. `master` is the master to count agents on (the leader's URL and
+/// the transport of the drain's `MasterClient`); only the master backend uses it, and it is a
+/// configuration error for that backend to lack it. Nothing is contacted here: sessions and
+/// requests start with the first call.
+pub fn open(
+    settings: &FleetSettings,
+    master: Option<(std::sync::Arc<crate::mesos::Transport>, url::Url)>,
+) -> Result<Box<dyn FleetLock>, FleetError> {
+    settings.validate().map_err(FleetError::Config)?;
+    Ok(match settings.backend {
+        Backend::None => Box::new(none::NoLock::new(&settings.group)),
+        Backend::ZooKeeper => Box::new(zookeeper::ZkLock::from_settings(settings)?),
+        Backend::FleetLock => Box::new(fleetlock::FleetLockClient::from_settings(settings)?),
+        Backend::Master => {
+            let (transport, leader) = master.ok_or_else(|| {
+                FleetError::Config("the master backend needs the master to ask".into())
+            })?;
+            Box::new(master::MasterCount::new(
+                master::MasterCensus::new(transport, leader),
+                settings.max_unavailable,
+            ))
+        }
+    })
 }
 
 /// This machine's hostname: the default holder id.

@@ -390,3 +390,28 @@ async fn never_refused_drains_go_over_budget_instead_of_failing() {
     }
     assert_eq!(start.elapsed(), Duration::from_secs(5));
 }
+
+#[test]
+fn open_builds_each_backend_without_contacting_it() {
+    let mut s = FleetSettings::default();
+    assert_eq!(open(&s, None).unwrap().backend(), "none");
+    s.backend = Backend::ZooKeeper;
+    assert!(matches!(open(&s, None), Err(FleetError::Config(_))));
+    s.zookeeper = Some(ZkUrl::parse("zk://127.0.0.1:1/x").unwrap());
+    assert_eq!(open(&s, None).unwrap().backend(), "zookeeper");
+    s.zookeeper_digest_file = Some("/nonexistent/zk-digest".into());
+    assert!(matches!(open(&s, None), Err(FleetError::Config(_))));
+    s.backend = Backend::FleetLock;
+    s.fleetlock_url = Some(settings::parse_fleetlock_url("http://127.0.0.1:1/").unwrap());
+    assert_eq!(open(&s, None).unwrap().backend(), "fleetlock");
+    s.backend = Backend::Master;
+    assert!(matches!(open(&s, None), Err(FleetError::Config(_))));
+    let transport = std::sync::Arc::new(
+        crate::mesos::Transport::new(crate::mesos::TransportSettings::default()).unwrap(),
+    );
+    let leader = url::Url::parse("http://127.0.0.1:1").unwrap();
+    assert_eq!(
+        open(&s, Some((transport, leader))).unwrap().backend(),
+        "master"
+    );
+}
