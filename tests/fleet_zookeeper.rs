@@ -208,6 +208,17 @@ async fn max_unavailable_is_respected() {
         holders_in(&addr, "/mesos-maint/web").await,
         ["n1", "n3", "n4"]
     );
+    // An admin deletes the group znode (every slot given back at once): it is created again.
+    raw(&addr)
+        .await
+        .delete("/mesos-maint/web", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        l.take(&holder("n5")).await.unwrap(),
+        Take::Granted { already: false }
+    );
+    assert_eq!(holders_in(&addr, "/mesos-maint/web").await, ["n5"]);
 }
 
 /// 20 nodes, each with its own session, race for 1 slot at the same instant: exactly one wins.

@@ -255,6 +255,12 @@ impl ZkLock {
                     last = format!("session ended ({e})");
                     self.drop_session().await;
                 }
+                Ok(Err(ZkCallError::Zk(zk::Error::NoNode))) => {
+                    // The group (or the chroot) was deleted between two requests: start over,
+                    // which creates it again.
+                    last = "the group znode disappeared".into();
+                    tokio::time::sleep(jitter(pause)).await;
+                }
                 Ok(Err(ZkCallError::Zk(e @ (zk::Error::NoAuth | zk::Error::AuthFailed)))) => {
                     return Err(FleetError::Unavailable(format!(
                         "ZooKeeper refused {what} on {} ({e}): its ACL does not grant this node; check fleet.zookeeper_digest_file",
