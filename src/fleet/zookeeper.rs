@@ -17,6 +17,7 @@
 //! is bounded ([`ZkTimeouts`]); an unreachable ensemble, a lost quorum or an expired session end
 //! in [`FleetError::Unavailable`], never in a hang.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -210,11 +211,17 @@ impl ZkLock {
     async fn retrying<T>(
         &self,
         what: &str,
-        mut attempt: impl FnMut(zk::Client, bool) -> BoxFuture<'static, Result<Step<T>, ZkCallError>>,
+        mut attempt: impl FnMut(
+            zk::Client,
+            bool,
+            Arc<AtomicBool>,
+        ) -> BoxFuture<'static, Result<Step<T>, ZkCallError>>,
     ) -> Result<T, FleetError> {
         let deadline = Instant::now() + self.timeouts.operation;
-        // A write whose answer was lost may have been applied.
+        // A write whose answer was lost may have been applied. `writing` is set by the attempt
+        // while its setData is in flight.
         let mut maybe_written = false;
+        let writing = Arc::new(AtomicBool::new(false));
         let mut last = String::new();
         let mut pause = Duration::from_millis(5);
         loop {
@@ -234,7 +241,11 @@ impl ZkLock {
                 }
             };
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let step = tokio::time::timeout(remaining, attempt(client, maybe_written)).await;
+            writing.store(false, Ordering::SeqCst);
+            let step =
+                tokio::time::timeout(remaining, attempt(client, maybe_written, writing.clone()))
+                    .await;
+            let was_writing = writing.load(Ordering::SeqCst);
             match step {
                 Ok(Ok(Step::Done(v))) => return Ok(v),
                 Ok(Ok(Step::Again)) => {
@@ -244,14 +255,14 @@ impl ZkLock {
                     pause = (pause * 2).min(Duration::from_millis(200));
                 }
                 Ok(Err(ZkCallError::Zk(e @ (zk::Error::ConnectionLoss | zk::Error::Timeout)))) => {
-                    maybe_written = true;
+                    maybe_written |= was_writing;
                     last = format!("connection lost ({e})");
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Ok(Err(ZkCallError::Zk(
                     e @ (zk::Error::SessionExpired | zk::Error::ClientClosed),
                 ))) => {
-                    maybe_written = true;
+                    maybe_written |= was_writing;
                     last = format!("session ended ({e})");
                     self.drop_session().await;
                 }
@@ -274,13 +285,14 @@ impl ZkLock {
                     )));
                 }
                 Ok(Err(ZkCallError::TimedOut(msg))) => {
-                    maybe_written = true;
+                    maybe_written |= was_writing;
                     // A session whose server stopped answering: start over with a new one.
                     self.drop_session().await;
                     last = msg;
                 }
                 Ok(Err(ZkCallError::Fatal(e))) => return Err(e),
                 Err(_) => {
+                    maybe_written |= was_writing;
                     last = "out of time".into();
                 }
             }
@@ -290,7 +302,7 @@ impl ZkLock {
     async fn take_once(&self, holder: &Holder) -> Result<Take, FleetError> {
         let this = self.shared();
         let holder = holder.clone();
-        self.retrying("taking a slot", move |client, maybe_written| {
+        self.retrying("taking a slot", move |client, maybe_written, writing| {
             let this = this.clone();
             let holder = holder.clone();
             Box::pin(async move {
@@ -312,7 +324,13 @@ impl ZkLock {
                     }));
                 }
                 doc.holders.push(holder);
-                match this.write(&client, &doc, stat.version).await {
+                writing.store(true, Ordering::SeqCst);
+                let written = this.write(&client, &doc, stat.version).await;
+                if !outcome_unknown(&written) {
+                    // Answered: applied or not, the outcome is known.
+                    writing.store(false, Ordering::SeqCst);
+                }
+                match written {
                     Ok(_) => Ok(Step::Done(Take::Granted { already: false })),
                     Err(ZkCallError::Zk(zk::Error::BadVersion)) => Ok(Step::Again),
                     Err(e) => Err(e),
@@ -325,7 +343,7 @@ impl ZkLock {
     async fn release_once(&self, id: &str) -> Result<Release, FleetError> {
         let this = self.shared();
         let id = id.to_string();
-        self.retrying("releasing a slot", move |client, maybe_written| {
+        self.retrying("releasing a slot", move |client, maybe_written, writing| {
             let this = this.clone();
             let id = id.clone();
             Box::pin(async move {
@@ -353,7 +371,13 @@ impl ZkLock {
                     }));
                 }
                 doc.holders.retain(|h| h.id != id);
-                match this.write(&client, &doc, stat.version).await {
+                writing.store(true, Ordering::SeqCst);
+                let written = this.write(&client, &doc, stat.version).await;
+                if !outcome_unknown(&written) {
+                    // Answered: applied or not, the outcome is known.
+                    writing.store(false, Ordering::SeqCst);
+                }
+                match written {
                     Ok(_) => Ok(Step::Done(Release::Released)),
                     Err(ZkCallError::Zk(zk::Error::BadVersion)) => Ok(Step::Again),
                     Err(e) => Err(e),
@@ -366,7 +390,7 @@ impl ZkLock {
     async fn status_once(&self) -> Result<GroupStatus, FleetError> {
         let this = self.shared();
         let doc = self
-            .retrying("reading the slots", move |client, _| {
+            .retrying("reading the slots", move |client, _, _| {
                 let this = this.clone();
                 Box::pin(async move {
                     match this.bounded("getData", client.get_data(&this.path)).await {
@@ -399,7 +423,7 @@ impl ZkLock {
         let this = self.shared();
         let mine = self.group.clone();
         let docs = self
-            .retrying("listing the groups", move |client, _| {
+            .retrying("listing the groups", move |client, _, _| {
                 let this = this.clone();
                 let chroot = chroot.clone();
                 let mine = mine.clone();
@@ -615,6 +639,20 @@ impl From<zk::Error> for ZkCallError {
     fn from(e: zk::Error) -> Self {
         ZkCallError::Zk(e)
     }
+}
+
+/// A write answered like this may or may not have been applied.
+fn outcome_unknown<T>(r: &Result<T, ZkCallError>) -> bool {
+    matches!(
+        r,
+        Err(ZkCallError::TimedOut(_))
+            | Err(ZkCallError::Zk(
+                zk::Error::ConnectionLoss
+                    | zk::Error::Timeout
+                    | zk::Error::SessionExpired
+                    | zk::Error::ClientClosed
+            ))
+    )
 }
 
 /// `d` scaled by a factor in [0.5, 1.5) from the clock's nanoseconds (no rand dependency).
