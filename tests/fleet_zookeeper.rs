@@ -686,3 +686,45 @@ fn proxy_parses_multi_sub_operations() {
     int(&mut ping, 11);
     assert_eq!(request_types(&ping), [11]);
 }
+
+/// A connection lost right after the setData left (its answer never comes back): the outcome is
+/// unknown, so the lock reads again and finds its own id instead of taking a second slot or
+/// reporting a release that did not happen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_lost_after_a_write_reads_again() {
+    let Some(server) = start_or_skip("connection_lost_after_a_write_reads_again") else {
+        return;
+    };
+    let proxy = Zk34Proxy::start(server.address()).await;
+    let l = lock(&proxy.address(), "/mesos-maint", "g", 2);
+    l.status().await.unwrap();
+    let connections = proxy.connections();
+
+    proxy.cut_after(5);
+    let answer = l.take(&holder("n1")).await.unwrap();
+    assert_eq!(proxy.cuts(), 1);
+    assert!(proxy.connections() > connections, "no reconnect");
+    // Applied before the cut: found on the re-read and reported as newly taken, once.
+    assert_eq!(answer, Take::Granted { already: false });
+    assert_eq!(
+        holders_in(&server.address(), "/mesos-maint/g").await,
+        ["n1"]
+    );
+
+    proxy.cut_after(5);
+    assert_eq!(l.release("n1").await.unwrap(), Release::Released);
+    assert_eq!(proxy.cuts(), 2);
+    assert!(holders_in(&server.address(), "/mesos-maint/g")
+        .await
+        .is_empty());
+    // A plain take and release afterwards, on the same lock.
+    assert_eq!(
+        l.take(&holder("n1")).await.unwrap(),
+        Take::Granted { already: false }
+    );
+    assert_eq!(
+        l.take(&holder("n1")).await.unwrap(),
+        Take::Granted { already: true }
+    );
+    assert_eq!(proxy.violations(), Vec::<i32>::new());
+}

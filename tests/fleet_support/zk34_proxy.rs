@@ -22,6 +22,11 @@ pub struct Seen {
     /// The types outside [`ZK34_TYPES`].
     pub violations: Vec<i32>,
     pub connections: usize,
+    /// Cut the connection right after forwarding the next request of this type, before its
+    /// answer can come back (the request reaches the server: an unknown outcome).
+    pub cut_after: Option<i32>,
+    /// Connections cut that way.
+    pub cuts: usize,
 }
 
 pub struct Zk34Proxy {
@@ -66,6 +71,19 @@ impl Zk34Proxy {
     pub fn violations(&self) -> Vec<i32> {
         self.seen.lock().unwrap().violations.clone()
     }
+
+    /// See [`Seen::cut_after`].
+    pub fn cut_after(&self, request_type: i32) {
+        self.seen.lock().unwrap().cut_after = Some(request_type);
+    }
+
+    pub fn cuts(&self) -> usize {
+        self.seen.lock().unwrap().cuts
+    }
+
+    pub fn connections(&self) -> usize {
+        self.seen.lock().unwrap().connections
+    }
 }
 
 impl Drop for Zk34Proxy {
@@ -82,6 +100,7 @@ async fn relay(client: TcpStream, server: TcpStream, seen: Arc<Mutex<Seen>>) {
         let _ = cw.shutdown().await;
     });
     let mut first = true;
+    let mut down = Some(down);
     loop {
         let mut len = [0u8; 4];
         if cr.read_exact(&mut len).await.is_err() {
@@ -111,13 +130,33 @@ async fn relay(client: TcpStream, server: TcpStream, seen: Arc<Mutex<Seen>>) {
                 break;
             }
         }
+        let cut = !first && {
+            let mut s = seen.lock().unwrap();
+            let hit = s.cut_after.is_some() && request_types(&body).first() == s.cut_after.as_ref();
+            if hit {
+                s.cut_after = None;
+                s.cuts += 1;
+            }
+            hit
+        };
+        if cut {
+            // No answer may reach the client: stop relaying answers first.
+            if let Some(d) = down.take() {
+                d.abort();
+            }
+        }
         first = false;
         if sw.write_all(&len).await.is_err() || sw.write_all(&body).await.is_err() {
             break;
         }
+        if cut {
+            break;
+        }
     }
     let _ = sw.shutdown().await;
-    down.abort();
+    if let Some(d) = down {
+        d.abort();
+    }
 }
 
 /// The request type of a frame, and for a multi (14) the types of its sub-operations. A
