@@ -32,6 +32,18 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// The code a drain previewed by `--dry-run` would end with at its first blocker.
+impl From<crate::drain::plan::BlockerKind> for Exit {
+    fn from(kind: crate::drain::plan::BlockerKind) -> Exit {
+        use crate::drain::plan::BlockerKind;
+        match kind {
+            BlockerKind::Undetermined => Exit::Undetermined,
+            BlockerKind::Config => Exit::Usage,
+            BlockerKind::Policy => Exit::Policy,
+        }
+    }
+}
+
 /// An error that already knows its exit code (raised where the decision is made).
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
@@ -57,7 +69,7 @@ pub fn classify(err: &anyhow::Error) -> Exit {
             return Exit::Usage;
         }
         if let Some(e) = cause.downcast_ref::<DrainError>() {
-            return e.exit();
+            return drain_exit(e);
         }
         if let Some(e) = cause.downcast_ref::<MesosError>() {
             return match e {
@@ -70,6 +82,17 @@ pub fn classify(err: &anyhow::Error) -> Exit {
         }
     }
     Exit::Internal
+}
+
+/// The drain's errors under the command-line contract.
+fn drain_exit(e: &DrainError) -> Exit {
+    match e {
+        DrainError::DeadlineExceeded { .. } => Exit::Deadline,
+        DrainError::HookRefused(_) | DrainError::Busy(_) | DrainError::Refused(_) => Exit::Policy,
+        DrainError::Undetermined(_) => Exit::Undetermined,
+        DrainError::Config(_) => Exit::Usage,
+        DrainError::State(_) => Exit::Internal,
+    }
 }
 
 #[cfg(test)]

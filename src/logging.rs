@@ -20,17 +20,43 @@ use tracing_subscriber::EnvFilter;
 /// The variable systemd sets for a unit whose stdout/stderr go to the journal: `<dev>:<ino>`.
 pub const JOURNAL_STREAM_ENV: &str = "JOURNAL_STREAM";
 
-pub fn init(verbose: u8, quiet: u8) {
-    let level = match (verbose as i8) - (quiet as i8) {
-        i8::MIN..=-2 => "error",
-        -1 => "warn",
-        0 => "info",
-        1 => "debug",
+/// The target of the lines a user asked to see at default verbosity: a drain's progress and its
+/// actions (DRAIN_AGENT sent, unit stopped). Everything else at INFO is an internal step.
+pub const PROGRESS: &str = "progress";
+
+/// Who the logs are for, which sets the level with no -v/-q.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// A command run by a person or a script: its result on stdout, progress lines and problems
+    /// on stderr; internal steps only with `-v`, as systemctl and kubectl do.
+    Command,
+    /// The daemon: its journal keeps every step at INFO.
+    Daemon,
+}
+
+/// The filter directive for the -v/-q count. A command at default verbosity shows warnings and
+/// its progress lines; `-v` adds the internal steps, `-q` drops the progress, `-qq` leaves errors.
+pub fn default_directive(audience: Audience, verbose: u8, quiet: u8) -> String {
+    let n = i16::from(verbose) - i16::from(quiet);
+    let level = match (audience, n) {
+        (_, i16::MIN..=-2) => "error",
+        (Audience::Daemon, -1) | (Audience::Command, -1..=0) => "warn",
+        (Audience::Daemon, 0) | (Audience::Command, 1) => "info",
+        (Audience::Daemon, 1) | (Audience::Command, 2) => "debug",
         _ => "trace",
     };
+    let progress = if audience == Audience::Command && n == 0 {
+        format!(",{PROGRESS}=info")
+    } else {
+        String::new()
+    };
+    format!("{level}{progress},zbus=warn,hyper=warn,reqwest=warn")
+}
+
+pub fn init(audience: Audience, verbose: u8, quiet: u8) {
     // RUST_LOG, when set, refines per module; the flags set the default.
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},zbus=warn,hyper=warn,reqwest=warn")));
+        .unwrap_or_else(|_| EnvFilter::new(default_directive(audience, verbose, quiet)));
     if stderr_is_journal() {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
@@ -199,6 +225,22 @@ mod tests {
         assert!(!journal_stream_matches("8", 8, 12345));
         assert!(!journal_stream_matches("", 8, 12345));
         assert!(!journal_stream_matches("a:b", 8, 12345));
+    }
+
+    #[test]
+    fn commands_are_quiet_by_default_and_the_daemon_is_not() {
+        let d = |a, v, q| default_directive(a, v, q);
+        assert!(d(Audience::Command, 0, 0).starts_with("warn,progress=info,"));
+        assert!(d(Audience::Command, 1, 0).starts_with("info,"));
+        assert!(d(Audience::Command, 2, 0).starts_with("debug,"));
+        assert!(d(Audience::Command, 0, 1).starts_with("warn,zbus"));
+        assert!(d(Audience::Command, 0, 2).starts_with("error,"));
+        assert!(!d(Audience::Command, 0, 1).contains("progress"));
+        assert!(d(Audience::Daemon, 0, 0).starts_with("info,"));
+        assert!(d(Audience::Daemon, 0, 1).starts_with("warn,"));
+        assert!(!d(Audience::Daemon, 0, 1).contains("progress"));
+        assert!(d(Audience::Daemon, 255, 0).starts_with("trace,"));
+        assert!(d(Audience::Command, 0, 255).starts_with("error,"));
     }
 
     #[test]

@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use mesos_maint::cli::{Cli, Command};
-use mesos_maint::commands::{self, Ctx};
+use mesos_maint::commands;
 use mesos_maint::config::{Loader, Overrides};
+use mesos_maint::context::Ctx;
 use mesos_maint::exit::{classify, Exit};
 use mesos_maint::logging;
 
@@ -14,7 +15,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    logging::init(cli.global.verbose, cli.global.quiet);
+    let audience = match cli.command {
+        Command::Daemon => logging::Audience::Daemon,
+        _ => logging::Audience::Command,
+    };
+    logging::init(audience, cli.global.verbose, cli.global.quiet);
     // Packaging runs this on the build machine: no configuration is read.
     if let Command::Generate { what } = &cli.command {
         return match commands::generate::run(what) {

@@ -281,30 +281,38 @@ impl Verdict {
 }
 
 /// Safe only when the master reports DRAINED (or the agent gone after this tool's decommission)
-/// and the local agent has nothing live; a side that cannot be asked makes the answer
-/// undetermined, except for the two documented exceptions.
+/// and the local agent has nothing live; a side that cannot be asked, or a drain state the master
+/// leaves UNKNOWN, makes the answer undetermined, except for the documented exceptions.
 pub fn evaluate(master: &MasterObs, local: &LocalObs, ex: Exceptions, agent_id: &str) -> Verdict {
     // Both end with the master no longer listing the agent: absence means "gone" only then.
     let gone_after_decommission =
         (ex.decommission_finished || ex.machine_down) && *master == MasterObs::Absent;
     let master_ok = master.is_drained() || gone_after_decommission;
 
+    // design.md: 1 only when the master lists the agent with a drain state that is not DRAINED
+    // (or the agent holds work); whenever the drain state is UNKNOWN the answer is 3.
     let mut undetermined = Vec::new();
     let mut not_safe = Vec::new();
     match master {
         MasterObs::Unreachable(why) => undetermined.push(format!("cannot ask the master: {why}")),
         _ if master_ok => {}
-        MasterObs::Registered { drain, .. } => not_safe.push(match drain {
-            Phase::None => format!("the master does not report agent {agent_id} as draining"),
-            Phase::Draining => format!("the master reports agent {agent_id} still DRAINING"),
-            Phase::Other(s) => format!("the master reports agent {agent_id} in drain state {s}"),
+        MasterObs::Registered { drain, .. } => match drain {
+            Phase::None => not_safe.push(format!(
+                "the master does not report agent {agent_id} as draining"
+            )),
+            Phase::Draining => not_safe.push(format!(
+                "the master reports agent {agent_id} still DRAINING"
+            )),
+            Phase::Other(s) => undetermined.push(format!(
+                "the master reports agent {agent_id} in drain state {s}, which this tool does not know; cannot tell whether it is drained"
+            )),
             Phase::Drained => unreachable!("drained handled above"),
-        }),
-        MasterObs::Recovered => not_safe.push(format!(
-            "agent {agent_id} has not re-registered with the master since its failover"
+        },
+        MasterObs::Recovered => undetermined.push(format!(
+            "agent {agent_id} has not re-registered with the master since its failover; cannot tell whether it is drained"
         )),
-        MasterObs::Absent => not_safe.push(format!(
-            "the master does not list agent {agent_id} (unreachable, removed or gone); it is not known to be drained"
+        MasterObs::Absent => undetermined.push(format!(
+            "the master does not list agent {agent_id} (unreachable there, removed, or not re-registered since a failover); cannot tell whether it is drained"
         )),
     }
     match local {

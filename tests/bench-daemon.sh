@@ -12,5 +12,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export MEASURE_IDLE_SECS="${1:-${MEASURE_IDLE_SECS:-60}}"
 export MESOS_MAINT_SANDBOX_TIMEOUT_SECS=$((MEASURE_IDLE_SECS + 240))
-cargo test --release --test system_daemon -- --ignored --exact measure_daemon_footprint --nocapture 2>&1 \
+cargo test --release --test daemon_footprint -- --ignored --exact measure_daemon_footprint --nocapture 2>&1 \
     | grep -E '^(MEASURE|SKIP|test result)|panicked'

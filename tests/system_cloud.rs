@@ -25,6 +25,7 @@ use cloud_fakes::{Call, FakeAutoScaling, FakeImds, TestCredentials};
 use mesos_maint::drain::{Stage, Trigger};
 use mesos_sim::{AckMode, FrameworkSpec, Sim, SimConfig, TaskSpec};
 use support::daemon::DaemonProcess;
+use support::daemon_node::SimRun;
 use support::node::{unique, Node};
 use support::proc::wait_until;
 use support::sandbox::{run_isolated, Sandbox};
@@ -51,42 +52,6 @@ const WATCHING: &str = "watching the Auto Scaling lifecycle of this instance";
 // ---------------------------------------------------------------------------------------------
 // Fixture
 // ---------------------------------------------------------------------------------------------
-
-/// A started simulator, and the wall clock right after it started (its request log counts
-/// milliseconds from its start).
-struct SimRun {
-    sim: Sim,
-    started_after: SystemTime,
-}
-
-impl SimRun {
-    fn start(rt: &tokio::runtime::Runtime, cfg: SimConfig) -> SimRun {
-        let sim = rt.block_on(Sim::start(cfg)).expect("start the simulator");
-        SimRun {
-            sim,
-            started_after: SystemTime::now(),
-        }
-    }
-
-    /// The DRAIN_AGENT bodies the master received, oldest first.
-    fn drain_bodies(&self) -> Vec<serde_json::Value> {
-        self.sim
-            .requests()
-            .iter()
-            .filter(|r| r.is_api_call() && r.call_type().as_deref() == Some("DRAIN_AGENT"))
-            .map(|r| serde_json::from_str(&r.body).expect("a JSON body"))
-            .collect()
-    }
-
-    /// Latest possible wall-clock time of the first DRAIN_AGENT.
-    fn drain_time_upper(&self) -> Option<SystemTime> {
-        self.sim
-            .requests()
-            .iter()
-            .find(|r| r.call_type().as_deref() == Some("DRAIN_AGENT"))
-            .map(|r| self.started_after + Duration::from_millis(r.at_ms + 1))
-    }
-}
 
 /// The fake metadata service and Auto Scaling endpoint; the daemon signs with
 /// [`TestCredentials::long_term`] from its environment.

@@ -14,7 +14,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use mesos_maint::drain::{Marker, Policy, Stage, Trigger};
+use mesos_maint::drain::{DrainOptions, Marker, Stage, Trigger};
 use mesos_sim::{AckMode, FrameworkSpec, Sim, SimConfig, TaskSpec};
 use support::fake::FakeService;
 use support::node::Node;
@@ -183,7 +183,7 @@ fn seed_marker(node: &Node, sim: &Sim, stage: Stage, actions: &[&str], forced: b
     let mut marker = Marker::new(
         &sim.agent_id(),
         Trigger::Manual,
-        Policy {
+        DrainOptions {
             decommission: false,
             stop_units: true,
             stop_docker: true,

@@ -8,7 +8,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use mesos_maint::daemon::notify::{watchdog_ping_interval, watchdog_timeout, Notifier};
+use mesos_maint::systemd::notify::{watchdog_ping_interval, watchdog_timeout, Notifier};
 use support::sandbox::{run_isolated, Sandbox};
 
 /// Set in the helper unit's environment: makes `notify_helper` act.

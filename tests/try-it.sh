@@ -4,12 +4,15 @@
 # and walk through status -> check -> drain -> check -> reactivate, showing the real output.
 #
 # It never touches a real cluster: every URL points at the simulator, the state dir is a temp dir,
-# and the units are left alone (--no-stop / --no-start).
+# and the units are left alone (--no-stop / --no-start). It exits 1 when a step does not end with
+# the exit code the walk-through expects (CI runs it first, on a fresh clone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet --bin mesos-maint -p mesos-maint -p mesos-sim
-bin=target/debug
+# Every binary of the workspace, in the profile and with the features the test suite builds, so
+# that a later `tests/run-all.sh` reuses this build instead of compiling a second time.
+cargo build --quiet --locked --workspace --bins
+bin="${CARGO_TARGET_DIR:-target}/debug"
 work=$(mktemp -d)
 trap 'kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 
@@ -21,20 +24,30 @@ field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.ar
 master=$(field follower)   # a non-leading master: the 307 to the leader is followed by hand
 agent=$(field agent)
 
+failed=0
+# mm EXPECTED-EXIT-CODE ARGS...: run one command against the simulator and show its output.
 mm() {
+    local want=$1 code
+    shift
     echo
     echo "\$ mesos-maint $*"
     set +e
     "$bin/mesos-maint" --master "$master" --agent "$agent" --state-dir "$work/state" "$@"
-    echo "(exit $?)"
+    code=$?
     set -e
+    echo "(exit $code)"
+    if [ "$code" != "$want" ]; then
+        echo "try-it: expected exit $want from 'mesos-maint $*', got $code" >&2
+        failed=1
+    fi
 }
 
 echo "simulated cluster: master (follower) $master, agent $agent"
-mm status
-mm check
-mm drain --dry-run --no-stop --max-grace-period 10m
-mm drain --no-stop --reason "try-it"
-mm check --json
-mm reactivate --no-start
-mm status
+mm 0 status
+mm 1 check                     # tasks are running: not safe
+mm 0 drain --dry-run --no-stop --max-grace-period 10m
+mm 0 drain --no-stop --reason "try-it"
+mm 0 check --json              # drained and empty: safe
+mm 0 reactivate --no-start
+mm 0 status
+exit "$failed"

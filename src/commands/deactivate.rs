@@ -1,7 +1,7 @@
 //! `deactivate`: DEACTIVATE_AGENT only; running tasks keep running (idempotent on the master).
 
 use crate::cli::OutputFormat;
-use crate::commands::Ctx;
+use crate::context::Ctx;
 use crate::exit::{Exit, Refusal};
 use crate::mesos::{AgentClient, MasterClient};
 
@@ -13,7 +13,11 @@ pub async fn resolve(ctx: &Ctx, agent: &AgentClient) -> anyhow::Result<(String, 
         .agent_id(agent)
         .await
         .map_err(|e| Refusal::Undetermined(e.to_string()))?;
-    Ok((id, ctx.master(agent, super::DRAIN_RETRY_BUDGET).await?))
+    Ok((
+        id,
+        ctx.master(agent, crate::context::DRAIN_RETRY_BUDGET)
+            .await?,
+    ))
 }
 
 pub async fn run(ctx: &Ctx) -> anyhow::Result<Exit> {

@@ -3,57 +3,15 @@
 use serde::Serialize;
 
 use crate::cli::{DrainArgs, OutputFormat};
-use crate::commands::Ctx;
-use crate::drain::hooks::{HookStage, Hooks};
-use crate::drain::plan::{plan, PlanInput};
-use crate::drain::progress::ConsoleObserver;
-use crate::drain::{self, DrainDeps, DrainRequest, Outcome, Policy, Trigger};
+use crate::context::Ctx;
+use crate::drain::hooks::HookStage;
+use crate::drain::plan::{plan, render_text, Blocker, BlockerKind, PlanInput};
+use crate::drain::progress::ConsoleSink;
+use crate::drain::{self, DrainError, DrainRequest, Outcome};
 use crate::exit::{Exit, Refusal};
+use crate::mesos::maintenance::Mode;
+use crate::mesos::AgentLookup;
 use crate::node::MasterObs;
-
-pub fn request_from(ctx: &Ctx, args: &DrainArgs, trigger: Trigger) -> DrainRequest {
-    let s = &ctx.settings;
-    DrainRequest {
-        trigger,
-        policy: Policy {
-            decommission: args.decommission,
-            stop_units: !args.no_stop,
-            stop_docker: s.units.stop_docker,
-            force: args.force,
-        },
-        max_grace_period: args.max_grace_period.or(s.drain.max_grace_period),
-        deadline: if args.no_deadline {
-            None
-        } else {
-            args.deadline.or(s.drain.deadline)
-        },
-        reason: args.reason.clone(),
-    }
-}
-
-pub fn hooks(ctx: &Ctx) -> Hooks {
-    Hooks {
-        dir: ctx.settings.drain.hooks_dir.clone(),
-        timeout: ctx.settings.drain.hook_timeout,
-    }
-}
-
-pub async fn deps(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<DrainDeps> {
-    let systemd = if req.policy.stop_units {
-        Some(ctx.systemd_required().await?)
-    } else {
-        None
-    };
-    Ok(DrainDeps {
-        master_transport: ctx.transport()?,
-        configured_master: ctx.settings.master.clone(),
-        agent: ctx.agent()?,
-        store: ctx.markers(),
-        hooks: hooks(ctx),
-        systemd,
-        units: ctx.settings.units.clone(),
-    })
-}
 
 #[derive(Serialize)]
 struct OutcomeJson<'a> {
@@ -68,13 +26,13 @@ struct OutcomeJson<'a> {
 }
 
 pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
-    let req = request_from(ctx, args, Trigger::Manual);
+    let req = DrainRequest::manual(&ctx.settings, args);
     if args.dry_run {
         return dry_run(ctx, &req).await;
     }
-    let deps = deps(ctx, &req).await?;
-    let mut observer = ConsoleObserver::new(ctx.quiet);
-    let outcome = drain::run(req.clone(), deps, &mut observer).await?;
+    let deps = ctx.drain_deps(&req).await?;
+    let mut sink = ConsoleSink::new(ctx.quiet);
+    let outcome = drain::run(req.clone(), deps, &mut sink).await?;
     print_outcome(ctx, &req, &outcome);
     Ok(Exit::Ok)
 }
@@ -120,28 +78,57 @@ pub fn print_outcome(ctx: &Ctx, req: &DrainRequest, o: &Outcome) {
 
 async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
     let agent = ctx.agent()?;
-    let marker = ctx.markers().load().ok().flatten();
+    let marker = ctx.markers().load_or_warn();
     // The same identity rule as the drain it previews.
     let agent_id = ctx
         .agent_id(&agent)
         .await
         .map_err(|e| Refusal::Undetermined(e.to_string()))?;
-    let master = ctx.master(&agent, super::REPORT_RETRY_BUDGET).await?;
-    let master_obs = match master.agent(&agent_id).await {
-        Ok(l) => MasterObs::from_lookup(&l),
+    let master = ctx
+        .master(&agent, crate::context::REPORT_RETRY_BUDGET)
+        .await?;
+    let lookup = master.agent(&agent_id).await;
+    let master_obs = match &lookup {
+        Ok(l) => MasterObs::from_lookup(l),
         Err(e) => MasterObs::Unreachable(e.to_string()),
     };
-    let local = super::observe::observe_local(&agent).await;
-    let units = if req.policy.stop_units {
-        Some(plan_units(ctx, req).await)
-    } else {
-        None
+    let machine = match &lookup {
+        Ok(AgentLookup::Registered(a)) => super::maintenance::machine_of(a),
+        _ => None,
     };
+    let (local, units, maintenance) = tokio::join!(
+        super::observe::observe_local(&agent),
+        async {
+            if req.policy.stop_units {
+                Some(plan_units(ctx, req).await)
+            } else {
+                None
+            }
+        },
+        async {
+            match master_obs {
+                MasterObs::Unreachable(_) => None,
+                _ => super::maintenance::report(ctx, &master, machine).await,
+            }
+        }
+    );
     let agent_unit_stopped = match &units {
         Some(Ok(u)) => super::observe::unit_stopped(ctx, &u.agent.service).await,
         _ => false,
     };
-    let hooks = hooks(ctx);
+    // The master refuses DRAIN_AGENT for a machine that is part of a maintenance schedule.
+    let refusals = maintenance
+        .filter(|m| !m.windows.is_empty() || m.mode != Mode::Up)
+        .map(|m| {
+            format!(
+                "the machine is in a maintenance schedule (mode {}): the master refuses DRAIN_AGENT; \
+                 use `mesos-maint maintenance` instead, or cancel the window",
+                m.mode
+            )
+        })
+        .into_iter()
+        .collect();
+    let hooks = ctx.drain_hooks();
     let leader = master.leader_text();
     let p = plan(&PlanInput {
         agent_id: &agent_id,
@@ -154,36 +141,32 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         units,
         agent_unit_stopped,
         marker: marker.as_ref(),
+        boot_id: &drain::current_boot_id(),
+        now_unix: drain::marker::unix_now(),
         pre_hooks: hooks.list(HookStage::PreDrain),
         post_hooks: hooks.list(HookStage::PostDrain),
+        lock_holder: drain::lock::holder(ctx.markers().dir()),
+        refusals,
     });
     match ctx.output {
         OutputFormat::Json => ctx.print_json(&p),
-        OutputFormat::Text => {
-            println!("dry run: nothing is sent or stopped");
-            println!("agent {} on {} ({})", p.agent_id, p.master, p.drain_state);
-            for (i, s) in p.steps.iter().enumerate() {
-                if s.starts_with("  ") {
-                    println!("   {s}");
-                } else {
-                    println!("{:>2}. {s}", i + 1);
-                }
-            }
-            for b in &p.blockers {
-                println!("BLOCKER: {b}");
-            }
-        }
+        OutputFormat::Text => print!("{}", render_text(&p)),
     }
-    Ok(if p.blockers.is_empty() {
-        Exit::Ok
-    } else {
-        Exit::Undetermined
+    Ok(match p.stops_at {
+        None => Exit::Ok,
+        Some(kind) => Exit::from(kind),
     })
 }
 
-async fn plan_units(ctx: &Ctx, req: &DrainRequest) -> Result<drain::units::UnitPlan, String> {
+async fn plan_units(ctx: &Ctx, req: &DrainRequest) -> Result<drain::units::UnitPlan, Blocker> {
     let sd = ctx.systemd_if_available().await;
     drain::units::plan(sd.as_ref(), &ctx.settings.units, req.policy.stop_docker)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| {
+            let kind = match e {
+                DrainError::Config(_) => BlockerKind::Config,
+                _ => BlockerKind::Undetermined,
+            };
+            Blocker::new(kind, e.to_string())
+        })
 }

@@ -11,7 +11,7 @@ use crate::report::{MaintenanceReport, WindowReport};
 use serde::Serialize;
 
 use crate::cli::{MaintenanceCommand, OutputFormat, ScheduleArgs};
-use crate::commands::Ctx;
+use crate::context::Ctx;
 use crate::exit::{Exit, Refusal};
 use crate::local_work::{self, Names};
 use crate::mesos::maintenance::{self, InverseOffer, MachineId, Mode, Window};
@@ -26,7 +26,9 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(3600);
 
 pub async fn run(ctx: &Ctx, cmd: &MaintenanceCommand) -> anyhow::Result<Exit> {
     let agent = ctx.agent()?;
-    let master = ctx.master(&agent, super::DRAIN_RETRY_BUDGET).await?;
+    let master = ctx
+        .master(&agent, crate::context::DRAIN_RETRY_BUDGET)
+        .await?;
     let before = recorded(ctx);
     let read_only = matches!(cmd, MaintenanceCommand::Status);
     let me = this_machine(ctx, &agent, &master, !read_only).await?;

@@ -1,7 +1,7 @@
 //! Gathering what `status` and `check` report: the local agent, the master's view of this agent,
 //! the units and this tool's marker, asked concurrently and each failing on its own.
 
-use crate::commands::Ctx;
+use crate::context::Ctx;
 use crate::drain::identity;
 use crate::local_work;
 use crate::mesos::{AgentClient, AgentLookup};
@@ -10,13 +10,7 @@ use crate::report::{AwsReport, Observed, UnitReport};
 
 pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
     let agent = ctx.agent()?;
-    let marker = match ctx.markers().load() {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::warn!("ignoring unreadable marker: {e}");
-            None
-        }
-    };
+    let marker = ctx.markers().load_or_warn();
     let (info, local) = tokio::join!(agent.get_agent(), observe_local(&agent));
     let (agent_id, hostname) = match &info {
         Ok(i) => (i.id.clone(), Some(i.hostname.clone())),
@@ -26,7 +20,9 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
             None,
         ),
     };
-    let master_client = ctx.master(&agent, super::REPORT_RETRY_BUDGET).await?;
+    let master_client = ctx
+        .master(&agent, crate::context::REPORT_RETRY_BUDGET)
+        .await?;
     let (master, machine) = match &agent_id {
         Some(id) => match master_client.agent(id).await {
             Ok(lookup) => (
@@ -120,7 +116,7 @@ async fn observe_aws(ctx: &Ctx) -> Option<(AwsReport, Option<String>)> {
 
 /// The logind locks the daemon holds (`who` = mesos-maint); empty when logind is not reachable.
 async fn observe_inhibitors() -> Vec<String> {
-    let listed = tokio::time::timeout(super::SYSTEMD_CONNECT_TIMEOUT, async {
+    let listed = tokio::time::timeout(crate::context::SYSTEMD_CONNECT_TIMEOUT, async {
         crate::systemd::Logind::connect()
             .await?
             .list_inhibitors()
@@ -130,7 +126,7 @@ async fn observe_inhibitors() -> Vec<String> {
     match listed {
         Ok(Ok(list)) => list
             .into_iter()
-            .filter(|i| i.who == crate::daemon::run::WHO)
+            .filter(|i| i.who == crate::systemd::login::WHO)
             .map(|i| format!("{} {} (pid {})", i.mode, i.what, i.pid))
             .collect(),
         Ok(Err(e)) => {

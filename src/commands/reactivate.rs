@@ -1,43 +1,12 @@
 //! `reactivate`: start the units if stopped (docker first, then the agent socket and service),
 //! wait until the agent is registered, REACTIVATE_AGENT, clear the marker.
 
-use std::time::Duration;
-
 use crate::cli::{OutputFormat, ReactivateArgs};
-use crate::commands::{deactivate::resolve, Ctx};
+use crate::commands::deactivate::resolve;
+use crate::context::Ctx;
 use crate::exit::{Exit, Refusal};
-use crate::mesos::{AgentClient, AgentLookup, MasterClient, MesosError};
+use crate::reactivation::{reactivate_agent, wait_for_agent_id, wait_registered, Reactivated};
 use crate::systemd::Systemd;
-use crate::wait::{self, Look};
-
-/// How long a started agent may take to recover and re-register before we give up.
-pub const REGISTER_TIMEOUT: Duration = Duration::from_secs(300);
-const REGISTER_POLL_MIN: Duration = Duration::from_millis(250);
-const REGISTER_POLL_MAX: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reactivated {
-    Done,
-    /// 400 "Agent is not deactivated": nothing to do.
-    AlreadyActive,
-    /// 409 on an agent that is not currently registered: the master saved it anyway.
-    SavedWhileUnregistered,
-}
-
-/// REACTIVATE_AGENT with the master's quirks turned into outcomes (API reference 6.4).
-pub async fn reactivate_agent(master: &MasterClient, id: &str) -> anyhow::Result<Reactivated> {
-    match master.reactivate_agent(id).await {
-        Ok(()) => Ok(Reactivated::Done),
-        Err(e) if e.is_not_deactivated() => Ok(Reactivated::AlreadyActive),
-        Err(e) if e.is_still_draining() => Err(Refusal::Undetermined(format!(
-            "the master refused REACTIVATE_AGENT: agent {id} is still DRAINING (wait for DRAINED, \
-             or let `mesos-maint drain` finish)"
-        ))
-        .into()),
-        Err(e) if e.is_saved_while_unregistered() => Ok(Reactivated::SavedWhileUnregistered),
-        Err(e) => Err(e.into()),
-    }
-}
 
 pub async fn run(ctx: &Ctx, args: &ReactivateArgs) -> anyhow::Result<Exit> {
     let agent = ctx.agent()?;
@@ -52,7 +21,11 @@ pub async fn run(ctx: &Ctx, args: &ReactivateArgs) -> anyhow::Result<Exit> {
     } else {
         // The agent just started: its id is known once it answers with one.
         let id = wait_for_agent_id(&agent).await?;
-        (id, ctx.master(&agent, super::DRAIN_RETRY_BUDGET).await?)
+        (
+            id,
+            ctx.master(&agent, crate::context::DRAIN_RETRY_BUDGET)
+                .await?,
+        )
     };
     if !started.is_empty() {
         wait_registered(&master, &id).await?;
@@ -109,7 +82,7 @@ pub async fn start_units(ctx: &Ctx, sd: &Systemd) -> anyhow::Result<Vec<String>>
     })?;
     // Docker comes back when our drain stopped it; without a marker (units stopped by hand),
     // everything stopped is started.
-    let marker = ctx.markers().load().ok().flatten();
+    let marker = ctx.markers().load_or_warn();
     let docker_ours = match &marker {
         Some(m) => m.did(&crate::drain::units::stop_action(&units.docker)),
         None => units.stop_docker,
@@ -126,56 +99,9 @@ pub async fn start_units(ctx: &Ctx, sd: &Systemd) -> anyhow::Result<Vec<String>>
         if !st.is_loaded() || st.is_active() {
             continue;
         }
-        tracing::info!("starting {name}");
+        tracing::info!(target: crate::logging::PROGRESS, "starting {name}");
         sd.start_unit(&name, units.job_timeout).await?;
         started.push(name);
     }
     Ok(started)
-}
-
-const REGISTER_WAIT: wait::Backoff = wait::Backoff {
-    first: REGISTER_POLL_MIN,
-    max: REGISTER_POLL_MAX,
-    timeout: REGISTER_TIMEOUT,
-};
-
-async fn wait_for_agent_id(agent: &AgentClient) -> anyhow::Result<String> {
-    wait::until(REGISTER_WAIT, || async {
-        match agent.get_agent().await {
-            Ok(info) => match info.id {
-                Some(id) => Look::Ready(id),
-                None => Look::NotYet("the agent has no id yet".into()),
-            },
-            Err(e) => Look::NotYet(format!("the agent is not answering yet: {e}")),
-        }
-    })
-    .await
-    .map_err(|e| match e {
-        Ok(last) => Refusal::Undetermined(format!(
-            "the local agent did not come up with an id within {} ({last})",
-            humantime::format_duration(REGISTER_TIMEOUT)
-        ))
-        .into(),
-        Err(e) => e,
-    })
-}
-
-async fn wait_registered(master: &MasterClient, id: &str) -> anyhow::Result<()> {
-    wait::until(REGISTER_WAIT, || async {
-        match master.agent(id).await {
-            Ok(AgentLookup::Registered(_)) => Look::Ready(()),
-            Ok(_) => Look::NotYet(format!("agent {id} not registered with the master yet")),
-            Err(e @ MesosError::AuthRefused { .. }) => Look::Fail(e.into()),
-            Err(e) => Look::NotYet(format!("cannot ask the master yet: {e}")),
-        }
-    })
-    .await
-    .map_err(|e| match e {
-        Ok(last) => Refusal::Undetermined(format!(
-            "agent {id} did not re-register with the master within {} ({last})",
-            humantime::format_duration(REGISTER_TIMEOUT)
-        ))
-        .into(),
-        Err(e) => e,
-    })
 }

@@ -2,10 +2,10 @@
 //! sees this tool's marker after the boot and reactivates the agent.
 
 use crate::cli::DrainArgs;
-use crate::commands::drain::{deps, print_outcome, request_from};
-use crate::commands::Ctx;
-use crate::drain::progress::ConsoleObserver;
-use crate::drain::{self, Trigger};
+use crate::commands::drain::print_outcome;
+use crate::context::Ctx;
+use crate::drain::progress::ConsoleSink;
+use crate::drain::{self, DrainRequest};
 use crate::exit::{Exit, Refusal};
 use crate::systemd::Logind;
 
@@ -32,10 +32,10 @@ pub async fn run(ctx: &Ctx, args: &DrainArgs) -> anyhow::Result<Exit> {
             "logind cannot be reached, so the machine could not be rebooted; nothing was drained: {e}"
         ))
     })?;
-    let req = request_from(ctx, args, Trigger::Reboot);
-    let deps = deps(ctx, &req).await?;
-    let mut observer = ConsoleObserver::new(ctx.quiet);
-    let outcome = drain::run(req.clone(), deps, &mut observer).await?;
+    let req = DrainRequest::reboot(&ctx.settings, args);
+    let deps = ctx.drain_deps(&req).await?;
+    let mut sink = ConsoleSink::new(ctx.quiet);
+    let outcome = drain::run(req.clone(), deps, &mut sink).await?;
     print_outcome(ctx, &req, &outcome);
     tracing::info!("rebooting through logind");
     logind.reboot(false).await.map_err(|e| {

@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cli::OutputFormat;
-use crate::commands::Ctx;
 use crate::config::{sources::DEFAULT_DIRS, ConfigError, Loader, Overrides};
+use crate::context::Ctx;
 use crate::drain::hooks::{HookStage, Hooks};
 use crate::exit::Exit;
 use crate::mesos::{leader, AgentLookup, MasterClient};
@@ -236,6 +236,7 @@ fn binary_check() -> Check {
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)] // the only unsafe in src/: glibc names its version through FFI alone
 fn glibc_version() -> Option<String> {
     // SAFETY: gnu_get_libc_version returns a pointer to a static NUL-terminated string.
     let v = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };
@@ -608,7 +609,7 @@ async fn api_checks(ctx: &Ctx) -> Vec<Check> {
     };
     let (url, source) = leader::resolve_master(ctx.settings.master.as_ref(), &agent).await;
     // A leaderless master must not hold an image build for the drain's full minute.
-    let transport = match ctx.transport_with_retry(super::REPORT_RETRY_BUDGET) {
+    let transport = match ctx.transport_with_retry(crate::context::REPORT_RETRY_BUDGET) {
         Ok(t) => t,
         Err(e) => {
             out.push(Check::fail("master-api", Cause::Config, format!("{e:#}")));

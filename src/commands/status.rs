@@ -1,7 +1,8 @@
 //! `status` (one report) and `check` (the same report plus "safe to reboot?").
 
 use crate::cli::OutputFormat;
-use crate::commands::{observe::observe, Ctx};
+use crate::commands::observe::observe;
+use crate::context::Ctx;
 use crate::exit::Exit;
 use crate::node::{evaluate, LocalObs, MasterObs, Verdict};
 use crate::report::Report;

@@ -109,6 +109,27 @@ pub struct AwsSettings {
     pub spot: bool,
 }
 
+impl AwsSettings {
+    /// Where the cloud clients find this instance's lifecycle action.
+    pub fn target(&self) -> crate::cloud::aws::AwsTarget {
+        crate::cloud::aws::AwsTarget {
+            imds_endpoint: self.imds_endpoint.clone(),
+            autoscaling_endpoint: self.autoscaling_endpoint.clone(),
+            auto_scaling_group: self.auto_scaling_group.clone(),
+            lifecycle_hook: self.lifecycle_hook.clone(),
+        }
+    }
+
+    /// What the lifecycle watch needs from the settings.
+    pub fn watch_config(&self) -> crate::cloud::aws::lifecycle::WatchConfig {
+        crate::cloud::aws::lifecycle::WatchConfig {
+            heartbeat_interval: self.heartbeat_interval,
+            stuck_after: self.stuck_after,
+            on_stuck: self.on_stuck,
+        }
+    }
+}
+
 impl Default for AwsSettings {
     fn default() -> Self {
         AwsSettings {

@@ -285,3 +285,14 @@ fn aws_unknown_key_warns() {
     let (_, w) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
     assert!(w.iter().any(|m| m.contains("aws.lifecycle_hooks")), "{w:?}");
 }
+
+#[test]
+fn watch_config_from_settings_defaults() {
+    let c = AwsSettings::default().watch_config();
+    assert_eq!(c.heartbeat_interval, Duration::from_secs(60));
+    assert_eq!(c.stuck_after, Duration::from_secs(600));
+    assert_eq!(
+        c.on_stuck,
+        crate::cloud::aws::LifecycleActionResult::Continue
+    );
+}

@@ -9,12 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloud::aws::lifecycle::{
-    Decision, DrainEnd, LifecycleWatch, Progress, SpotWatch, WatchConfig,
-};
+use crate::cloud::aws::lifecycle::{Decision, DrainEnd, LifecycleWatch, Progress, SpotWatch};
 use crate::cloud::aws::{AwsClients, LifecycleActionResult, TargetLifecycleState};
-use crate::commands::Ctx;
-use crate::drain::{current_boot_id, DrainRequest, Marker, Policy, Stage, Trigger};
+use crate::context::Ctx;
+use crate::drain::{current_boot_id, DrainRequest, Marker, Trigger};
 
 pub const LIFECYCLE_FILE: &str = "lifecycle.json";
 /// The longest wait before a metadata service that does not answer is asked again.
@@ -36,20 +34,21 @@ pub fn connect_backoff(poll_interval: Duration, failures: u32) -> Duration {
 /// What has been sent for this instance's lifecycle action, kept beside the drain marker so that
 /// a restarted daemon never completes twice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct LifecycleRecord {
-    instance_id: String,
+pub struct LifecycleRecord {
+    pub instance_id: String,
     /// `CONTINUE` or `ABANDON` once CompleteLifecycleAction succeeded.
-    completed: Option<String>,
+    pub completed: Option<String>,
     /// A spot drain was started for this instance.
     #[serde(default)]
-    spot_acted: bool,
+    pub spot_acted: bool,
 }
 
 fn record_path(state_dir: &Path) -> PathBuf {
     state_dir.join(LIFECYCLE_FILE)
 }
 
-fn load_record(state_dir: &Path, instance_id: &str) -> Option<LifecycleRecord> {
+/// The record of this instance; a missing, unreadable or other instance's record is none.
+pub fn load_record(state_dir: &Path, instance_id: &str) -> Option<LifecycleRecord> {
     crate::state_file::read_json::<LifecycleRecord>(&record_path(state_dir))
         .ok()
         .flatten()
@@ -118,7 +117,7 @@ impl CloudWatcher {
         if self.next_connect.is_some_and(|t| Instant::now() < t) {
             return false;
         }
-        match AwsClients::connect(&ctx.settings.aws).await {
+        match AwsClients::connect(&ctx.settings.aws.target()).await {
             Ok(c) => {
                 tracing::info!(
                     instance = %c.target.instance_id,
@@ -187,20 +186,12 @@ impl CloudWatcher {
                         save_record(&ctx.settings.state_dir, r);
                     }
                     return Some(CloudDrain {
-                        request: DrainRequest {
-                            trigger: Trigger::Spot,
-                            policy: Policy {
-                                decommission: true,
-                                stop_units: true,
-                                stop_docker: ctx.settings.units.stop_docker,
-                                // The instance is gone in two minutes either way: at the deadline
-                                // the agent is told to unregister and kill its tasks.
-                                force: true,
-                            },
-                            max_grace_period: Some(plan.grace_cap),
-                            deadline: Some(plan.drain_deadline),
-                            reason: Some(format!("spot interruption: {notice}")),
-                        },
+                        request: DrainRequest::spot(
+                            &ctx.settings,
+                            plan.grace_cap,
+                            plan.drain_deadline,
+                            &notice.to_string(),
+                        ),
                         label: "spot",
                     });
                 }
@@ -218,7 +209,7 @@ impl CloudWatcher {
                     .as_ref()
                     .and_then(|r| r.completed.as_deref())
                     .and_then(LifecycleActionResult::parse);
-                let cfg = WatchConfig::from(aws);
+                let cfg = aws.watch_config();
                 let mut watch = LifecycleWatch::resumed(cfg, Instant::now(), completed);
                 if let Some(result) = completed {
                     tracing::info!(
@@ -244,18 +235,7 @@ impl CloudWatcher {
                     "the Auto Scaling group is terminating this instance: decommission drain"
                 );
                 Some(CloudDrain {
-                    request: DrainRequest {
-                        trigger: Trigger::Autoscaling,
-                        policy: Policy {
-                            decommission: true,
-                            stop_units: true,
-                            stop_docker: ctx.settings.units.stop_docker,
-                            force: false,
-                        },
-                        max_grace_period: ctx.settings.drain.max_grace_period,
-                        deadline: ctx.settings.drain.deadline,
-                        reason: Some("Auto Scaling scale-in".into()),
-                    },
+                    request: DrainRequest::scale_in(&ctx.settings),
                     label: "scale-in",
                 })
             }
@@ -380,8 +360,8 @@ fn unfinished_drain(ctx: &Ctx, trigger: Trigger) -> Option<Marker> {
         .load()
         .ok()
         .flatten()
-        .filter(|m| m.trigger == trigger && !m.stage.is_terminal())
-        .filter(|m| m.boot_id == current_boot_id())
+        .filter(|m| m.trigger == trigger && m.unfinished())
+        .filter(|m| m.is_this_boot(&current_boot_id()))
 }
 
 /// The agent id of a decommission drain that finished in this boot, unless the local agent now
@@ -392,8 +372,8 @@ async fn finished_decommission(ctx: &Ctx) -> Option<String> {
         .load()
         .ok()
         .flatten()
-        .filter(|m| m.stage == Stage::Done && m.policy.decommission)
-        .filter(|m| m.boot_id == current_boot_id())?;
+        .filter(|m| m.decommission_done())
+        .filter(|m| m.is_this_boot(&current_boot_id()))?;
     let current = match ctx.agent() {
         Ok(agent) => agent.get_agent().await.ok().and_then(|info| info.id),
         Err(_) => None,

@@ -12,32 +12,47 @@
 //! ```
 //!
 //! [`Metrics`] is shared (`Arc`) between the daemon's tasks, which update it, and [`serve`],
-//! which renders it on each scrape. The HTTP side is deliberately small: one request per
-//! connection, at most [`MAX_REQUEST_BYTES`] of request read, [`MAX_CONNECTIONS`] at once,
+//! which renders it on each scrape. The metric types and the text encoding are
+//! `prometheus-client`'s (its Prometheus text format 0.0.4 encoder, the format and names this
+//! endpoint always had); the HTTP side is hyper's HTTP/1 server, kept small: one request per
+//! connection, at most [`MAX_REQUEST_BYTES`] of request head, [`MAX_CONNECTIONS`] at once,
 //! [`CONNECTION_TIMEOUT`] per connection, and the connection is closed after the answer.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::collections::BTreeSet;
+use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{
+    HeaderValue, ALLOW, CACHE_CONTROL, CONNECTION, CONTENT_TYPE as CONTENT_TYPE_HEADER,
+};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::drain::machine::Stage;
+use crate::systemd::InhibitMode;
 
-/// The request head read at most; a longer one is answered 431 and closed.
+/// The request head read at most (hyper's smallest buffer limit); a longer one is answered 431.
 pub const MAX_REQUEST_BYTES: usize = 8 * 1024;
 /// Connections served at once; more are closed without an answer until one finishes.
 pub const MAX_CONNECTIONS: usize = 16;
 /// Time for one connection (reading the request and writing the answer).
 pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
 /// The `Content-Type` of the text exposition format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 /// Distinct `kind` labels of `mesos_maint_errors_total`; further kinds count as `other`.
 pub const MAX_ERROR_KINDS: usize = 32;
 /// Error kinds exported from the start (at 0), so that `rate()` sees their first increment.
@@ -45,47 +60,6 @@ pub const ERROR_KINDS: &[&str] = &[
     "master", "agent", "systemd", "logind", "drain", "hook", "marker", "config", "cloud",
     "internal",
 ];
-
-/// Every drain stage, in order (for the one-series-per-stage gauge).
-const STAGES: [Stage; 11] = [
-    Stage::Resolve,
-    Stage::PreHooks,
-    Stage::RequestDrain,
-    Stage::AwaitDrained,
-    Stage::VerifyLocal,
-    Stage::StopAgent,
-    Stage::StopDocker,
-    Stage::PostHooks,
-    Stage::Done,
-    Stage::DeadlineExceeded,
-    Stage::Failed,
-];
-
-/// Keeps [`STAGES`] complete: a new stage fails to compile here until it is listed.
-const fn stage_index(stage: Stage) -> usize {
-    match stage {
-        Stage::Resolve => 0,
-        Stage::PreHooks => 1,
-        Stage::RequestDrain => 2,
-        Stage::AwaitDrained => 3,
-        Stage::VerifyLocal => 4,
-        Stage::StopAgent => 5,
-        Stage::StopDocker => 6,
-        Stage::PostHooks => 7,
-        Stage::Done => 8,
-        Stage::DeadlineExceeded => 9,
-        Stage::Failed => 10,
-    }
-}
-
-// Every stage sits at its own index: with the exhaustive match above, STAGES lists each once.
-const _: () = {
-    let mut i = 0;
-    while i < STAGES.len() {
-        assert!(stage_index(STAGES[i]) == i);
-        i += 1;
-    }
-};
 
 /// The `stage` label when no drain is running.
 pub const IDLE: &str = "Idle";
@@ -122,20 +96,51 @@ impl Outcome {
     }
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabel {
+    stage: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModeLabel {
+    mode: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabel {
+    version: &'static str,
+}
+
+/// No labels: a family of these has one series or (before it is first set) none.
+type NoLabels = Vec<(String, String)>;
+
 /// The daemon's metrics. All setters take `&self`; share it as `Arc<Metrics>`.
 #[derive(Debug)]
 pub struct Metrics {
+    registry: Registry,
+    /// The current stage (`None`: idle); its lock also orders the gauge updates.
     stage: Mutex<Option<Stage>>,
-    tasks_left: AtomicU64,
-    /// f64 bits of the last drain's duration in seconds; `u64::MAX` while there was none.
-    last_drain_secs: AtomicU64,
-    delay_held: AtomicBool,
-    block_held: AtomicBool,
+    drain_state: Family<StageLabel, Gauge>,
+    tasks_left: Gauge,
+    /// Empty until the first drain finishes.
+    drain_duration: Family<NoLabels, Gauge<f64, AtomicU64>>,
+    inhibitor_held: Family<ModeLabel, Gauge>,
     last_outcome: Mutex<Option<Outcome>>,
-    errors: Mutex<BTreeMap<String, u64>>,
+    outcome: Family<OutcomeLabel, Gauge>,
+    /// The error kinds with a series (bounded by [`MAX_ERROR_KINDS`]).
+    error_kinds: Mutex<BTreeSet<String>>,
+    errors: Family<KindLabel, Counter>,
 }
-
-const NO_DRAIN_YET: u64 = u64::MAX;
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -149,44 +154,147 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+fn mode_name(mode: InhibitMode) -> &'static str {
+    match mode {
+        InhibitMode::Delay => "delay",
+        InhibitMode::Block => "block",
+    }
+}
+
 impl Metrics {
     pub fn new() -> Metrics {
-        Metrics {
+        // prometheus-client ends every HELP with a period: the texts here leave theirs out.
+        let mut registry = Registry::default();
+        let up = Gauge::<i64>::default();
+        up.set(1);
+        registry.register("mesos_maint_up", "1 while the daemon runs", up);
+        let drain_state = Family::<StageLabel, Gauge>::default();
+        registry.register(
+            "mesos_maint_drain_state",
+            "1 for the current drain stage (Idle when no drain runs), 0 for the others",
+            drain_state.clone(),
+        );
+        let tasks_left = Gauge::default();
+        registry.register(
+            "mesos_maint_tasks_left",
+            "Tasks still on the agent, as last observed",
+            tasks_left.clone(),
+        );
+        let drain_duration = Family::<NoLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "mesos_maint_drain_duration_seconds",
+            "Duration of the last finished drain (absent before the first one)",
+            drain_duration.clone(),
+        );
+        let inhibitor_held = Family::<ModeLabel, Gauge>::default();
+        registry.register(
+            "mesos_maint_inhibitor_held",
+            "1 while the daemon holds its logind inhibitor lock of this mode",
+            inhibitor_held.clone(),
+        );
+        let outcome = Family::<OutcomeLabel, Gauge>::default();
+        registry.register(
+            "mesos_maint_last_outcome",
+            "1 for how the last drain ended, 0 for the other outcomes (all 0 before the first)",
+            outcome.clone(),
+        );
+        // A counter is registered without its `_total`, which the encoder adds.
+        let errors = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "mesos_maint_errors",
+            "Errors seen by the daemon, by kind",
+            errors.clone(),
+        );
+        let build_info = Family::<VersionLabel, Gauge>::default();
+        build_info
+            .get_or_create(&VersionLabel {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register(
+            "mesos_maint_build_info",
+            "Always 1; the version of mesos-maint in a label",
+            build_info,
+        );
+        let m = Metrics {
+            registry,
             stage: Mutex::new(None),
-            tasks_left: AtomicU64::new(0),
-            last_drain_secs: AtomicU64::new(NO_DRAIN_YET),
-            delay_held: AtomicBool::new(false),
-            block_held: AtomicBool::new(false),
+            drain_state,
+            tasks_left,
+            drain_duration,
+            inhibitor_held,
             last_outcome: Mutex::new(None),
-            errors: Mutex::new(ERROR_KINDS.iter().map(|k| (k.to_string(), 0)).collect()),
+            outcome,
+            error_kinds: Mutex::new(ERROR_KINDS.iter().map(|k| k.to_string()).collect()),
+            errors,
+        };
+        // Every series that exists from the start, at its initial value.
+        m.set_drain_stage(None);
+        for mode in [InhibitMode::Delay, InhibitMode::Block] {
+            m.set_inhibitor_held(mode, false);
         }
+        for o in Outcome::ALL {
+            m.outcome
+                .get_or_create(&OutcomeLabel {
+                    outcome: o.as_str(),
+                })
+                .set(0);
+        }
+        for kind in ERROR_KINDS {
+            let _series = m.errors.get_or_create(&KindLabel {
+                kind: kind.to_string(),
+            });
+        }
+        m
     }
 
     /// The current drain stage; `None` when no drain runs.
     pub fn set_drain_stage(&self, stage: Option<Stage>) {
-        *lock(&self.stage) = stage;
+        let mut current = lock(&self.stage);
+        *current = stage;
+        let on = |s: Option<Stage>| i64::from(s == stage);
+        self.drain_state
+            .get_or_create(&StageLabel { stage: IDLE })
+            .set(on(None));
+        for s in Stage::all() {
+            self.drain_state
+                .get_or_create(&StageLabel { stage: s.name() })
+                .set(on(Some(s)));
+        }
     }
 
     /// Tasks still on the agent (as last observed).
     pub fn set_tasks_left(&self, tasks: u64) {
-        self.tasks_left.store(tasks, Ordering::Relaxed);
+        self.tasks_left
+            .set(i64::try_from(tasks).unwrap_or(i64::MAX));
     }
 
     /// Whether the daemon holds its delay or block inhibitor lock.
-    pub fn set_inhibitor_held(&self, mode: crate::systemd::InhibitMode, held: bool) {
-        let flag = match mode {
-            crate::systemd::InhibitMode::Delay => &self.delay_held,
-            crate::systemd::InhibitMode::Block => &self.block_held,
-        };
-        flag.store(held, Ordering::Relaxed);
+    pub fn set_inhibitor_held(&self, mode: InhibitMode, held: bool) {
+        self.inhibitor_held
+            .get_or_create(&ModeLabel {
+                mode: mode_name(mode),
+            })
+            .set(i64::from(held));
     }
 
     /// A drain ended: its outcome and how long it took. Also clears the current stage.
     pub fn finish_drain(&self, outcome: Outcome, took: Duration) {
-        self.last_drain_secs
-            .store(took.as_secs_f64().to_bits(), Ordering::Relaxed);
-        *lock(&self.last_outcome) = Some(outcome);
-        *lock(&self.stage) = None;
+        self.drain_duration
+            .get_or_create(&NoLabels::new())
+            .set(took.as_secs_f64());
+        {
+            let mut last = lock(&self.last_outcome);
+            *last = Some(outcome);
+            for o in Outcome::ALL {
+                self.outcome
+                    .get_or_create(&OutcomeLabel {
+                        outcome: o.as_str(),
+                    })
+                    .set(i64::from(o == outcome));
+            }
+        }
+        self.set_drain_stage(None);
     }
 
     /// Count one error of `kind` (e.g. `master`, `systemd`; see [`ERROR_KINDS`]). The kind is
@@ -203,11 +311,14 @@ impl Metrics {
         if kind.is_empty() {
             kind = "other".into();
         }
-        let mut errors = lock(&self.errors);
-        if !errors.contains_key(&kind) && errors.len() >= MAX_ERROR_KINDS {
-            kind = "other".into();
+        {
+            let mut kinds = lock(&self.error_kinds);
+            if !kinds.contains(&kind) && kinds.len() >= MAX_ERROR_KINDS {
+                kind = "other".into();
+            }
+            kinds.insert(kind.clone());
         }
-        *errors.entry(kind).or_insert(0) += 1;
+        self.errors.get_or_create(&KindLabel { kind }).inc();
     }
 
     /// The current drain stage.
@@ -217,149 +328,19 @@ impl Metrics {
 
     /// How many errors of `kind` were counted.
     pub fn errors(&self, kind: &str) -> u64 {
-        lock(&self.errors).get(kind).copied().unwrap_or(0)
+        self.errors
+            .get(&KindLabel {
+                kind: kind.to_string(),
+            })
+            .map_or(0, |c| c.get())
     }
 
-    /// The exposition text.
+    /// The exposition text (Prometheus text format 0.0.4).
     pub fn render(&self) -> String {
-        let mut out = String::with_capacity(2048);
-        emit(
-            &mut out,
-            "mesos_maint_up",
-            "gauge",
-            "1 while the daemon runs.",
-            [(vec![], "1".to_owned())],
-        );
-        let stage = self.drain_stage();
-        emit(
-            &mut out,
-            "mesos_maint_drain_state",
-            "gauge",
-            "1 for the current drain stage (Idle when no drain runs), 0 for the others.",
-            std::iter::once((IDLE, stage.is_none()))
-                .chain(STAGES.iter().map(|s| (s.name(), stage == Some(*s))))
-                .map(|(name, on)| (vec![("stage", name.to_owned())], gauge_bool(on))),
-        );
-        emit(
-            &mut out,
-            "mesos_maint_tasks_left",
-            "gauge",
-            "Tasks still on the agent, as last observed.",
-            [(vec![], self.tasks_left.load(Ordering::Relaxed).to_string())],
-        );
-        let secs = self.last_drain_secs.load(Ordering::Relaxed);
-        emit(
-            &mut out,
-            "mesos_maint_drain_duration_seconds",
-            "gauge",
-            "Duration of the last finished drain (absent before the first one).",
-            (secs != NO_DRAIN_YET).then(|| (vec![], float(f64::from_bits(secs)))),
-        );
-        emit(
-            &mut out,
-            "mesos_maint_inhibitor_held",
-            "gauge",
-            "1 while the daemon holds its logind inhibitor lock of this mode.",
-            [
-                ("delay", self.delay_held.load(Ordering::Relaxed)),
-                ("block", self.block_held.load(Ordering::Relaxed)),
-            ]
-            .map(|(mode, held)| (vec![("mode", mode.to_owned())], gauge_bool(held))),
-        );
-        let last = *lock(&self.last_outcome);
-        emit(
-            &mut out,
-            "mesos_maint_last_outcome",
-            "gauge",
-            "1 for how the last drain ended, 0 for the other outcomes (all 0 before the first).",
-            Outcome::ALL.map(|o| {
-                (
-                    vec![("outcome", o.as_str().to_owned())],
-                    gauge_bool(last == Some(o)),
-                )
-            }),
-        );
-        let errors: Vec<_> = lock(&self.errors)
-            .iter()
-            .map(|(k, v)| (vec![("kind", k.clone())], v.to_string()))
-            .collect();
-        emit(
-            &mut out,
-            "mesos_maint_errors_total",
-            "counter",
-            "Errors seen by the daemon, by kind.",
-            errors,
-        );
-        emit(
-            &mut out,
-            "mesos_maint_build_info",
-            "gauge",
-            "Always 1; the version of mesos-maint in a label.",
-            [(
-                vec![("version", env!("CARGO_PKG_VERSION").to_owned())],
-                "1".to_owned(),
-            )],
-        );
+        let mut out = String::with_capacity(4096);
+        prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
         out
-    }
-}
-
-type Labels = Vec<(&'static str, String)>;
-
-/// One metric family: HELP, TYPE, then its samples.
-fn emit(
-    out: &mut String,
-    name: &str,
-    kind: &str,
-    help: &str,
-    samples: impl IntoIterator<Item = (Labels, String)>,
-) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    for (labels, value) in samples {
-        out.push_str(name);
-        if !labels.is_empty() {
-            out.push('{');
-            for (i, (key, value)) in labels.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                let _ = write!(out, "{key}=\"{}\"", escape_label(value));
-            }
-            out.push('}');
-        }
-        let _ = writeln!(out, " {value}");
-    }
-}
-
-/// A label value with `\`, `"` and newlines escaped, as the text format requires.
-fn escape_label(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn gauge_bool(on: bool) -> String {
-    if on { "1" } else { "0" }.to_owned()
-}
-
-/// A float in the text format's spelling (`+Inf`, `-Inf`, `NaN`).
-fn float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
     }
 }
 
@@ -417,7 +398,20 @@ async fn serve_with(
         let metrics = metrics.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            match tokio::time::timeout(timeout, answer(stream, &metrics)).await {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let response = answer(&req, &metrics);
+                async move { Ok::<_, Infallible>(response) }
+            });
+            // One request per connection: a scrape every few seconds needs no keep-alive, and
+            // the connection slot is free again as soon as the answer is written.
+            let connection = hyper::server::conn::http1::Builder::new()
+                .keep_alive(false)
+                .title_case_headers(true)
+                .max_buf_size(MAX_REQUEST_BYTES)
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeout)
+                .serve_connection(TokioIo::new(stream), service);
+            match tokio::time::timeout(timeout, connection).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::debug!("metrics: connection from {peer}: {e}"),
                 Err(_) => tracing::debug!("metrics: connection from {peer} timed out"),
@@ -426,125 +420,41 @@ async fn serve_with(
     }
 }
 
-/// Read one request head (bounded), write one answer, close.
-async fn answer(mut stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    let head_complete = loop {
-        if let Some(end) = head_end(&buf) {
-            buf.truncate(end);
-            break true;
-        }
-        if buf.len() >= MAX_REQUEST_BYTES {
-            break false;
-        }
-        let want = chunk.len().min(MAX_REQUEST_BYTES - buf.len());
-        let n = stream.read(&mut chunk[..want]).await?;
-        if n == 0 {
-            if buf.is_empty() {
-                return Ok(()); // connected and closed: nothing to answer
-            }
-            break head_end(&buf).is_some();
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let response = if head_complete {
-        respond(&buf, metrics)
-    } else if buf.len() >= MAX_REQUEST_BYTES {
-        Response::text(
-            431,
-            "Request Header Fields Too Large",
-            "request too large\n",
-        )
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE_HEADER,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// The answer to one request (hyper leaves the body out for HEAD).
+fn answer(req: &Request<Incoming>, metrics: &Metrics) -> Response<Full<Bytes>> {
+    let mut response = if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "use GET\n");
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        r
     } else {
-        Response::text(400, "Bad Request", "incomplete request\n")
-    };
-    stream.write_all(&response.bytes()).await?;
-    stream.shutdown().await
-}
-
-/// Where the request head ends (after the blank line), if it is complete.
-fn head_end(buf: &[u8]) -> Option<usize> {
-    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-        return Some(i + 4);
-    }
-    buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2)
-}
-
-struct Response {
-    status: u16,
-    reason: &'static str,
-    content_type: &'static str,
-    extra: &'static str,
-    body: String,
-    head_only: bool,
-}
-
-impl Response {
-    fn text(status: u16, reason: &'static str, body: &str) -> Response {
-        Response {
-            status,
-            reason,
-            content_type: "text/plain; charset=utf-8",
-            extra: "",
-            body: body.to_owned(),
-            head_only: false,
-        }
-    }
-
-    fn bytes(&self) -> Vec<u8> {
-        let mut out = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-            self.status,
-            self.reason,
-            self.content_type,
-            self.body.len(),
-            self.extra,
-        )
-        .into_bytes();
-        if !self.head_only {
-            out.extend_from_slice(self.body.as_bytes());
-        }
-        out
-    }
-}
-
-/// The answer to a complete request head.
-fn respond(head: &[u8], metrics: &Metrics) -> Response {
-    let text = String::from_utf8_lossy(head);
-    let request_line = text.lines().next().unwrap_or("");
-    let mut parts = request_line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Response::text(400, "Bad Request", "malformed request line\n");
-    };
-    if !version.starts_with("HTTP/1.") {
-        return Response::text(400, "Bad Request", "only HTTP/1.x is spoken here\n");
-    }
-    let head_only = match method {
-        "GET" => false,
-        "HEAD" => true,
-        _ => {
-            let mut r = Response::text(405, "Method Not Allowed", "use GET\n");
-            r.extra = "Allow: GET, HEAD\r\n";
-            return r;
+        match req.uri().path() {
+            "/metrics" => {
+                let mut r = Response::new(Full::new(Bytes::from(metrics.render())));
+                r.headers_mut()
+                    .insert(CONTENT_TYPE_HEADER, HeaderValue::from_static(CONTENT_TYPE));
+                r
+            }
+            "/" => text(StatusCode::OK, "mesos-maint daemon: metrics at /metrics\n"),
+            _ => text(
+                StatusCode::NOT_FOUND,
+                "not found; metrics are at /metrics\n",
+            ),
         }
     };
-    let path = target.split(['?', '#']).next().unwrap_or("");
-    let mut response = match path {
-        "/metrics" => Response {
-            status: 200,
-            reason: "OK",
-            content_type: CONTENT_TYPE,
-            extra: "",
-            body: metrics.render(),
-            head_only: false,
-        },
-        "/" => Response::text(200, "OK", "mesos-maint daemon: metrics at /metrics\n"),
-        _ => Response::text(404, "Not Found", "not found; metrics are at /metrics\n"),
-    };
-    response.head_only = head_only;
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
     response
 }
 

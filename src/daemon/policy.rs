@@ -46,7 +46,7 @@ pub fn after_boot(marker: Option<&Marker>, current_boot_id: &str) -> BootAction 
     let Some(m) = marker else {
         return BootAction::Nothing;
     };
-    if m.boot_id == current_boot_id {
+    if m.is_this_boot(current_boot_id) {
         return BootAction::Nothing;
     }
     if m.policy.decommission {
@@ -89,7 +89,7 @@ pub fn after_boot(marker: Option<&Marker>, current_boot_id: &str) -> BootAction 
 pub fn shutdown_drain_owner(earlier: Option<&Marker>, current_boot_id: &str) -> (Trigger, bool) {
     match earlier {
         Some(m)
-            if m.boot_id == current_boot_id
+            if m.is_this_boot(current_boot_id)
                 && m.stage.drain_requested()
                 && !matches!(m.trigger, Trigger::Shutdown | Trigger::Reboot) =>
         {
@@ -105,7 +105,9 @@ pub fn shutdown_drain_owner(earlier: Option<&Marker>, current_boot_id: &str) -> 
 /// from its last look at the agent. Draining again would only fail to reach the agent.
 pub fn finished_drain_this_boot(marker: Option<&Marker>, current_boot_id: &str) -> Option<Trigger> {
     marker
-        .filter(|m| m.boot_id == current_boot_id && m.stage == Stage::Done && m.policy.stop_units)
+        .filter(|m| {
+            m.is_this_boot(current_boot_id) && m.stage == Stage::Done && m.policy.stop_units
+        })
         .map(|m| m.trigger)
 }
 
@@ -124,13 +126,13 @@ pub fn shutdown_deadline(inhibit_delay_max: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drain::Policy;
+    use crate::drain::DrainOptions;
 
     fn marker(trigger: Trigger, stage: Stage, decommission: bool, boot: &str) -> Marker {
         let mut m = Marker::new(
             "S1",
             trigger,
-            Policy {
+            DrainOptions {
                 decommission,
                 stop_units: true,
                 stop_docker: true,

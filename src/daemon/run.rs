@@ -12,23 +12,25 @@ use futures_util::StreamExt;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_tokio::Signals;
 
-use crate::commands::Ctx;
 use crate::config::{Loader, Overrides};
+use crate::context::Ctx;
 use crate::drain::{current_boot_id, DrainError, Outcome};
 use crate::exit::Exit;
 use crate::local_work;
 use crate::mesos::AgentClient;
 use crate::node::LocalObs;
+use crate::systemd::login::{BLOCK_WHY, DELAY_WHY, WHO};
 use crate::systemd::{InhibitMode, InhibitorLock, Logind, ShutdownSignals, INHIBIT_SHUTDOWN};
 
 use super::boot::{reactivate_after_boot, BootOutcome};
 use super::cloud::CloudWatcher;
 use super::metrics::{self, Metrics};
-use super::notify::{watchdog_ping_interval, watchdog_timeout, Notifier};
-use super::observer::{DaemonObserver, DrainProgress};
 use super::policy::{after_boot, desired_locks, finished_drain_this_boot, BootAction, Locks, Work};
-use super::shutdown::drain_for_shutdown;
+use super::running::RunningDrain;
+use super::shutdown::shutdown_request;
+use super::sink::{DaemonSink, DrainProgress};
 use crate::cloud::aws::lifecycle::DrainEnd;
+use crate::systemd::notify::{watchdog_ping_interval, watchdog_timeout, Notifier};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 /// How often the local agent is asked whether the node has work (never the master: idle is cheap).
@@ -37,12 +39,7 @@ pub const WORK_POLL_INTERVAL: Duration = Duration::from_secs(10);
 pub const LOGIND_RETRY: Duration = Duration::from_secs(30);
 /// How long one attempt to reach logind may take.
 pub const LOGIND_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-pub const WHO: &str = "mesos-maint";
-pub const DELAY_WHY: &str =
-    "Draining the Mesos agent (moving its tasks to other nodes) before shutdown";
-pub const BLOCK_WHY: &str = "The Mesos agent runs tasks; drain it first (mesos-maint drain)";
 
-type DrainFuture = Pin<Box<dyn Future<Output = Result<Outcome, DrainError>>>>;
 type BootFuture = Pin<Box<dyn Future<Output = anyhow::Result<BootOutcome>>>>;
 
 struct State {
@@ -60,9 +57,6 @@ struct State {
     agent: Option<AgentClient>,
     /// Between PrepareForShutdown(true) and (false): locks are not re-taken.
     shutting_down: bool,
-    drain_started: Option<Instant>,
-    /// What the running drain is for ("shutdown", "scale-in", "spot").
-    drain_label: &'static str,
     /// `[aws] enabled`: the cloud termination watcher.
     cloud: Option<CloudWatcher>,
     /// Drain progress for the cloud watcher's heartbeat/stuck decisions.
@@ -106,8 +100,6 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
         work: Work::Unknown,
         agent: None,
         shutting_down: false,
-        drain_started: None,
-        drain_label: "shutdown",
         cloud: cloud_enabled.then(CloudWatcher::new),
         progress_tx,
     };
@@ -115,7 +107,8 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
     cloud_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown_signals = st.connect_logind().await;
     let mut boot = st.boot_task();
-    let mut drain: Option<DrainFuture> = None;
+    // The one running drain, owned here: a shutdown's or a cloud termination's.
+    let mut drain: Option<RunningDrain> = None;
     let mut poll = tokio::time::interval(WORK_POLL_INTERVAL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let watchdog = watchdog_timeout().map(watchdog_ping_interval);
@@ -160,13 +153,13 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
                     st.release_locks();
                 }
             },
-            result = async { drain.as_mut().expect("guarded").await }, if drain.is_some() => {
-                drain = None;
+            result = async { drain.as_mut().expect("guarded").finished().await }, if drain.is_some() => {
+                let ended = drain.take().expect("guarded");
                 let end = match &result {
                     Ok(_) => DrainEnd::Done,
                     Err(e) => DrainEnd::Failed(e.to_string()),
                 };
-                st.drain_finished(result);
+                st.drain_finished(&ended, result);
                 let ctx = st.ctx.clone();
                 if let Some(c) = st.cloud.as_mut() {
                     c.drain_ended(end);
@@ -274,7 +267,7 @@ impl State {
                 Some(Box::pin(async move {
                     let agent = ctx.agent()?;
                     let master = ctx
-                        .master(&agent, crate::commands::DRAIN_RETRY_BUDGET)
+                        .master(&agent, crate::context::DRAIN_RETRY_BUDGET)
                         .await?;
                     reactivate_after_boot(&agent, &master, &ctx.markers(), &agent_id).await
                 }))
@@ -365,15 +358,14 @@ impl State {
         let _ = self.notifier.status(&status);
     }
 
-    async fn on_shutdown(&mut self) -> Option<DrainFuture> {
+    async fn on_shutdown(&mut self) -> Option<RunningDrain> {
         self.shutting_down = true;
-        self.drain_label = "shutdown";
         if self.delay_lock.is_none() {
             tracing::info!("shutdown announced; no delay lock held (no work), nothing to drain");
             self.block_lock = None;
             return None;
         }
-        let marker = self.ctx.markers().load().ok().flatten();
+        let marker = self.ctx.markers().load_or_warn();
         if let Some(trigger) = finished_drain_this_boot(marker.as_ref(), &current_boot_id()) {
             self.observe_work().await;
             if self.work == Work::Unknown {
@@ -395,38 +387,40 @@ impl State {
             }),
             None => Duration::from_secs(5),
         };
-        self.drain_started = Some(Instant::now());
-        let ctx = self.ctx.clone();
-        let mut observer = DaemonObserver {
+        // An unreadable marker is the executor's to report; here it only means "ours".
+        let earlier = self.ctx.markers().load_or_warn();
+        let request = shutdown_request(
+            &self.ctx.settings,
+            delay,
+            earlier.as_ref(),
+            &current_boot_id(),
+        );
+        Some(RunningDrain::start(
+            &self.ctx,
+            request,
+            self.sink("shutdown"),
+        ))
+    }
+
+    /// The sink of a drain started now, named `label` in the log, STATUS and metrics.
+    fn sink(&self, label: &'static str) -> DaemonSink {
+        DaemonSink {
             progress: Some(self.progress_tx.clone()),
             notifier: self.notifier.clone(),
             metrics: self.metrics.clone(),
-            label: "shutdown",
-        };
-        Some(Box::pin(async move {
-            drain_for_shutdown(&ctx, delay, &mut observer).await
-        }))
+            label,
+        }
     }
 
     /// A cloud termination (scale-in or spot) starts its decommission drain here.
-    async fn poll_cloud(&mut self) -> Option<DrainFuture> {
+    async fn poll_cloud(&mut self) -> Option<RunningDrain> {
         let ctx = self.ctx.clone();
         let cd = self.cloud.as_mut()?.poll(&ctx).await?;
-        self.drain_started = Some(Instant::now());
-        self.drain_label = cd.label;
-        let mut observer = DaemonObserver {
-            progress: Some(self.progress_tx.clone()),
-            notifier: self.notifier.clone(),
-            metrics: self.metrics.clone(),
-            label: cd.label,
-        };
-        let request = cd.request;
-        Some(Box::pin(async move {
-            let deps = crate::commands::drain::deps(&ctx, &request)
-                .await
-                .map_err(|e| DrainError::Undetermined(format!("{e:#}")))?;
-            crate::drain::run(request, deps, &mut observer).await
-        }))
+        Some(RunningDrain::start(
+            &self.ctx,
+            cd.request,
+            self.sink(cd.label),
+        ))
     }
 
     /// When the cloud watcher wants to act next (a heartbeat or the stuck deadline).
@@ -437,17 +431,14 @@ impl State {
             .unwrap_or(Duration::from_secs(1))
     }
 
-    fn drain_finished(&mut self, result: Result<Outcome, DrainError>) {
-        let took = self
-            .drain_started
-            .take()
-            .map(|t| t.elapsed())
-            .unwrap_or_default();
+    fn drain_finished(&mut self, ended: &RunningDrain, result: Result<Outcome, DrainError>) {
+        let took = ended.started.elapsed();
+        let label = ended.label;
         let outcome = match &result {
             Ok(o) => {
                 tracing::info!(
                     "{} drain done in {:.1}s; locks released",
-                    self.drain_label,
+                    label,
                     o.elapsed.as_secs_f64()
                 );
                 metrics::Outcome::Done
@@ -455,7 +446,7 @@ impl State {
             Err(e @ DrainError::DeadlineExceeded { .. }) => {
                 tracing::warn!(
                     "{} drain: {e}; releasing the locks anyway so a shutdown goes on",
-                    self.drain_label
+                    label
                 );
                 metrics::Outcome::DeadlineExceeded
             }
@@ -464,14 +455,14 @@ impl State {
             ) => {
                 tracing::warn!(
                     "{} drain refused: {e}; releasing the locks so a shutdown goes on",
-                    self.drain_label
+                    label
                 );
                 metrics::Outcome::Refused
             }
             Err(e) => {
                 tracing::error!(
                     "{} drain failed: {e}; releasing the locks so a shutdown goes on",
-                    self.drain_label
+                    label
                 );
                 self.metrics.inc_error("drain");
                 metrics::Outcome::Failed
@@ -482,7 +473,7 @@ impl State {
         self.release_locks();
         let _ = self
             .notifier
-            .status(&format!("{} drain ended; locks released", self.drain_label));
+            .status(&format!("{} drain ended; locks released", label));
     }
 
     /// Drops both logind locks (closing their fds) and says so in the metrics.

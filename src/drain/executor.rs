@@ -6,13 +6,15 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
+use super::decide::{self, Request, Start};
 use super::hooks::{HookEnv, HookStage, Hooks};
 use super::identity;
 use super::lock::{DrainLock, LockError};
-use super::machine::{await_event, drain_already_requested, transition, Event, Policy, Stage};
-use super::marker::{current_boot_id, unix_now, Marker, MarkerStore, Trigger};
+use super::machine::{await_event, transition, Event, Stage};
+use super::marker::{current_boot_id, unix_now, Marker, MarkerStore};
 use super::pace::{Pacer, MASTER_MAX_GAP};
-use super::progress::{Observer, Snapshot};
+use super::progress::{ProgressSink, Snapshot};
+use super::request::DrainRequest;
 use super::units::{self, UnitPlan, UnitStages};
 use super::DrainError;
 use crate::config::UnitSettings;
@@ -20,18 +22,6 @@ use crate::local_work;
 use crate::mesos::{leader, AgentClient, MasterClient, MesosError, Transport};
 use crate::node::{drain_state_name, LocalObs, LocalWork, MasterObs};
 use crate::systemd::Systemd;
-
-/// What to drain and how; fixed for the whole run.
-#[derive(Debug, Clone)]
-pub struct DrainRequest {
-    pub trigger: Trigger,
-    pub policy: Policy,
-    /// `None`: the field is left out of DRAIN_AGENT (each task's own grace period applies).
-    pub max_grace_period: Option<Duration>,
-    /// `None`: wait as long as it takes.
-    pub deadline: Option<Duration>,
-    pub reason: Option<String>,
-}
 
 /// The clients a drain works with; injected, so tests point them at a simulator.
 pub struct DrainDeps {
@@ -62,15 +52,15 @@ pub struct Outcome {
 pub async fn run(
     req: DrainRequest,
     deps: DrainDeps,
-    observer: &mut dyn Observer,
+    sink: &mut dyn ProgressSink,
 ) -> Result<Outcome, DrainError> {
     let _lock = DrainLock::acquire(deps.store.dir()).map_err(|e| match e {
         LockError::Busy(_) => DrainError::Busy(e.to_string()),
         LockError::Io(..) => DrainError::State(e.to_string()),
     })?;
     let mut ex = Executor::new(req, deps);
-    let result = ex.drive(observer).await;
-    observer.finish();
+    let result = ex.drive(sink).await;
+    sink.finish();
     result
 }
 
@@ -91,9 +81,8 @@ struct Executor {
     last_master: Option<MasterObs>,
     last_master_poll: Option<Instant>,
     already_requested: bool,
-    /// A finished drain of this agent in this boot is on record (e.g. a decommission whose agent
-    /// is gone now): its DRAIN_AGENT must not be sent again.
-    finished_before: bool,
+    /// What the marker found at the start means (`decide::start`).
+    start: Option<Start>,
     deadline_hit: bool,
     error: Option<DrainError>,
 }
@@ -118,18 +107,18 @@ impl Executor {
             last_master: None,
             last_master_poll: None,
             already_requested: false,
-            finished_before: false,
+            start: None,
             deadline_hit: false,
             error: None,
         }
     }
 
-    async fn drive(&mut self, observer: &mut dyn Observer) -> Result<Outcome, DrainError> {
+    async fn drive(&mut self, sink: &mut dyn ProgressSink) -> Result<Outcome, DrainError> {
         let policy = self.req.policy;
         let mut stage = Stage::Resolve;
-        observer.stage(stage);
+        sink.stage(stage);
         loop {
-            let event = self.perform(stage, observer).await;
+            let event = self.perform(stage, sink).await;
             let next = transition(stage, &event, &policy)
                 .map_err(|e| DrainError::State(format!("internal: {e}")))?;
             if next == Stage::StopAgent && event == Event::DeadlinePassed {
@@ -137,7 +126,7 @@ impl Executor {
             }
             if next != stage {
                 self.record(next, &event)?;
-                observer.stage(next);
+                sink.stage(next);
             }
             stage = next;
             if stage.is_terminal() {
@@ -211,16 +200,16 @@ impl Executor {
         Event::Error(text)
     }
 
-    async fn perform(&mut self, stage: Stage, observer: &mut dyn Observer) -> Event {
+    async fn perform(&mut self, stage: Stage, sink: &mut dyn ProgressSink) -> Event {
         match stage {
             Stage::Resolve => self.resolve().await,
-            Stage::PreHooks => self.hooks(HookStage::PreDrain, observer).await,
-            Stage::RequestDrain => self.request_drain(observer).await,
-            Stage::AwaitDrained => self.await_drained(observer).await,
+            Stage::PreHooks => self.hooks(HookStage::PreDrain, sink).await,
+            Stage::RequestDrain => self.request_drain(sink).await,
+            Stage::AwaitDrained => self.await_drained(sink).await,
             Stage::VerifyLocal => self.verify_local().await,
-            Stage::StopAgent => self.stop_agent(observer).await,
-            Stage::StopDocker => self.stop_docker(observer).await,
-            Stage::PostHooks => self.hooks(HookStage::PostDrain, observer).await,
+            Stage::StopAgent => self.stop_agent(sink).await,
+            Stage::StopDocker => self.stop_docker(sink).await,
+            Stage::PostHooks => self.hooks(HookStage::PostDrain, sink).await,
             Stage::Done | Stage::DeadlineExceeded | Stage::Failed => {
                 unreachable!("terminal stages are not performed")
             }
@@ -230,20 +219,17 @@ impl Executor {
     async fn resolve(&mut self) -> Event {
         let previous = match self.deps.store.load() {
             Ok(m) => m,
-            Err(e) => return self.fail(DrainError::State(format!("cannot read marker: {e}"))),
+            Err(e) => {
+                return self.fail(DrainError::State(format!(
+                "cannot read the drain marker: {e}; remove it if no drain is running on this node"
+            )))
+            }
         };
-        let finished_decommission = previous
-            .as_ref()
-            .filter(|m| m.stage == Stage::Done && m.policy.decommission)
-            .filter(|m| m.boot_id == current_boot_id())
-            .map(|m| m.agent_id.clone());
         let fallback = identity::drain_fallback(previous.as_ref());
         self.agent_id = match identity::agent_id(&self.deps.agent, fallback).await {
             Ok(id) => id,
             Err(e) => return self.fail(DrainError::Undetermined(e.to_string())),
         };
-        let resumable =
-            previous.filter(|m| !m.stage.is_terminal() && m.boot_id == current_boot_id());
         let (url, source) =
             leader::resolve_master(self.deps.configured_master.as_ref(), &self.deps.agent).await;
         tracing::info!(master = %url, ?source, agent_id = %self.agent_id, "resolved");
@@ -259,14 +245,17 @@ impl Executor {
             }
         }
 
-        self.finished_before = self.req.policy.decommission
-            && finished_decommission.as_deref() == Some(self.agent_id.as_str());
-        let resumable = resumable.filter(|m| m.agent_id == self.agent_id);
-        let mut marker = match &resumable {
-            Some(m) => {
-                tracing::info!(stage = %m.stage, "resuming the interrupted drain started at {}", m.started_at);
-                self.resumed_from = Some(m.stage);
-                let mut m = m.clone();
+        let start = decide::start(
+            previous.as_ref(),
+            &self.agent_id,
+            &self.req.policy,
+            self.req.deadline,
+            &current_boot_id(),
+            unix_now(),
+        );
+        let mut marker = match previous.filter(|_| start.resume_from.is_some()) {
+            Some(mut m) => {
+                tracing::info!(target: crate::logging::PROGRESS, stage = %m.stage, "resuming the interrupted drain started at {}", m.started_at);
                 m.policy = self.req.policy;
                 m
             }
@@ -281,29 +270,27 @@ impl Executor {
             ),
         };
         marker.master = url.to_string();
-        if let Some(m) = &resumable {
-            // The original deadline still holds for a resumed drain.
-            if let (Some(at), Some(_)) = (m.deadline_at, self.req.deadline) {
-                let left = at.saturating_sub(unix_now());
-                self.deadline_at = Some(Instant::now() + Duration::from_secs(left));
-            }
-            // A drain that escalated at its deadline keeps escalating: SIGUSR1 before the stop.
-            if m.forced {
-                self.deadline_hit = true;
-            }
-        }
         self.marker = Some(marker);
-        match self.resumed_from {
-            // --no-stop now: the unit actions the interrupted drain had left are skipped.
-            Some(Stage::StopAgent | Stage::StopDocker) if !self.req.policy.stop_units => {
-                tracing::info!(
-                    "--no-stop: the interrupted drain's remaining unit actions are skipped"
-                );
-                Event::Resume(Stage::PostHooks)
-            }
-            Some(stage) => Event::Resume(stage),
-            None => Event::Resolved,
+        self.resumed_from = start.resume_from;
+        if let Some(left) = start.deadline_left {
+            self.deadline_at = Some(Instant::now() + left);
         }
+        if start.forced {
+            self.deadline_hit = true;
+        }
+        let event = match start.resume_at {
+            Some(at) => {
+                if Some(at) != start.resume_from {
+                    tracing::info!(
+                        "--no-stop: the interrupted drain's remaining unit actions are skipped"
+                    );
+                }
+                Event::Resume(at)
+            }
+            None => Event::Resolved,
+        };
+        self.start = Some(start);
+        event
     }
 
     async fn plan_units(&self) -> Result<UnitPlan, DrainError> {
@@ -311,7 +298,7 @@ impl Executor {
         units::plan(sd, &self.deps.units, self.req.policy.stop_docker).await
     }
 
-    async fn hooks(&mut self, stage: HookStage, observer: &mut dyn Observer) -> Event {
+    async fn hooks(&mut self, stage: HookStage, sink: &mut dyn ProgressSink) -> Event {
         let env = HookEnv {
             agent_id: self.agent_id.clone(),
             trigger: format!("{:?}", self.req.trigger).to_lowercase(),
@@ -321,7 +308,7 @@ impl Executor {
         match self.deps.hooks.run(stage, &env).await {
             Ok(0) => Event::HooksPassed,
             Ok(n) => {
-                observer.action(&format!("{n} {} hook(s) passed", stage.dir_name()));
+                sink.action(&format!("{n} {} hook(s) passed", stage.dir_name()));
                 Event::HooksPassed
             }
             Err(e) if stage == HookStage::PreDrain => {
@@ -347,7 +334,7 @@ impl Executor {
         Ok(obs)
     }
 
-    async fn request_drain(&mut self, observer: &mut dyn Observer) -> Event {
+    async fn request_drain(&mut self, sink: &mut dyn ProgressSink) -> Event {
         let obs = match self.observe_master().await {
             Ok(o) => o,
             Err(e) => {
@@ -356,22 +343,20 @@ impl Executor {
                 )))
             }
         };
-        let marker_says =
-            self.resumed_from.is_some_and(Stage::drain_requested) || self.finished_before;
         let policy = self.req.policy;
-        let mark_gone_missing = policy.decommission
-            && matches!(obs, MasterObs::Registered { mark_gone: false, ref drain, .. } if *drain != crate::node::Phase::None);
-        if drain_already_requested(&policy, &obs, marker_says) && !mark_gone_missing {
+        let start = self.start.as_ref().expect("resolved before RequestDrain");
+        let decision = decide::request(&policy, &obs, start);
+        if decision == Request::Skip {
             self.already_requested = true;
-            observer.action(&format!(
+            sink.action(&format!(
                 "the master already has a drain for agent {} ({}); DRAIN_AGENT is not sent again",
                 self.agent_id,
                 drain_state_name(&obs, policy.decommission).as_str()
             ));
             return Event::AlreadyRequested;
         }
-        if mark_gone_missing {
-            observer.action("the agent is drained without mark_gone; re-sending DRAIN_AGENT with mark_gone for the decommission");
+        if decision == Request::ResendWithMarkGone {
+            sink.action("the agent is drained without mark_gone; re-sending DRAIN_AGENT with mark_gone for the decommission");
         }
         let master = self.master();
         let sent = master
@@ -387,7 +372,7 @@ impl Executor {
                 // The view from before the request is stale now: poll the master first thing.
                 self.last_master = None;
                 self.last_master_poll = None;
-                observer.action(&format!(
+                sink.action(&format!(
                     "DRAIN_AGENT sent to {} for agent {} (max_grace_period: {}, mark_gone: {})",
                     leader,
                     self.agent_id,
@@ -411,28 +396,36 @@ impl Executor {
         }
     }
 
-    async fn observe_local(&mut self) -> LocalObs {
+    /// The local agent's work; a silent agent counts as empty where `decide` says so
+    /// (`master_said_gone`: the drain is verifying after the master's verdict).
+    async fn observe_local(&mut self, master_said_gone: bool) -> LocalObs {
         let names = local_work::Names::Cached(&mut self.frameworks);
         match local_work::observe(&self.deps.agent, names).await {
-            // The check's rule: an agent whose unit systemd reports stopped runs nothing (a
-            // drain run again after ours stopped the units sees this).
-            LocalObs::Unreachable(e) if self.agent_unit_stopped().await => {
-                tracing::debug!("the local agent does not answer ({e}); its unit is stopped");
-                LocalObs::Seen(LocalWork::default())
+            LocalObs::Unreachable(e) => {
+                let unit_stopped = self.agent_unit_stopped().await;
+                if decide::silent_agent_is_empty(&self.req.policy, unit_stopped, master_said_gone) {
+                    tracing::debug!(
+                        "the local agent does not answer ({e}); counted as empty (unit stopped: \
+                         {unit_stopped})"
+                    );
+                    LocalObs::Seen(LocalWork::default())
+                } else {
+                    LocalObs::Unreachable(e)
+                }
             }
             seen => seen,
         }
     }
 
-    async fn await_drained(&mut self, observer: &mut dyn Observer) -> Event {
+    async fn await_drained(&mut self, sink: &mut dyn ProgressSink) -> Event {
         if self.deadline_passed() {
             return Event::DeadlinePassed;
         }
         let local = match self.remaining() {
-            Some(r) => tokio::time::timeout(r, self.observe_local())
+            Some(r) => tokio::time::timeout(r, self.observe_local(false))
                 .await
                 .unwrap_or_else(|_| LocalObs::Unreachable("deadline reached".into())),
-            None => self.observe_local().await,
+            None => self.observe_local(false).await,
         };
         let near_done = match &local {
             LocalObs::Seen(w) => w.running() == 0,
@@ -455,11 +448,7 @@ impl Executor {
         } else {
             None
         };
-        if let Some(MasterObs::Registered {
-            drain: crate::node::Phase::None,
-            ..
-        }) = &master
-        {
+        if master.as_ref().is_some_and(decide::drain_lost) {
             return self.fail(DrainError::Undetermined(format!(
                 "the master no longer reports agent {} as draining (reactivated or re-registered?); stopping here",
                 self.agent_id
@@ -479,7 +468,7 @@ impl Executor {
         };
         let changed = work != self.last_work;
         if let Some(w) = &work {
-            observer.progress(&Snapshot {
+            sink.progress(&Snapshot {
                 elapsed: self.started.elapsed(),
                 remaining: self.remaining(),
                 master_state,
@@ -499,7 +488,7 @@ impl Executor {
         if self.deadline_passed() {
             return Event::DeadlinePassed;
         }
-        match self.observe_local().await {
+        match self.observe_local(true).await {
             LocalObs::Seen(w) if w.is_empty() => Event::LocalEmpty,
             LocalObs::Seen(w) => {
                 tracing::info!(
@@ -509,8 +498,6 @@ impl Executor {
                 self.last_work = Some(w);
                 Event::LocalBusy
             }
-            // After mark_gone the master shuts the agent down: silence is expected then.
-            LocalObs::Unreachable(_) if self.req.policy.decommission => Event::LocalEmpty,
             LocalObs::Unreachable(e) => {
                 tracing::warn!("cannot verify the local agent (will retry): {e}");
                 Event::LocalBusy
@@ -545,10 +532,10 @@ impl Executor {
         ))
     }
 
-    async fn stop_agent(&mut self, observer: &mut dyn Observer) -> Event {
+    async fn stop_agent(&mut self, sink: &mut dyn ProgressSink) -> Event {
         let forced = self.deadline_hit;
         if forced {
-            observer.action(&format!(
+            sink.action(&format!(
                 "deadline reached with --force: escalating (SIGUSR1 to the agent, then stop); still holding: {}",
                 self.holders().join("; ")
             ));
@@ -556,7 +543,7 @@ impl Executor {
         let Some((stages, mut marker)) = self.unit_stages() else {
             return self.fail(DrainError::State("unit plan missing".into()));
         };
-        let res = stages.stop_agent(&mut marker, observer, forced).await;
+        let res = stages.stop_agent(&mut marker, sink, forced).await;
         self.marker = Some(marker);
         match res {
             Ok(()) => Event::UnitsStopped,
@@ -564,11 +551,11 @@ impl Executor {
         }
     }
 
-    async fn stop_docker(&mut self, observer: &mut dyn Observer) -> Event {
+    async fn stop_docker(&mut self, sink: &mut dyn ProgressSink) -> Event {
         let Some((stages, mut marker)) = self.unit_stages() else {
             return self.fail(DrainError::State("unit plan missing".into()));
         };
-        let res = stages.stop_docker(&mut marker, observer).await;
+        let res = stages.stop_docker(&mut marker, sink).await;
         self.marker = Some(marker);
         match res {
             Ok(()) => Event::DockerStopped,

@@ -57,7 +57,7 @@ impl Hooks {
     pub async fn run(&self, stage: HookStage, env: &HookEnv) -> Result<usize, String> {
         let hooks = self.list(stage);
         for hook in &hooks {
-            tracing::info!(hook = %hook.display(), "running {} hook", stage.dir_name());
+            tracing::info!(target: crate::logging::PROGRESS, hook = %hook.display(), "running {} hook", stage.dir_name());
             let mut cmd = Command::new(hook);
             cmd.env("MESOS_MAINT_AGENT_ID", &env.agent_id)
                 .env("MESOS_MAINT_TRIGGER", &env.trigger)

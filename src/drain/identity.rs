@@ -18,15 +18,14 @@ pub enum IdentityError {
 /// The marker a drain may take the agent id from when the agent cannot answer: one of this boot
 /// that is unfinished (to resume) or finished (whose unit stop is why the agent is silent).
 pub fn drain_fallback(marker: Option<&Marker>) -> Option<&Marker> {
-    marker.filter(|m| {
-        m.boot_id == current_boot_id() && (!m.stage.is_terminal() || m.stage == Stage::Done)
-    })
+    let boot = current_boot_id();
+    marker.filter(|m| m.is_this_boot(&boot) && (m.unfinished() || m.stage == Stage::Done))
 }
 
 /// For `status`/`check`: `drain_fallback`, or a finished decommission of any boot (its agent is
 /// gone for good, and the report says so).
 pub fn report_fallback(marker: Option<&Marker>) -> Option<&Marker> {
-    drain_fallback(marker).or(marker.filter(|m| m.stage == Stage::Done && m.policy.decommission))
+    drain_fallback(marker).or(marker.filter(|m| m.decommission_done()))
 }
 
 /// The agent's own id, or `fallback`'s when the agent does not answer. An agent that answers
@@ -58,10 +57,10 @@ pub async fn agent_id(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drain::{Policy, Trigger};
+    use crate::drain::{DrainOptions, Trigger};
 
     fn marker(stage: Stage, boot: &str) -> Marker {
-        let p = Policy {
+        let p = DrainOptions {
             decommission: false,
             stop_units: true,
             stop_docker: true,

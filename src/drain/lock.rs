@@ -50,6 +50,18 @@ impl DrainLock {
     }
 }
 
+/// `Some(pid)` when a drain holds the lock now. Reads only (a dry run creates nothing): a shared
+/// lock taken and dropped at once cannot be had while a drain holds the exclusive one.
+pub fn holder(dir: &Path) -> Option<String> {
+    let mut file = File::open(dir.join(LOCK_FILE)).ok()?;
+    let mut pid = String::new();
+    let _ = file.read_to_string(&mut pid);
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Ok(_) => None,
+        Err(_) => Some(pid.trim().to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,12 +69,15 @@ mod tests {
     #[test]
     fn second_lock_is_refused_until_the_first_is_dropped() {
         let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(holder(tmp.path()), None, "no file: nobody holds it");
         let first = DrainLock::acquire(tmp.path()).unwrap();
         match DrainLock::acquire(tmp.path()) {
             Err(LockError::Busy(pid)) => assert_eq!(pid, std::process::id().to_string()),
             other => panic!("{other:?}"),
         }
+        assert_eq!(holder(tmp.path()), Some(std::process::id().to_string()));
         drop(first);
+        assert_eq!(holder(tmp.path()), None);
         DrainLock::acquire(tmp.path()).unwrap();
     }
 }

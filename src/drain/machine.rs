@@ -7,7 +7,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::node::{LocalObs, MasterObs};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// The stages in order. `Stage::iter()` (strum) lists them and `name()` spells them from this
+/// one definition, so the metrics' one-series-per-stage gauge cannot miss a new stage.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumIter,
+    strum::IntoStaticStr,
+)]
 pub enum Stage {
     Resolve,
     PreHooks,
@@ -32,20 +47,14 @@ impl Stage {
         self >= Stage::AwaitDrained
     }
 
+    /// The variant's name (also its serde spelling in the marker).
     pub fn name(self) -> &'static str {
-        match self {
-            Stage::Resolve => "Resolve",
-            Stage::PreHooks => "PreHooks",
-            Stage::RequestDrain => "RequestDrain",
-            Stage::AwaitDrained => "AwaitDrained",
-            Stage::VerifyLocal => "VerifyLocal",
-            Stage::StopAgent => "StopAgent",
-            Stage::StopDocker => "StopDocker",
-            Stage::PostHooks => "PostHooks",
-            Stage::Done => "Done",
-            Stage::DeadlineExceeded => "DeadlineExceeded",
-            Stage::Failed => "Failed",
-        }
+        self.into()
+    }
+
+    /// Every stage, in order.
+    pub fn all() -> impl Iterator<Item = Stage> {
+        <Stage as strum::IntoEnumIterator>::iter()
     }
 }
 
@@ -55,9 +64,10 @@ impl fmt::Display for Stage {
     }
 }
 
-/// What was asked for; fixed for the whole drain.
+/// How to drain, as asked; fixed for the whole drain. (Options, not a policy: the daemon's
+/// decisions are `daemon::policy`.) Stored in the marker under its old key, `policy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Policy {
+pub struct DrainOptions {
     /// mark_gone: the agent leaves the cluster for good and never reaches DRAINED.
     pub decommission: bool,
     /// Stop the agent units after a verified drain (`--no-stop` clears it).
@@ -104,7 +114,7 @@ pub struct InvalidTransition {
 pub fn transition(
     stage: Stage,
     event: &Event,
-    policy: &Policy,
+    policy: &DrainOptions,
 ) -> Result<Stage, InvalidTransition> {
     use Event as E;
     use Stage as S;
@@ -150,7 +160,7 @@ pub fn transition(
 
 /// Has the drain reached its goal? DRAINED on the master (gone when decommissioning), and an empty
 /// local agent.
-pub fn await_event(policy: &Policy, master: &MasterObs, local: &LocalObs) -> Event {
+pub fn await_event(policy: &DrainOptions, master: &MasterObs, local: &LocalObs) -> Event {
     let local_empty = matches!(local, LocalObs::Seen(w) if w.is_empty());
     if policy.decommission {
         // A gone agent is sent a shutdown and may stop answering: the master's word is enough then.
@@ -162,20 +172,6 @@ pub fn await_event(policy: &Policy, master: &MasterObs, local: &LocalObs) -> Eve
         return Event::Drained;
     }
     Event::Waiting
-}
-
-/// The master knows about our drain already: sending DRAIN_AGENT again would reset DRAINED to
-/// DRAINING (and keep an unreachable agent DRAINING for good).
-pub fn drain_already_requested(
-    policy: &Policy,
-    master: &MasterObs,
-    marker_says_requested: bool,
-) -> bool {
-    match master {
-        MasterObs::Registered { drain, .. } => *drain != crate::node::Phase::None,
-        MasterObs::Absent => policy.decommission && marker_says_requested,
-        _ => marker_says_requested,
-    }
 }
 
 #[cfg(test)]

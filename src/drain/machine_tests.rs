@@ -1,14 +1,14 @@
 use super::*;
 use crate::node::{FrameworkWork, LocalWork, Phase};
 
-const KEEP: Policy = Policy {
+const KEEP: DrainOptions = DrainOptions {
     decommission: false,
     stop_units: true,
     stop_docker: true,
     force: false,
 };
 
-fn run(policy: &Policy, events: &[Event]) -> Vec<Stage> {
+fn run(policy: &DrainOptions, events: &[Event]) -> Vec<Stage> {
     let mut stage = Stage::Resolve;
     let mut seen = vec![stage];
     for e in events {
@@ -55,7 +55,7 @@ fn happy_path_visits_every_stage_in_order() {
 
 #[test]
 fn no_stop_skips_unit_stages() {
-    let p = Policy {
+    let p = DrainOptions {
         stop_units: false,
         ..KEEP
     };
@@ -63,7 +63,7 @@ fn no_stop_skips_unit_stages() {
         transition(Stage::VerifyLocal, &Event::LocalEmpty, &p),
         Ok(Stage::PostHooks)
     );
-    let p = Policy {
+    let p = DrainOptions {
         stop_docker: false,
         ..KEEP
     };
@@ -79,7 +79,7 @@ fn deadline_without_force_ends_and_never_stops_units() {
         transition(Stage::AwaitDrained, &Event::DeadlinePassed, &KEEP),
         Ok(Stage::DeadlineExceeded)
     );
-    let forced = Policy {
+    let forced = DrainOptions {
         force: true,
         ..KEEP
     };
@@ -88,7 +88,7 @@ fn deadline_without_force_ends_and_never_stops_units() {
         Ok(Stage::StopAgent)
     );
     // --force with --no-stop has nothing to escalate with.
-    let odd = Policy {
+    let odd = DrainOptions {
         force: true,
         stop_units: false,
         ..KEEP
@@ -210,7 +210,7 @@ fn await_needs_master_and_local() {
         await_event(&KEEP, &MasterObs::Absent, &empty),
         Event::Waiting
     );
-    let gone = Policy {
+    let gone = DrainOptions {
         decommission: true,
         ..KEEP
     };
@@ -235,18 +235,4 @@ fn await_needs_master_and_local() {
         await_event(&gone, &reg(Phase::Draining), &empty),
         Event::Waiting
     );
-}
-
-#[test]
-fn already_requested_rules() {
-    assert!(drain_already_requested(&KEEP, &reg(Phase::Drained), false));
-    assert!(drain_already_requested(&KEEP, &reg(Phase::Draining), false));
-    assert!(!drain_already_requested(&KEEP, &reg(Phase::None), true));
-    assert!(!drain_already_requested(&KEEP, &MasterObs::Absent, true));
-    let gone = Policy {
-        decommission: true,
-        ..KEEP
-    };
-    assert!(drain_already_requested(&gone, &MasterObs::Absent, true));
-    assert!(!drain_already_requested(&gone, &MasterObs::Absent, false));
 }

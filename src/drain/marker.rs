@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::machine::{Policy, Stage};
+use super::machine::{DrainOptions, Stage};
 
 pub const MARKER_FILE: &str = "drain.json";
 const MARKER_VERSION: u32 = 1;
@@ -35,7 +35,7 @@ pub struct Marker {
     pub agent_id: String,
     pub boot_id: String,
     pub trigger: Trigger,
-    pub policy: Policy,
+    pub policy: DrainOptions,
     pub stage: Stage,
     /// The leading master this drain talks to.
     pub master: String,
@@ -61,7 +61,7 @@ impl Marker {
     pub fn new(
         agent_id: &str,
         trigger: Trigger,
-        policy: Policy,
+        policy: DrainOptions,
         master: &str,
         reason: Option<String>,
         max_grace_period_secs: Option<f64>,
@@ -91,7 +91,27 @@ impl Marker {
         self.actions.iter().any(|a| a == action)
     }
 
-    /// A finished decommission of this agent: the master no longer listing it means gone.
+    /// Written during the boot `boot_id` (a reboot ends every drain's claim on the running
+    /// agent: it may come back under another identity).
+    pub fn is_this_boot(&self, boot_id: &str) -> bool {
+        self.boot_id == boot_id
+    }
+
+    /// The drain has not reached a terminal stage: it can be resumed.
+    pub fn unfinished(&self) -> bool {
+        !self.stage.is_terminal()
+    }
+
+    /// A decommission drain that reached Done: the agent left the cluster for good, and its
+    /// DRAIN_AGENT must not be sent again.
+    pub fn decommission_done(&self) -> bool {
+        self.stage == Stage::Done && self.policy.decommission
+    }
+
+    /// For `status`/`check`: a decommission of `agent_id` that got past the master's verdict
+    /// (VerifyLocal or later, not failed): the master no longer listing the agent means gone.
+    /// Wider than [`Marker::decommission_done`]: a report made while the units are being stopped
+    /// already calls the agent gone.
     pub fn decommission_finished(&self, agent_id: &str) -> bool {
         self.agent_id == agent_id
             && self.policy.decommission
@@ -124,6 +144,21 @@ impl MarkerStore {
 
     pub fn load(&self) -> std::io::Result<Option<Marker>> {
         crate::state_file::read_json(&self.path())
+    }
+
+    /// For readers that can go on without it (reports, the dry run, identity fallbacks): an
+    /// unreadable marker (truncated, edited) is ignored with a warning that names the file.
+    /// The drain itself uses [`MarkerStore::load`] and stops on it instead.
+    pub fn load_or_warn(&self) -> Option<Marker> {
+        match self.load() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(
+                    "ignoring an unreadable drain marker ({e}); remove it if no drain is running"
+                );
+                None
+            }
+        }
     }
 
     /// Atomic (see `state_file`): after a crash the marker is the old or the new one.
@@ -159,8 +194,8 @@ pub fn current_boot_id() -> String {
 mod tests {
     use super::*;
 
-    fn policy() -> Policy {
-        Policy {
+    fn policy() -> DrainOptions {
+        DrainOptions {
             decommission: false,
             stop_units: false,
             stop_docker: true,
@@ -203,7 +238,7 @@ mod tests {
 
     #[test]
     fn decommission_finished_needs_our_agent_and_a_verified_stage() {
-        let p = Policy {
+        let p = DrainOptions {
             decommission: true,
             ..policy()
         };

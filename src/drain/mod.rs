@@ -1,6 +1,7 @@
 //! The drain workflow: a pure state machine (`machine`), the marker that makes it resumable
 //! (`marker`), and the executor that performs each stage's I/O (`executor`).
 
+pub mod decide;
 pub mod executor;
 pub mod hooks;
 pub mod identity;
@@ -10,17 +11,21 @@ pub mod marker;
 pub mod pace;
 pub mod plan;
 pub mod progress;
+pub mod request;
 pub mod units;
+
+#[cfg(test)]
+mod agreement_tests;
 
 use std::time::Duration;
 
-use crate::exit::Exit;
-
-pub use executor::{run, DrainDeps, DrainRequest, Outcome};
-pub use machine::{Policy, Stage};
+pub use executor::{run, DrainDeps, Outcome};
+pub use machine::{DrainOptions, Stage};
 pub use marker::{current_boot_id, Marker, MarkerStore, Trigger};
+pub use request::DrainRequest;
 
-/// Why a drain did not reach Done; each maps to one documented exit code.
+/// Why a drain did not reach Done; each maps to one documented exit code (`exit::classify`:
+/// the command-line contract stays outside the drain).
 #[derive(Debug, thiserror::Error)]
 pub enum DrainError {
     #[error("deadline of {} exceeded; still holding the drain: {}", humantime::format_duration(*.deadline), .holders.join("; "))]
@@ -40,18 +45,4 @@ pub enum DrainError {
     Config(String),
     #[error("state dir: {0}")]
     State(String),
-}
-
-impl DrainError {
-    pub fn exit(&self) -> Exit {
-        match self {
-            DrainError::DeadlineExceeded { .. } => Exit::Deadline,
-            DrainError::HookRefused(_) | DrainError::Busy(_) | DrainError::Refused(_) => {
-                Exit::Policy
-            }
-            DrainError::Undetermined(_) => Exit::Undetermined,
-            DrainError::Config(_) => Exit::Usage,
-            DrainError::State(_) => Exit::Internal,
-        }
-    }
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::machine::{drain_already_requested, Policy};
+use super::decide::{self, Request};
+use super::machine::DrainOptions;
 use super::marker::Marker;
 use super::units::UnitPlan;
 use crate::mesos::types::Call;
@@ -17,16 +18,53 @@ pub struct PlanInput<'a> {
     pub master: &'a str,
     pub master_obs: &'a MasterObs,
     pub local: &'a LocalObs,
-    pub policy: Policy,
+    pub policy: DrainOptions,
     pub max_grace_period: Option<Duration>,
     pub deadline: Option<Duration>,
-    /// `None` when units are not stopped; `Err` when they would be but cannot be found.
-    pub units: Option<Result<UnitPlan, String>>,
+    /// `None` when units are not stopped; `Err` when they would be but cannot be found (a
+    /// config blocker) or systemd cannot be asked (undetermined).
+    pub units: Option<Result<UnitPlan, Blocker>>,
     /// systemd reports the agent's service stopped.
     pub agent_unit_stopped: bool,
     pub marker: Option<&'a Marker>,
+    /// This boot's id and the marker's clock (seconds since the epoch): the drain's decisions
+    /// about the marker (`decide::start`) take them as arguments.
+    pub boot_id: &'a str,
+    pub now_unix: u64,
     pub pre_hooks: Vec<PathBuf>,
     pub post_hooks: Vec<PathBuf>,
+    /// The pid of another drain holding this node's drain lock (the drain's very first stop).
+    pub lock_holder: Option<String>,
+    /// Policy refusals the master would answer DRAIN_AGENT with (the machine is in a
+    /// maintenance schedule).
+    pub refusals: Vec<String>,
+}
+
+/// What kind of stop a blocker is: it decides the exit code the drain would end with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockerKind {
+    /// The system bus, the master or the agent cannot be asked (3).
+    Undetermined,
+    /// No agent unit, or another configuration problem (2).
+    Config,
+    /// A policy would refuse the drain (5).
+    Policy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocker {
+    pub kind: BlockerKind,
+    pub text: String,
+}
+
+impl Blocker {
+    pub fn new(kind: BlockerKind, text: impl Into<String>) -> Blocker {
+        Blocker {
+            kind,
+            text: text.into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -35,25 +73,39 @@ pub struct Plan {
     pub master: String,
     pub drain_state: String,
     pub steps: Vec<String>,
-    /// Problems a real run would stop at.
+    /// Problems a real run would stop at, in the order it would meet them.
     pub blockers: Vec<String>,
+    /// The kind of the first blocker: the one the drain would end on. `None`: nothing blocks.
+    pub stops_at: Option<BlockerKind>,
 }
 
 pub fn plan(input: &PlanInput<'_>) -> Plan {
     let mut steps = Vec::new();
-    let mut blockers = Vec::new();
+    let mut blockers: Vec<Blocker> = Vec::new();
     let p = input.policy;
-    if let Some(m) = input
-        .marker
-        .filter(|m| !m.stage.is_terminal() && m.agent_id == input.agent_id)
-    {
+    if let Some(pid) = &input.lock_holder {
+        blockers.push(Blocker::new(
+            BlockerKind::Policy,
+            format!("another mesos-maint drain is running on this node (pid {pid})"),
+        ));
+    }
+    // The decisions the drain takes at its start and in RequestDrain, from the same inputs.
+    let start = decide::start(
+        input.marker,
+        input.agent_id,
+        &p,
+        input.deadline,
+        input.boot_id,
+        input.now_unix,
+    );
+    if let (Some(m), Some(stage)) = (input.marker, start.resume_from) {
         steps.push(format!(
-            "resume the interrupted {:?} drain recorded in the marker at stage {}",
-            m.trigger, m.stage
+            "resume the interrupted {:?} drain recorded in the marker at stage {stage}",
+            m.trigger
         ));
     }
     match &input.units {
-        Some(Err(e)) => blockers.push(e.clone()),
+        Some(Err(b)) => blockers.push(b.clone()),
         Some(Ok(u)) => steps.push(format!(
             "agent unit: {}{}",
             u.agent.service,
@@ -65,14 +117,17 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         )),
         None => {}
     }
+    if let MasterObs::Unreachable(e) = input.master_obs {
+        blockers.push(Blocker::new(
+            BlockerKind::Undetermined,
+            format!("cannot ask the master: {e}"),
+        ));
+    }
     for h in &input.pre_hooks {
         steps.push(format!("run pre-drain hook {}", h.display()));
     }
-    if let MasterObs::Unreachable(e) = input.master_obs {
-        blockers.push(format!("cannot ask the master: {e}"));
-    }
-    let marker_says = input.marker.is_some_and(|m| m.stage.drain_requested());
-    if drain_already_requested(&p, input.master_obs, marker_says) {
+    let request = decide::request(&p, input.master_obs, &start);
+    if request == Request::Skip {
         steps.push(format!(
             "skip DRAIN_AGENT: the master already has a drain for this agent ({})",
             drain_state_name(input.master_obs, p.decommission).as_str()
@@ -80,15 +135,28 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     } else {
         let call = Call::drain_agent(input.agent_id, input.max_grace_period, p.decommission);
         steps.push(format!("POST {}api/v1 {}", with_slash(input.master), call));
+        if request == Request::ResendWithMarkGone {
+            steps.push(
+                "  now: the agent is drained without mark_gone; sent again with it for the decommission"
+                    .into(),
+            );
+        }
+        // Only a DRAIN_AGENT that is sent can be refused.
+        for r in &input.refusals {
+            blockers.push(Blocker::new(BlockerKind::Policy, r.clone()));
+        }
     }
     let goal = if p.decommission {
         "the master no longer lists the agent (gone) and the local agent is empty"
     } else {
         "the master reports DRAINED and the local agent is empty"
     };
-    let limit = input.deadline.map_or("no deadline".to_string(), |d| {
-        format!("deadline {}", humantime::format_duration(d))
-    });
+    let limit = start
+        .deadline_left
+        .or(input.deadline)
+        .map_or("no deadline".to_string(), |d| {
+            format!("deadline {}", humantime::format_duration(d))
+        });
     steps.push(format!("wait until {goal} ({limit})"));
     match input.local {
         LocalObs::Seen(w) if !w.is_empty() => {
@@ -99,12 +167,16 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         LocalObs::Seen(_) => {
             steps.push("  now: the local agent has no live task and no pending operation".into())
         }
-        // The drain's own rule: silence after mark_gone, or from a stopped unit, is no blocker.
-        LocalObs::Unreachable(_) if p.decommission || input.agent_unit_stopped => steps.push(
+        // The drain's own rule at VerifyLocal: silence after mark_gone, or from a stopped unit,
+        // is no blocker.
+        LocalObs::Unreachable(_) if decide::silent_agent_is_empty(&p, input.agent_unit_stopped, true) => steps.push(
             "  now: the local agent does not answer (its unit is stopped or it is being decommissioned)"
                 .into(),
         ),
-        LocalObs::Unreachable(e) => blockers.push(format!("cannot ask the local agent: {e}")),
+        LocalObs::Unreachable(e) => blockers.push(Blocker::new(
+            BlockerKind::Undetermined,
+            format!("cannot ask the local agent: {e}"),
+        )),
     }
     if let Some(Ok(u)) = &input.units {
         if p.force {
@@ -136,8 +208,32 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             .as_str()
             .to_string(),
         steps,
-        blockers,
+        stops_at: blockers.first().map(|b| b.kind),
+        blockers: blockers.into_iter().map(|b| b.text).collect(),
     }
+}
+
+/// The text plan: steps numbered as printed (sub-lines, indented, take no number), then each
+/// blocker.
+pub fn render_text(p: &Plan) -> String {
+    let mut out = String::from("dry run: nothing is sent or stopped\n");
+    out.push_str(&format!(
+        "agent {} on {} ({})\n",
+        p.agent_id, p.master, p.drain_state
+    ));
+    let mut n = 0;
+    for s in &p.steps {
+        if s.starts_with("  ") {
+            out.push_str(&format!("   {s}\n"));
+        } else {
+            n += 1;
+            out.push_str(&format!("{n:>2}. {s}\n"));
+        }
+    }
+    for b in &p.blockers {
+        out.push_str(&format!("BLOCKER: {b}\n"));
+    }
+    out
 }
 
 fn with_slash(url: &str) -> String {
@@ -153,7 +249,11 @@ mod tests {
     use super::*;
     use crate::node::{LocalWork, Phase};
 
-    fn input<'a>(master: &'a MasterObs, local: &'a LocalObs, policy: Policy) -> PlanInput<'a> {
+    fn input<'a>(
+        master: &'a MasterObs,
+        local: &'a LocalObs,
+        policy: DrainOptions,
+    ) -> PlanInput<'a> {
         PlanInput {
             agent_id: "S1",
             master: "http://m:5050/",
@@ -165,12 +265,16 @@ mod tests {
             units: None,
             agent_unit_stopped: false,
             marker: None,
+            boot_id: "boot-1",
+            now_unix: 1_000_000,
             pre_hooks: vec![],
             post_hooks: vec![],
+            lock_holder: None,
+            refusals: vec![],
         }
     }
 
-    const P: Policy = Policy {
+    const P: DrainOptions = DrainOptions {
         decommission: false,
         stop_units: false,
         stop_docker: true,
@@ -195,7 +299,65 @@ mod tests {
             "{post}"
         );
         assert!(plan.blockers.is_empty());
+        assert_eq!(plan.stops_at, None);
         assert_eq!(plan.drain_state, "NONE");
+    }
+
+    #[test]
+    fn the_first_blocker_the_drain_would_meet_decides_the_code() {
+        let m = MasterObs::Unreachable("refused".into());
+        let l = LocalObs::Seen(LocalWork::default());
+        let mut i = input(&m, &l, P);
+        i.units = Some(Err(Blocker::new(
+            BlockerKind::Config,
+            "no agent unit found",
+        )));
+        i.refusals = vec!["machine in a maintenance schedule".into()];
+        let p = plan(&i);
+        assert_eq!(p.stops_at, Some(BlockerKind::Config));
+        assert_eq!(p.blockers.len(), 3, "{:?}", p.blockers);
+        i.units = None;
+        assert_eq!(plan(&i).stops_at, Some(BlockerKind::Undetermined));
+        let m = MasterObs::Registered {
+            drain: Phase::None,
+            deactivated: false,
+            active: true,
+            mark_gone: false,
+        };
+        let mut i = input(&m, &l, P);
+        i.refusals = vec!["machine in a maintenance schedule".into()];
+        assert_eq!(plan(&i).stops_at, Some(BlockerKind::Policy));
+        // Already drained: DRAIN_AGENT is not sent, so the master cannot refuse it.
+        let m = drained();
+        let mut i = input(&m, &l, P);
+        i.refusals = vec!["machine in a maintenance schedule".into()];
+        assert_eq!(plan(&i).stops_at, None);
+        let m = MasterObs::Unreachable("refused".into());
+        let mut i = input(&m, &l, P);
+        i.lock_holder = Some("42".into());
+        let p = plan(&i);
+        assert_eq!(p.stops_at, Some(BlockerKind::Policy));
+        assert!(p.blockers[0].contains("pid 42"), "{:?}", p.blockers);
+    }
+
+    #[test]
+    fn printed_steps_are_numbered_without_gaps() {
+        let m = drained();
+        let l = LocalObs::Seen(LocalWork::default());
+        let mut i = input(&m, &l, P);
+        i.pre_hooks = vec![PathBuf::from("/h/pre")];
+        let text = render_text(&plan(&i));
+        let numbers: Vec<u32> = text
+            .lines()
+            .filter_map(|l| l.trim_start().split_once(". "))
+            .filter_map(|(n, _)| n.parse().ok())
+            .collect();
+        let want: Vec<u32> = (1..=numbers.len() as u32).collect();
+        assert_eq!(numbers, want, "{text}");
+        assert!(
+            text.contains("\n     now: the local agent has no live task"),
+            "{text}"
+        );
     }
 
     fn drained() -> MasterObs {
@@ -212,6 +374,7 @@ mod tests {
         let m = drained();
         let l = LocalObs::Unreachable("refused".into());
         let plan = plan(&input(&m, &l, P));
+        assert_eq!(plan.stops_at, Some(BlockerKind::Undetermined));
         assert!(plan.steps.iter().any(|s| s.starts_with("skip DRAIN_AGENT")));
         assert!(!plan.steps.iter().any(|s| s.starts_with("POST")));
         assert_eq!(plan.blockers.len(), 1);

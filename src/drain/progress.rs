@@ -1,10 +1,11 @@
 //! Showing a drain's progress: an updating line on a terminal, plain log lines otherwise. The
-//! daemon plugs its own observer in (sd_notify STATUS, metrics).
+//! daemon plugs its own sink in (sd_notify STATUS, metrics).
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use super::machine::Stage;
+use crate::logging::PROGRESS;
 use crate::node::{framework_label, FrameworkWork};
 
 /// A snapshot of a running drain.
@@ -58,8 +59,9 @@ fn short(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
 
-/// Told about every stage change and every poll of a drain.
-pub trait Observer: Send {
+/// Where a drain's progress goes: told about every stage change and every poll. (A sink, not
+/// an observation: gathering the node's state is `commands::observe` and `local_work`.)
+pub trait ProgressSink: Send {
     fn stage(&mut self, _stage: Stage) {}
     fn progress(&mut self, _snapshot: &Snapshot) {}
     /// A notable action (DRAIN_AGENT sent, unit stopped, ...).
@@ -68,11 +70,11 @@ pub trait Observer: Send {
     fn finish(&mut self) {}
 }
 
-/// How often a non-terminal observer repeats an unchanged progress line in the log.
+/// How often a non-terminal sink repeats an unchanged progress line in the log.
 const LOG_REPEAT: Duration = Duration::from_secs(30);
 
-/// The command-line observer: a self-rewriting line on a TTY (stderr), log lines otherwise.
-pub struct ConsoleObserver {
+/// The command-line sink: a self-rewriting line on a TTY (stderr), log lines otherwise.
+pub struct ConsoleSink {
     tty: bool,
     quiet: bool,
     last_line: String,
@@ -80,9 +82,9 @@ pub struct ConsoleObserver {
     line_open: bool,
 }
 
-impl ConsoleObserver {
-    pub fn new(quiet: bool) -> ConsoleObserver {
-        ConsoleObserver {
+impl ConsoleSink {
+    pub fn new(quiet: bool) -> ConsoleSink {
+        ConsoleSink {
             tty: std::io::stderr().is_terminal(),
             quiet,
             last_line: String::new(),
@@ -99,7 +101,7 @@ impl ConsoleObserver {
     }
 }
 
-impl Observer for ConsoleObserver {
+impl ProgressSink for ConsoleSink {
     fn stage(&mut self, stage: Stage) {
         self.close_line();
         tracing::info!(stage = stage.name(), "drain stage {stage}");
@@ -120,7 +122,7 @@ impl Observer for ConsoleObserver {
             // The elapsed/left figures change every poll; repeat only when the work changed.
             let work_changed = strip_times(&line) != strip_times(&self.last_line);
             if work_changed || due {
-                tracing::info!("{line}");
+                tracing::info!(target: PROGRESS, "{line}");
                 self.last_logged = Some(Instant::now());
             }
         }
@@ -129,7 +131,7 @@ impl Observer for ConsoleObserver {
 
     fn action(&mut self, what: &str) {
         self.close_line();
-        tracing::info!("{what}");
+        tracing::info!(target: PROGRESS, "{what}");
     }
 
     fn finish(&mut self) {
@@ -145,8 +147,8 @@ fn strip_times(line: &str) -> &str {
 }
 
 /// Discards everything (tests, `--quiet` in the daemon).
-pub struct NullObserver;
-impl Observer for NullObserver {}
+pub struct NullSink;
+impl ProgressSink for NullSink {}
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use super::marker::{Marker, MarkerStore};
-use super::progress::Observer;
+use super::progress::ProgressSink;
 use super::DrainError;
 use crate::config::UnitSettings;
 use crate::systemd::{AgentUnits, KillWhom, Systemd, SystemdError};
@@ -93,7 +93,7 @@ impl UnitStages<'_> {
     async fn once<F, Fut>(
         &self,
         marker: &mut Marker,
-        observer: &mut dyn Observer,
+        sink: &mut dyn ProgressSink,
         action: String,
         f: F,
     ) -> Result<(), SystemdError>
@@ -106,7 +106,7 @@ impl UnitStages<'_> {
             return Ok(());
         }
         f().await?;
-        observer.action(&action);
+        sink.action(&action);
         marker.actions.push(action);
         if let Err(e) = self.store.save(marker) {
             tracing::warn!("cannot record unit action in the marker: {e}");
@@ -119,7 +119,7 @@ impl UnitStages<'_> {
     pub async fn stop_agent(
         &self,
         marker: &mut Marker,
-        observer: &mut dyn Observer,
+        sink: &mut dyn ProgressSink,
         forced: bool,
     ) -> Result<(), SystemdError> {
         let sd = self.systemd;
@@ -127,19 +127,19 @@ impl UnitStages<'_> {
         let timeout = self.plan.job_timeout;
         if forced {
             let action = signal_action(service, Signal::SIGUSR1);
-            self.once(marker, observer, action, || async {
+            self.once(marker, sink, action, || async {
                 sd.kill_unit(service, KillWhom::Main, Signal::SIGUSR1 as i32)
                     .await
             })
             .await?;
         }
         if let Some(socket) = &self.plan.agent.socket {
-            self.once(marker, observer, stop_action(socket), || async {
+            self.once(marker, sink, stop_action(socket), || async {
                 sd.stop_unit(socket, timeout).await
             })
             .await?;
         }
-        self.once(marker, observer, stop_action(service), || async {
+        self.once(marker, sink, stop_action(service), || async {
             sd.stop_unit(service, timeout).await
         })
         .await
@@ -148,20 +148,20 @@ impl UnitStages<'_> {
     pub async fn stop_docker(
         &self,
         marker: &mut Marker,
-        observer: &mut dyn Observer,
+        sink: &mut dyn ProgressSink,
     ) -> Result<(), SystemdError> {
         let Some(docker) = &self.plan.docker else {
             return Ok(());
         };
         let sd = self.systemd;
         if let Some(sig) = self.plan.docker_signal {
-            self.once(marker, observer, signal_action(docker, sig), || async {
+            self.once(marker, sink, signal_action(docker, sig), || async {
                 sd.kill_unit(docker, KillWhom::Main, sig as i32).await
             })
             .await?;
         }
         let timeout = self.plan.job_timeout;
-        self.once(marker, observer, stop_action(docker), || async {
+        self.once(marker, sink, stop_action(docker), || async {
             sd.stop_unit(docker, timeout).await
         })
         .await

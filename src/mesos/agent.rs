@@ -139,82 +139,112 @@ impl AgentClient {
     }
 
     pub async fn get_agent(&self) -> Result<AgentInfo, MesosError> {
-        let (url, r) = self.v1("GET_AGENT").await?;
-        let info = r
-            .get_agent
-            .ok_or_else(|| missing(&url, "get_agent"))?
-            .agent_info;
-        let port = match info.port {
-            None => None,
-            Some(p) => Some(u16::try_from(p).map_err(|_| MesosError::Decode {
-                url: shown(&url),
-                detail: format!("agent port {p} out of range"),
-            })?),
-        };
-        Ok(AgentInfo {
-            id: info.id.map(|v| v.value),
-            hostname: info.hostname,
-            port,
-        })
+        let (url, bytes) = self.v1("GET_AGENT").await?;
+        decode_agent_info(&url, &bytes)
     }
 
     pub async fn get_tasks(&self) -> Result<TaskBuckets, MesosError> {
-        let (url, r) = self.v1("GET_TASKS").await?;
-        let t = r.get_tasks.ok_or_else(|| missing(&url, "get_tasks"))?;
-        let conv = |v: Vec<TaskWire>| v.into_iter().map(Task::from).collect();
-        Ok(TaskBuckets {
-            pending: conv(t.pending_tasks),
-            queued: conv(t.queued_tasks),
-            launched: conv(t.launched_tasks),
-            terminated: conv(t.terminated_tasks),
-        })
+        let (url, bytes) = self.v1("GET_TASKS").await?;
+        decode_tasks(&url, &bytes)
     }
 
     pub async fn get_operations(&self) -> Result<Vec<Operation>, MesosError> {
-        let (url, r) = self.v1("GET_OPERATIONS").await?;
-        let ops = r
-            .get_operations
-            .ok_or_else(|| missing(&url, "get_operations"))?;
-        Ok(ops.operations.into_iter().map(Operation::from).collect())
+        let (url, bytes) = self.v1("GET_OPERATIONS").await?;
+        decode_operations(&url, &bytes)
     }
 
     /// Running and completed frameworks, to put names on framework ids.
     pub async fn get_frameworks(&self) -> Result<Vec<FrameworkName>, MesosError> {
-        let (url, r) = self.v1("GET_FRAMEWORKS").await?;
-        let f = r
-            .get_frameworks
-            .ok_or_else(|| missing(&url, "get_frameworks"))?;
-        Ok(f.frameworks
-            .into_iter()
-            .chain(f.completed_frameworks)
-            .filter_map(|fw| {
-                let id = fw.framework_info.id?.value;
-                Some(FrameworkName {
-                    id,
-                    name: fw.framework_info.name,
-                })
-            })
-            .collect())
+        let (url, bytes) = self.v1("GET_FRAMEWORKS").await?;
+        decode_frameworks(&url, &bytes)
     }
 
     /// v0 `GET /state`.
     pub async fn state(&self) -> Result<AgentState, MesosError> {
         let (url, bytes) = self.transport.get(&self.base, "/state", None).await?;
-        let s: AgentStateV0Wire = decode(&url, &bytes)?;
-        Ok(AgentState {
-            id: s.id,
-            hostname: s.hostname,
-            pid: s.pid,
-            master_hostname: s.master_hostname,
-            master_flag: s.flags.master,
-        })
+        decode_state(&url, &bytes)
     }
 
-    async fn v1(&self, kind: &str) -> Result<(Url, AgentResponseWire), MesosError> {
-        let (url, bytes) = self.transport.call(&self.base, &Call::simple(kind)).await?;
-        let r = decode(&url, &bytes)?;
-        Ok((url, r))
+    async fn v1(&self, kind: &str) -> Result<(Url, bytes::Bytes), MesosError> {
+        self.transport.call(&self.base, &Call::simple(kind)).await
     }
+}
+
+// The decoders are pure (bytes in, typed answer or a Decode error out) so that the parsers of
+// what the agent sends can be fuzzed without a server (tests/fuzz).
+
+/// A GET_AGENT answer.
+pub fn decode_agent_info(url: &Url, bytes: &[u8]) -> Result<AgentInfo, MesosError> {
+    let r: AgentResponseWire = decode(url, bytes)?;
+    let info = r
+        .get_agent
+        .ok_or_else(|| missing(url, "get_agent"))?
+        .agent_info;
+    let port = match info.port {
+        None => None,
+        Some(p) => Some(u16::try_from(p).map_err(|_| MesosError::Decode {
+            url: shown(url),
+            detail: format!("agent port {p} out of range"),
+        })?),
+    };
+    Ok(AgentInfo {
+        id: info.id.map(|v| v.value),
+        hostname: info.hostname,
+        port,
+    })
+}
+
+/// A GET_TASKS answer.
+pub fn decode_tasks(url: &Url, bytes: &[u8]) -> Result<TaskBuckets, MesosError> {
+    let r: AgentResponseWire = decode(url, bytes)?;
+    let t = r.get_tasks.ok_or_else(|| missing(url, "get_tasks"))?;
+    let conv = |v: Vec<TaskWire>| v.into_iter().map(Task::from).collect();
+    Ok(TaskBuckets {
+        pending: conv(t.pending_tasks),
+        queued: conv(t.queued_tasks),
+        launched: conv(t.launched_tasks),
+        terminated: conv(t.terminated_tasks),
+    })
+}
+
+/// A GET_OPERATIONS answer.
+pub fn decode_operations(url: &Url, bytes: &[u8]) -> Result<Vec<Operation>, MesosError> {
+    let r: AgentResponseWire = decode(url, bytes)?;
+    let ops = r
+        .get_operations
+        .ok_or_else(|| missing(url, "get_operations"))?;
+    Ok(ops.operations.into_iter().map(Operation::from).collect())
+}
+
+/// A GET_FRAMEWORKS answer: running and completed frameworks with an id.
+pub fn decode_frameworks(url: &Url, bytes: &[u8]) -> Result<Vec<FrameworkName>, MesosError> {
+    let r: AgentResponseWire = decode(url, bytes)?;
+    let f = r
+        .get_frameworks
+        .ok_or_else(|| missing(url, "get_frameworks"))?;
+    Ok(f.frameworks
+        .into_iter()
+        .chain(f.completed_frameworks)
+        .filter_map(|fw| {
+            let id = fw.framework_info.id?.value;
+            Some(FrameworkName {
+                id,
+                name: fw.framework_info.name,
+            })
+        })
+        .collect())
+}
+
+/// A v0 `/state` answer.
+pub fn decode_state(url: &Url, bytes: &[u8]) -> Result<AgentState, MesosError> {
+    let s: AgentStateV0Wire = decode(url, bytes)?;
+    Ok(AgentState {
+        id: s.id,
+        hostname: s.hostname,
+        pid: s.pid,
+        master_hostname: s.master_hostname,
+        master_flag: s.flags.master,
+    })
 }
 
 fn decode<T: serde::de::DeserializeOwned>(url: &Url, bytes: &[u8]) -> Result<T, MesosError> {

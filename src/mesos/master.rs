@@ -9,84 +9,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
 use url::Url;
 
 use super::error::MesosError;
 use super::scan;
 use super::transport::{shown, Transport};
-use super::types::{Call, DrainInfoWire, SlavesV0Wire};
+use super::types::{AgentLookup, Call, DrainInfo, MasterAgent, SlavesV0Wire};
 
 /// A filtered `/master/slaves` answer holds one agent (1-2 KB in real captures). Anything past
 /// this is a master that ignored the filter: stop reading and scan GET_AGENTS instead of
 /// buffering the whole cluster first.
 pub const FILTERED_ANSWER_MAX_BYTES: u64 = 1024 * 1024;
-
-/// `DrainInfo.state` as the master reports it; names a newer master adds are kept verbatim.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum DrainState {
-    Draining,
-    Drained,
-    Other(String),
-}
-
-impl DrainState {
-    pub fn from_wire(name: &str) -> DrainState {
-        match name {
-            "DRAINING" => DrainState::Draining,
-            "DRAINED" => DrainState::Drained,
-            other => DrainState::Other(other.to_string()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            DrainState::Draining => "DRAINING",
-            DrainState::Drained => "DRAINED",
-            DrainState::Other(s) => s,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DrainInfo {
-    pub state: DrainState,
-    pub mark_gone: bool,
-    /// From the response-side `DurationInfo`; `None` when the drain has no cap.
-    pub max_grace_period_ns: Option<i64>,
-}
-
-impl From<&DrainInfoWire> for DrainInfo {
-    fn from(w: &DrainInfoWire) -> DrainInfo {
-        DrainInfo {
-            state: DrainState::from_wire(&w.state),
-            mark_gone: w.config.mark_gone,
-            max_grace_period_ns: w.config.max_grace_period.map(|d| d.nanoseconds),
-        }
-    }
-}
-
-/// One registered agent as the master sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MasterAgent {
-    pub id: String,
-    pub hostname: String,
-    /// `slave(1)@<ip>:<port>`; the IP is what maintenance MachineIDs need.
-    pub pid: Option<String>,
-    /// Connected and not deactivated.
-    pub active: bool,
-    pub deactivated: bool,
-    pub drain: Option<DrainInfo>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum AgentLookup {
-    Registered(MasterAgent),
-    /// Known from the registry after a master failover but not re-registered yet (no drain info).
-    Recovered,
-    /// In neither list: gone, unreachable, removed or unknown. Not "drained"; the caller decides.
-    Absent,
-}
 
 pub struct MasterClient {
     transport: Arc<Transport>,
@@ -143,35 +76,13 @@ impl MasterClient {
             Err(e) => return Err(e),
         };
         self.remember_leader(&leader, &url);
-        let slaves: SlavesV0Wire =
-            serde_json::from_slice(&bytes).map_err(|e| MesosError::Decode {
-                url: shown(&url),
-                detail: e.to_string(),
-            })?;
-        let foreign = slaves
-            .slaves
-            .iter()
-            .map(|s| &s.id.0)
-            .chain(slaves.recovered_slaves.iter().map(|s| &s.id.0))
-            .find(|id| id.as_str() != agent_id);
-        if let Some(other) = foreign {
-            self.mark_unfiltered(&format!("it answered with agent {other}"));
-            return self.agent_via_get_agents(agent_id).await;
+        match decode_slaves(&url, &bytes, agent_id)? {
+            SlavesAnswer::Lookup(lookup) => Ok(lookup),
+            SlavesAnswer::Foreign(other) => {
+                self.mark_unfiltered(&format!("it answered with agent {other}"));
+                self.agent_via_get_agents(agent_id).await
+            }
         }
-        if let Some(s) = slaves.slaves.into_iter().next() {
-            return Ok(AgentLookup::Registered(MasterAgent {
-                id: s.id.0,
-                hostname: s.hostname,
-                pid: s.pid,
-                active: s.active,
-                deactivated: s.deactivated,
-                drain: s.drain_info.as_ref().map(DrainInfo::from),
-            }));
-        }
-        if !slaves.recovered_slaves.is_empty() {
-            return Ok(AgentLookup::Recovered);
-        }
-        Ok(AgentLookup::Absent)
     }
 
     /// Full GET_AGENTS, streamed and scanned without building the document.
@@ -306,3 +217,43 @@ pub fn base_text(url: &Url) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// What a `/master/slaves?slave_id=` answer says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SlavesAnswer {
+    /// Only the agent asked for, or nobody: where it is.
+    Lookup(AgentLookup),
+    /// The master ignored the filter and sent another agent (this id): fall back to GET_AGENTS.
+    Foreign(String),
+}
+
+/// Decodes a filtered `/master/slaves` answer (pure, so it can be fuzzed without a server).
+pub fn decode_slaves(url: &Url, bytes: &[u8], agent_id: &str) -> Result<SlavesAnswer, MesosError> {
+    let slaves: SlavesV0Wire = serde_json::from_slice(bytes).map_err(|e| MesosError::Decode {
+        url: shown(url),
+        detail: e.to_string(),
+    })?;
+    let foreign = slaves
+        .slaves
+        .iter()
+        .map(|s| &s.id.0)
+        .chain(slaves.recovered_slaves.iter().map(|s| &s.id.0))
+        .find(|id| id.as_str() != agent_id);
+    if let Some(other) = foreign {
+        return Ok(SlavesAnswer::Foreign(other.clone()));
+    }
+    if let Some(s) = slaves.slaves.into_iter().next() {
+        return Ok(SlavesAnswer::Lookup(AgentLookup::Registered(MasterAgent {
+            id: s.id.0,
+            hostname: s.hostname,
+            pid: s.pid,
+            active: s.active,
+            deactivated: s.deactivated,
+            drain: s.drain_info.as_ref().map(DrainInfo::from),
+        })));
+    }
+    if !slaves.recovered_slaves.is_empty() {
+        return Ok(SlavesAnswer::Lookup(AgentLookup::Recovered));
+    }
+    Ok(SlavesAnswer::Lookup(AgentLookup::Absent))
+}

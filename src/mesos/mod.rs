@@ -18,5 +18,6 @@ pub(crate) mod testutil;
 
 pub use agent::{AgentClient, AgentInfo, AgentState, FrameworkName, Operation, Task, TaskBuckets};
 pub use error::MesosError;
-pub use master::{AgentLookup, DrainInfo, DrainState, MasterAgent, MasterClient};
+pub use master::MasterClient;
 pub use transport::{Auth, RetryPolicy, Transport, TransportSettings};
+pub use types::{AgentLookup, DrainInfo, DrainState, MasterAgent};

@@ -1,10 +1,13 @@
 //! Finds one agent in a full GET_AGENTS answer without building the document.
 //!
-//! A big cluster's GET_AGENTS is tens of MB. For a body in memory, serde visitors walk the
-//! top-level object and the `agents` / `recovered_agents` arrays; each element is decoded into a
-//! small struct (unknown fields skipped unparsed) and dropped unless it is the agent asked for.
-//! For a stream, `splitter` cuts the arrays into elements over a chunked buffer and decodes only
-//! those that can hold the id. Either way memory stays at about one element plus a buffer.
+//! A big cluster's GET_AGENTS is tens of MB. For a stream, `splitter` cuts the arrays into
+//! elements over a chunked buffer, checks each one's JSON syntax without building anything, and
+//! decodes only those that can hold the id: memory stays at about one element plus a buffer. The
+//! serde visitors here (`find_agent_serde`, `find_agent_in_slice`) are the reference it is
+//! fuzzed against (tests/fuzz). Both follow one rule: every `agents[]` / `recovered_agents[]`
+//! entry must be a JSON object and the whole answer valid JSON (a damaged answer is an error,
+//! never "agent absent", which a decommission would read as "gone"), and only the entry whose
+//! `id.value` is the one asked for is decoded into typed fields.
 
 use std::fmt;
 use std::io::{BufReader, Read};
@@ -12,8 +15,7 @@ use std::io::{BufReader, Read};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::master::{AgentLookup, DrainInfo, MasterAgent};
-use super::types::{DrainInfoWire, IdValue};
+use super::types::{AgentLookup, DrainInfo, DrainInfoWire, IdValue, MasterAgent};
 
 /// `serde_json::from_reader` reads byte by byte; buffer so that each is not a call into the source.
 const READ_BUFFER_BYTES: usize = 256 * 1024;
@@ -255,26 +257,39 @@ impl<'de> Visitor<'de> for AgentsSeed<'_> {
         f.write_str("the agents array")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(entry) = seq.next_element::<ScanEntry>()? {
-            if self.found.registered.is_some() {
+        while let Some(entry) = seq.next_element::<serde_json::Value>()? {
+            let entry = entry_object(entry, "agents")?;
+            if self.found.registered.is_some()
+                || !is_entry_of(&entry, "/agent_info/id/value", self.id)
+            {
                 continue;
             }
-            if let Some(IdValue { value }) = &entry.agent_info.id {
-                if value == self.id {
-                    let id = value.clone();
-                    self.found.registered = Some(entry.into_agent(id));
-                }
-            }
+            let typed = ScanEntry::deserialize(entry).map_err(serde::de::Error::custom)?;
+            self.found.registered = Some(typed.into_agent(self.id.to_string()));
         }
         Ok(())
     }
 }
 
-/// `recovered_agents[]` entries are `AgentInfo`s; only the id matters.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct RecoveredEntry {
-    id: Option<IdValue>,
+/// The rule both scans share: every entry is a JSON object, but only the entry whose id is the
+/// one asked for is decoded into typed fields, so a damaged field of another agent's entry does
+/// not hide this one (and the splitter never has to decode the others).
+fn entry_object<E: serde::de::Error>(
+    entry: serde_json::Value,
+    array: &str,
+) -> Result<serde_json::Value, E> {
+    if entry.is_object() {
+        Ok(entry)
+    } else {
+        Err(E::custom(format!(
+            "malformed JSON: an {array}[] entry is not an object"
+        )))
+    }
+}
+
+/// Whether the string at `pointer` in an entry is `id`.
+pub(crate) fn is_entry_of(entry: &serde_json::Value, pointer: &str, id: &str) -> bool {
+    entry.pointer(pointer).and_then(serde_json::Value::as_str) == Some(id)
 }
 
 struct RecoveredSeed<'a> {
@@ -295,8 +310,9 @@ impl<'de> Visitor<'de> for RecoveredSeed<'_> {
         f.write_str("the recovered_agents array")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(entry) = seq.next_element::<RecoveredEntry>()? {
-            if entry.id.is_some_and(|i| i.value == self.id) {
+        while let Some(entry) = seq.next_element::<serde_json::Value>()? {
+            let entry = entry_object(entry, "recovered_agents")?;
+            if is_entry_of(&entry, "/id/value", self.id) {
                 self.found.recovered = true;
             }
         }

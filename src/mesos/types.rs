@@ -211,12 +211,46 @@ pub struct DrainConfigWire {
     pub mark_gone: bool,
 }
 
-/// `DrainInfo`: `state` is a `DrainState` name kept as a string.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(default)]
+/// `DrainInfo`: `state` is a `DrainState` name kept as a string. Only a JSON object is one:
+/// serde would also read a struct from an array, and `["DRAINED"]` would then say DRAINED
+/// (found by tests/fuzz).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DrainInfoWire {
     pub state: String,
     pub config: DrainConfigWire,
+}
+
+#[derive(Deserialize)]
+#[serde(default)]
+#[derive(Default)]
+struct DrainInfoFields {
+    state: String,
+    config: DrainConfigWire,
+}
+
+impl<'de> Deserialize<'de> for DrainInfoWire {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<DrainInfoWire, D::Error> {
+        struct ObjectOnly;
+        impl<'de> serde::de::Visitor<'de> for ObjectOnly {
+            type Value = DrainInfoWire;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a drain_info object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<DrainInfoWire, A::Error> {
+                let f = DrainInfoFields::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(DrainInfoWire {
+                    state: f.state,
+                    config: f.config,
+                })
+            }
+        }
+        d.deserialize_map(ObjectOnly)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -411,6 +445,76 @@ pub struct AgentStateV0Wire {
 #[serde(default)]
 pub struct AgentFlagsWire {
     pub master: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed answers: one agent as the master sees it. Here rather than in `master.rs` so that both
+// the master client and the GET_AGENTS scan build them without importing each other.
+
+/// `DrainInfo.state` as the master reports it; names a newer master adds are kept verbatim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum DrainState {
+    Draining,
+    Drained,
+    Other(String),
+}
+
+impl DrainState {
+    pub fn from_wire(name: &str) -> DrainState {
+        match name {
+            "DRAINING" => DrainState::Draining,
+            "DRAINED" => DrainState::Drained,
+            other => DrainState::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            DrainState::Draining => "DRAINING",
+            DrainState::Drained => "DRAINED",
+            DrainState::Other(s) => s,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DrainInfo {
+    pub state: DrainState,
+    pub mark_gone: bool,
+    /// From the response-side `DurationInfo`; `None` when the drain has no cap.
+    pub max_grace_period_ns: Option<i64>,
+}
+
+impl From<&DrainInfoWire> for DrainInfo {
+    fn from(w: &DrainInfoWire) -> DrainInfo {
+        DrainInfo {
+            state: DrainState::from_wire(&w.state),
+            mark_gone: w.config.mark_gone,
+            max_grace_period_ns: w.config.max_grace_period.map(|d| d.nanoseconds),
+        }
+    }
+}
+
+/// One registered agent as the master sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MasterAgent {
+    pub id: String,
+    pub hostname: String,
+    /// `slave(1)@<ip>:<port>`; the IP is what maintenance MachineIDs need.
+    pub pid: Option<String>,
+    /// Connected and not deactivated.
+    pub active: bool,
+    pub deactivated: bool,
+    pub drain: Option<DrainInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum AgentLookup {
+    Registered(MasterAgent),
+    /// Known from the registry after a master failover but not re-registered yet (no drain info).
+    Recovered,
+    /// In neither list: gone, unreachable, removed or unknown. Not "drained"; the caller decides.
+    Absent,
 }
 
 #[cfg(test)]

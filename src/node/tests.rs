@@ -151,7 +151,27 @@ fn absent_is_gone_only_after_our_decommission() {
         Exceptions::default(),
         "S1",
     );
-    assert!(matches!(v, Verdict::NotSafe(_)));
+    // design.md: the master answered but does not list the agent: UNKNOWN, so 3, never 1.
+    assert!(matches!(v, Verdict::Undetermined(_)), "{v:?}");
+    for unknown in [MasterObs::Recovered, registered(Phase::Other("X".into()))] {
+        let v = evaluate(
+            &unknown,
+            &LocalObs::Seen(LocalWork::default()),
+            Exceptions::default(),
+            "S1",
+        );
+        assert!(matches!(v, Verdict::Undetermined(_)), "{unknown:?}: {v:?}");
+    }
+    // NONE and DRAINING are answers: not safe (1).
+    for phase in [Phase::None, Phase::Draining] {
+        let v = evaluate(
+            &registered(phase),
+            &LocalObs::Seen(LocalWork::default()),
+            Exceptions::default(),
+            "S1",
+        );
+        assert!(matches!(v, Verdict::NotSafe(_)), "{v:?}");
+    }
 }
 
 #[test]

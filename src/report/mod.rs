@@ -120,6 +120,12 @@ pub struct Report {
     pub safe: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasons: Option<Vec<String>>,
+    /// `check` could not tell (exit 3): the text says so instead of "not safe".
+    #[serde(skip)]
+    pub undetermined: bool,
+    /// Why the drain state is UNKNOWN, for the text report.
+    #[serde(skip)]
+    pub unknown_because: Option<&'static str>,
 }
 
 /// Everything observed about the node, gathered by the `status`/`check` commands.
@@ -178,6 +184,14 @@ impl Report {
             errors,
             safe: verdict.map(|v| *v == Verdict::Safe),
             reasons: verdict.map(|v| v.reasons().to_vec()),
+            undetermined: matches!(verdict, Some(Verdict::Undetermined(_))),
+            unknown_because: match &o.master {
+                _ if o.drain_state != DrainStateName::Unknown => None,
+                MasterObs::Unreachable(_) => Some("the master cannot be asked"),
+                MasterObs::Absent => Some("the master does not list this agent"),
+                MasterObs::Recovered => Some("not re-registered since a master failover"),
+                MasterObs::Registered { .. } => Some("a drain state this tool does not know"),
+            },
         }
     }
 
@@ -191,6 +205,8 @@ impl Report {
         if let Some(safe) = self.safe {
             s.push_str(if safe {
                 "SAFE: this node can be rebooted or powered off\n"
+            } else if self.undetermined {
+                "CANNOT TELL whether this node can be rebooted or powered off: treat it as not safe\n"
             } else {
                 "NOT SAFE to reboot or power off\n"
             });
@@ -202,7 +218,13 @@ impl Report {
         s.push_str(&format!("agent id:       {}\n", or_unknown(&self.agent_id)));
         s.push_str(&format!("hostname:       {}\n", or_unknown(&self.hostname)));
         s.push_str(&format!("leading master: {}\n", or_unknown(&self.master)));
-        s.push_str(&format!("drain state:    {}\n", self.drain_state.as_str()));
+        match self.unknown_because {
+            Some(why) => s.push_str(&format!(
+                "drain state:    {} ({why})\n",
+                self.drain_state.as_str()
+            )),
+            None => s.push_str(&format!("drain state:    {}\n", self.drain_state.as_str())),
+        }
         s.push_str(&format!(
             "deactivated:    {}\n",
             self.deactivated.map_or("unknown".into(), |d| d.to_string())

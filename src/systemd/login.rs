@@ -52,6 +52,15 @@ use super::manager::{system_bus_address, CALL_TIMEOUT};
 /// The inhibitor "what" for shutdown, reboot and power-off.
 pub const INHIBIT_SHUTDOWN: &str = "shutdown";
 
+/// The `who` of this tool's inhibitor locks: the daemon takes them under it, and `status`/`check`
+/// recognise them by it in ListInhibitors.
+pub const WHO: &str = "mesos-maint";
+/// The `why` of the daemon's delay lock (shown by `systemd-inhibit --list`).
+pub const DELAY_WHY: &str =
+    "Draining the Mesos agent (moving its tasks to other nodes) before shutdown";
+/// The `why` of the daemon's optional block lock.
+pub const BLOCK_WHY: &str = "The Mesos agent runs tasks; drain it first (mesos-maint drain)";
+
 /// D-Bus error names this module recognises.
 mod names {
     pub const ACCESS_DENIED: &str = "org.freedesktop.DBus.Error.AccessDenied";

@@ -16,6 +16,7 @@ mod error;
 pub mod login;
 pub mod login_proxies;
 mod manager;
+pub mod notify;
 pub mod proxies;
 mod units;
 

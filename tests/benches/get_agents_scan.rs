@@ -27,6 +27,9 @@
 //! Throughput is body bytes (MB = 10^6 bytes) over wall time of one repetition, median of the
 //! repetitions. Memory is MiB (2^20 bytes).
 
+// A counting global allocator and wait4 for a child's peak RSS: measurement needs FFI.
+#![allow(unsafe_code)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;

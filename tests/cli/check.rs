@@ -140,3 +140,74 @@ async fn mesos_1_9_responses_are_understood() {
     let (code, out, _) = run.run_against(&sim, &["check", "--json"]).await;
     assert_eq!(code, 0, "{out}");
 }
+
+/// design.md: the master answered but does not list the agent (unreachable there, removed, or
+/// not re-registered since a failover): the drain state is UNKNOWN and the answer is 3, not 1.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_the_master_does_not_list_cannot_be_told_exit_3() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let run = Run::new();
+    // Registered and empty, no drain: an answer, "not safe".
+    let (code, out, _) = run.run_against(&sim, &["check", "--json"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(json(&out)["drain_state"], "NONE");
+
+    // Removed from the master (SIGUSR1 unregisters it); the agent still answers, empty.
+    sim.unregister_agent();
+    assert!(!sim.is_listed());
+    let (code, out, err) = run.run_against(&sim, &["check", "--json"]).await;
+    assert_eq!(code, 3, "{out}\n{err}");
+    let v = json(&out);
+    assert_eq!(v["drain_state"], "UNKNOWN");
+    assert_eq!(v["safe"], false);
+    assert!(
+        v["reasons"].to_string().contains("does not list agent"),
+        "{v}"
+    );
+    let (code, out, _) = run.run_against(&sim, &["check"]).await;
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("drain state:    UNKNOWN"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_not_re_registered_after_a_failover_is_exit_3() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let run = Run::new();
+    sim.failover(None);
+    let (code, out, err) = run.run_against(&sim, &["check", "--json"]).await;
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert_eq!(json(&out)["drain_state"], "UNKNOWN");
+    assert!(
+        json(&out)["reasons"].to_string().contains("re-registered"),
+        "{out}"
+    );
+}
+
+/// A truncated drain marker (a full disk, an edit by hand): `check` warns and judges without it
+/// (never safe on its word), a drain refuses with a line naming the file and sends nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_truncated_marker_is_ignored_with_a_warning_and_stops_a_drain() {
+    let sim = Sim::start(busy_config()).await.unwrap();
+    let run = Run::new();
+    std::fs::create_dir_all(run.state_dir()).unwrap();
+    std::fs::write(
+        run.marker_path(),
+        r#"{"version":1,"agent_id":"x","stage":"Do"#,
+    )
+    .unwrap();
+    let (code, out, err) = run.run_against(&sim, &["check"]).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("ignoring an unreadable drain marker"), "{err}");
+    let (code, out, err) = run
+        .run_against(&sim, &["drain", "--dry-run", "--no-stop"])
+        .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("drain.json"), "{err}");
+    let (code, _, err) = run.run_against(&sim, &["drain", "--no-stop"]).await;
+    assert_eq!(code, 70, "{err}");
+    assert!(
+        err.contains("drain.json") && err.contains("remove it"),
+        "{err}"
+    );
+    assert_eq!(sim.count_calls("DRAIN_AGENT"), 0);
+}

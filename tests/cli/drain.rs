@@ -118,6 +118,47 @@ async fn decommission_sends_mark_gone_and_succeeds_when_gone() {
     assert_eq!(json(&out)["drain_state"], "GONE");
 }
 
+/// The dry run and the drain agree end to end (issue 10; src/drain/agreement_tests.rs holds the
+/// full matrix): after a finished decommission this boot, the master no longer lists the agent,
+/// and both the dry run and a second drain leave DRAIN_AGENT unsent.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_finished_decommission_the_dry_run_and_the_drain_both_skip_drain_agent() {
+    let sim = Sim::start(busy_config()).await.unwrap();
+    let run = Run::new();
+    let args = ["drain", "--no-stop", "--decommission", "--json"];
+    let (code, out, err) = run.run_against(&sim, &args).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(sim.is_gone());
+    let (_, out, err) = run
+        .run_against(
+            &sim,
+            &[
+                "drain",
+                "--dry-run",
+                "--no-stop",
+                "--decommission",
+                "--json",
+            ],
+        )
+        .await;
+    let plan = json(&out);
+    let steps: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{out}\n{err}"))
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        steps.iter().any(|s| s.starts_with("skip DRAIN_AGENT")),
+        "{steps:?}"
+    );
+    assert!(!steps.iter().any(|s| s.starts_with("POST ")), "{steps:?}");
+    let (code, out, err) = run.run_against(&sim, &args).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(json(&out)["already_requested"], true, "{out}");
+    assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn dry_run_sends_no_mutating_call() {
     let sim = Sim::start(busy_config()).await.unwrap();
@@ -212,5 +253,60 @@ async fn two_drains_at_once_the_second_is_refused() {
     assert!(err.contains("another mesos-maint drain"), "{err}");
     first.start_kill().unwrap();
     let _ = first.wait().await;
+    assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
+}
+
+/// design.md: a dry run exits with the code the drain would end with, after the plan and the
+/// blockers; 0 only when nothing blocks.
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_exits_with_the_code_of_its_first_blocker() {
+    let sim = Sim::start(busy_config()).await.unwrap();
+    let run = Run::new();
+    let dry = ["drain", "--dry-run", "--no-stop"];
+
+    // The master cannot be asked: 3, and the plan is still printed.
+    let (code, out, err) = run
+        .run_at("http://127.0.0.1:9", &sim.agent_url(), &dry)
+        .await;
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert!(out.contains("BLOCKER: cannot ask the master"), "{out}");
+    assert!(out.contains(" 1. POST"), "{out}");
+
+    // The machine is in a maintenance schedule: the master would refuse DRAIN_AGENT: 5.
+    let (code, _, err) = run
+        .run_against(
+            &sim,
+            &["maintenance", "schedule", "--start", "2030-01-01T00:00:00Z"],
+        )
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run.run_against(&sim, &dry).await;
+    assert_eq!(code, 5, "{out}\n{err}");
+    assert!(
+        out.contains("BLOCKER: the machine is in a maintenance schedule"),
+        "{out}"
+    );
+    let (code, _, err) = run
+        .run_against(&sim, &["maintenance", "schedule", "--cancel"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+
+    // Another drain holds this node's lock: 5. Nothing is ever sent.
+    let mut first = run
+        .command_against(&sim, &["drain", "--no-stop", "--deadline", "30s"])
+        .spawn()
+        .unwrap();
+    wait_for_drain_agent(&sim).await;
+    let (code, out, err) = run.run_against(&sim, &dry).await;
+    assert_eq!(code, 5, "{out}\n{err}");
+    assert!(out.contains("another mesos-maint drain"), "{out}");
+    first.start_kill().unwrap();
+    let _ = first.wait().await;
+    assert_eq!(sim.count_calls("DRAIN_AGENT"), 1, "only the real drain's");
+
+    // The lock is free again and the master already has the drain: nothing blocks.
+    let (code, out, err) = run.run_against(&sim, &dry).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("skip DRAIN_AGENT"), "{out}");
     assert_eq!(sim.count_calls("DRAIN_AGENT"), 1);
 }

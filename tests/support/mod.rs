@@ -7,7 +7,9 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod daemon_node;
 pub mod fake;
+pub mod isolate;
 pub mod logind;
 pub mod node;
 pub mod proc;

@@ -126,7 +126,15 @@ impl Credentials {
             what: what.clone(),
             detail,
         };
-        let w: Wire = serde_json::from_str(body).map_err(|e| malformed(e.to_string()))?;
+        // Not serde's message: it quotes the offending value, which may be the secret itself.
+        let w: Wire = serde_json::from_str(body).map_err(|e| {
+            malformed(format!(
+                "not the expected JSON document ({:?} error at line {} column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })?;
         if let Some(code) = w.code.as_deref().filter(|c| *c != "Success") {
             return Err(AwsError::NoCredentials(format!(
                 "instance profile role {role}: {code}{}",

@@ -11,7 +11,6 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{LifecycleActionResult, SpotAction, SpotNotice};
-use crate::config::AwsSettings;
 
 /// Reserved after the tasks' grace period on a spot interruption: for the kills to land, the
 /// master to mark the agent drained and the agent units to stop.
@@ -26,16 +25,6 @@ pub struct WatchConfig {
     pub heartbeat_interval: Duration,
     pub stuck_after: Duration,
     pub on_stuck: LifecycleActionResult,
-}
-
-impl From<&AwsSettings> for WatchConfig {
-    fn from(s: &AwsSettings) -> WatchConfig {
-        WatchConfig {
-            heartbeat_interval: s.heartbeat_interval,
-            stuck_after: s.stuck_after,
-            on_stuck: s.on_stuck,
-        }
-    }
 }
 
 /// One look at the drain: `None` where the daemon could not tell (that is not progress).

@@ -53,6 +53,19 @@ impl std::fmt::Display for LifecycleActionResult {
     }
 }
 
+/// Where this instance's lifecycle action is: the `[aws]` keys the clients are built from
+/// (`config` fills it; this module does not read the configuration itself).
+#[derive(Debug, Clone)]
+pub struct AwsTarget {
+    pub imds_endpoint: url::Url,
+    /// `None`: `https://autoscaling.<region>.amazonaws.com/` for the instance's region.
+    pub autoscaling_endpoint: Option<url::Url>,
+    /// Required; `None` is reported as `aws.auto_scaling_group is not set`.
+    pub auto_scaling_group: Option<String>,
+    /// Required; `None` is reported as `aws.lifecycle_hook is not set`.
+    pub lifecycle_hook: Option<String>,
+}
+
 /// Everything the daemon needs for one instance, built from `[aws]` and the metadata service.
 #[derive(Debug)]
 pub struct AwsClients {
@@ -65,7 +78,7 @@ pub struct AwsClients {
 
 impl AwsClients {
     /// Credentials from this process's environment, else the instance profile.
-    pub async fn connect(settings: &crate::config::AwsSettings) -> Result<AwsClients, AwsError> {
+    pub async fn connect(settings: &AwsTarget) -> Result<AwsClients, AwsError> {
         let env = Credentials::from_env(std::env::vars())?;
         AwsClients::connect_with(settings, env).await
     }
@@ -74,7 +87,7 @@ impl AwsClients {
     /// instance id and region (IMDSv2), picks the regional endpoint unless
     /// `aws.autoscaling_endpoint` overrides it.
     pub async fn connect_with(
-        settings: &crate::config::AwsSettings,
+        settings: &AwsTarget,
         env: Option<Credentials>,
     ) -> Result<AwsClients, AwsError> {
         let missing = |key: &str| AwsError::Malformed {
@@ -158,13 +171,11 @@ mod tests {
         );
         let asg = FakeAutoScaling::start(REGION, session).await;
         asg.start_lifecycle_action("agents", "drain", INSTANCE_ID);
-        let settings = crate::config::AwsSettings {
-            enabled: true,
+        let settings = AwsTarget {
             imds_endpoint: url::Url::parse(&imds.url()).unwrap(),
             autoscaling_endpoint: Some(url::Url::parse(&asg.url()).unwrap()),
             lifecycle_hook: Some("drain".into()),
             auto_scaling_group: Some("agents".into()),
-            ..Default::default()
         };
         let clients = AwsClients::connect_with(&settings, None).await.unwrap();
         assert_eq!(clients.region, REGION);
@@ -186,7 +197,7 @@ mod tests {
         assert_eq!(imds.tokens_issued(), 1);
 
         // Without the override: the regional endpoint.
-        let regional = crate::config::AwsSettings {
+        let regional = AwsTarget {
             autoscaling_endpoint: None,
             ..settings
         };

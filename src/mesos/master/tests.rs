@@ -3,6 +3,7 @@ use serde_json::json;
 use super::*;
 use crate::mesos::testutil::{fast_settings, Canned, Recorded, TestServer};
 use crate::mesos::transport::{Auth, TransportSettings};
+use crate::mesos::types::DrainState;
 
 fn client(base: &Url) -> MasterClient {
     let t = Transport::new(fast_settings()).unwrap();

@@ -2,16 +2,18 @@
 //!
 //! `serde_json::from_reader` pulls one byte at a time through `io::Read` and was measured at a
 //! few times slower than parsing a slice. Here only the two outer object levels are walked by
-//! hand; each `agents[]` element is located by tracking strings, escapes and bracket nesting, and
-//! decoded with `from_slice` only when it can contain the wanted id. Memory is one chunk plus the
-//! largest element.
+//! hand; each `agents[]` element is located by tracking strings, escapes and bracket nesting,
+//! checked as a slice (syntax, UTF-8) without building anything, and decoded only when it can
+//! contain the wanted id. Memory is one chunk plus the largest element.
 
 use std::io::{ErrorKind, Read};
 
 use memchr::{memchr, memchr2, memmem};
 
-use super::{Found, Key, RecoveredEntry, ScanEntry, ScanError};
-use crate::mesos::types::IdValue;
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+use super::{is_entry_of, Found, Key, ScanEntry, ScanError};
 
 /// Big enough that one read moves a lot of bytes; elements (~2 KB) rarely straddle a refill.
 pub(super) const CHUNK_BYTES: usize = 256 * 1024;
@@ -44,10 +46,10 @@ fn walk<R: Read>(sp: &mut Splitter<R>, agent_id: &str) -> Result<Found, ScanErro
                 Key::RecoveredAgents => {
                     sp.array(&mut |elem| recovered_element(elem, agent_id, &filter, &mut found))
                 }
-                _ => sp.skip_value(),
+                _ => sp.skip_checked(),
             })
         }
-        _ => sp.skip_value(),
+        _ => sp.skip_checked(),
     });
     match outcome {
         // The registered entry is all that can matter once found; the rest is left unread.
@@ -69,21 +71,15 @@ fn agents_element(
     filter: &Prefilter,
     found: &mut Found,
 ) -> Result<(), Stop> {
-    if elem.first() != Some(&b'{') {
-        return Err(malformed("an agents[] entry is not an object").into());
-    }
-    if !filter.may_contain(elem) {
+    let Some(entry) = candidate(elem, filter, "agents")? else {
+        return Ok(());
+    };
+    if !is_entry_of(&entry, "/agent_info/id/value", agent_id) {
         return Ok(());
     }
-    let entry: ScanEntry = serde_json::from_slice(elem).map_err(ScanError::Json)?;
-    match &entry.agent_info.id {
-        Some(IdValue { value }) if value == agent_id => {
-            let id = value.clone();
-            found.registered = Some(entry.into_agent(id));
-            Err(Stop::Found)
-        }
-        _ => Ok(()),
-    }
+    let typed = ScanEntry::deserialize(entry).map_err(ScanError::Json)?;
+    found.registered = Some(typed.into_agent(agent_id.to_string()));
+    Err(Stop::Found)
 }
 
 fn recovered_element(
@@ -92,15 +88,36 @@ fn recovered_element(
     filter: &Prefilter,
     found: &mut Found,
 ) -> Result<(), Stop> {
-    if elem.first() != Some(&b'{') {
-        return Err(malformed("a recovered_agents[] entry is not an object").into());
-    }
-    if filter.may_contain(elem) {
-        let entry: RecoveredEntry = serde_json::from_slice(elem).map_err(ScanError::Json)?;
-        if entry.id.is_some_and(|i| i.value == agent_id) {
+    if let Some(entry) = candidate(elem, filter, "recovered_agents")? {
+        if is_entry_of(&entry, "/id/value", agent_id) {
             found.recovered = true;
         }
     }
+    Ok(())
+}
+
+/// An element that may hold the id, parsed; any other one is only checked to be a valid JSON
+/// object (the same rule as the serde reference: a damaged document is never "agent absent").
+fn candidate(
+    elem: &[u8],
+    filter: &Prefilter,
+    array: &str,
+) -> Result<Option<serde_json::Value>, Stop> {
+    if elem.first() != Some(&b'{') {
+        return Err(malformed(&format!("an {array}[] entry is not an object")).into());
+    }
+    if filter.may_contain(elem) {
+        return Ok(Some(serde_json::from_slice(elem).map_err(ScanError::Json)?));
+    }
+    // The reference parses every entry (strings included), so UTF-8 is checked here too.
+    std::str::from_utf8(elem).map_err(|e| malformed(&format!("invalid UTF-8: {e}")))?;
+    validate(elem)?;
+    Ok(None)
+}
+
+/// Full JSON syntax, without building anything (serde's own rule for a value it ignores).
+fn validate(bytes: &[u8]) -> Result<(), Stop> {
+    serde_json::from_slice::<IgnoredAny>(bytes).map_err(ScanError::Json)?;
     Ok(())
 }
 
@@ -303,11 +320,26 @@ impl<R: Read> Splitter<R> {
         scanned?;
         let raw = &self.buf[start..self.pos];
         let inner = &raw[1..raw.len() - 1];
+        // serde reads a key as a str: a key that is not UTF-8, or holds a raw control
+        // character, is an error there too.
+        std::str::from_utf8(inner).map_err(|e| malformed(&format!("key is not UTF-8: {e}")))?;
+        if inner.iter().any(|b| *b < 0x20) {
+            return Err(malformed("control character in a key").into());
+        }
         if memchr(b'\\', inner).is_none() {
             return Ok(Key::from_name(inner));
         }
         let decoded: String = serde_json::from_slice(raw).map_err(ScanError::Json)?;
         Ok(Key::from_name(decoded.as_bytes()))
+    }
+
+    /// Skips a value the scan does not need, checking that it is valid JSON.
+    fn skip_checked(&mut self) -> Result<(), Stop> {
+        self.mark = Some(self.pos);
+        let scanned = self.skip_value();
+        let start = self.mark.take().unwrap_or(self.pos);
+        scanned?;
+        validate(&self.buf[start..self.pos])
     }
 
     /// Skips the value starting at `pos` (after whitespace).

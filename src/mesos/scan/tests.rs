@@ -1,7 +1,7 @@
 use std::io::Read;
 
 use super::*;
-use crate::mesos::master::DrainState;
+use crate::mesos::types::DrainState;
 
 /// One `agents[]` entry shaped like Mesos 1.11 writes it, about 1.6 KB.
 pub(crate) fn agent_json(i: usize, drain: Option<&str>) -> String {

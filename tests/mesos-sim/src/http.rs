@@ -24,9 +24,10 @@ use serde_json::{json, Map, Value};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 
-use crate::proto::{self, agent_id_of};
+use crate::proto;
 use crate::render;
-use crate::state::{machine_eq, now_ns, schedule_machines, DrainInfo, DrainState, Link, Shared};
+use crate::state::calls::{self, Answer};
+use crate::state::{now_ns, Link, Shared};
 use crate::{AckMode, LoggedRequest, Server, SimAuth, SimConfig, TaskSpec, TaskSpecState};
 
 // ------------------------------------------------------------------ body
@@ -588,7 +589,7 @@ async fn leader(sh: &Arc<Shared>, r: &Req<'_>) -> Resp {
                     Err(e) => return text(400, format!("Failed to parse body into JSON: {e}")),
                 };
                 match proto::parse(proto::SCHEDULE, &v) {
-                    Ok(s) => update_schedule(sh, Value::Object(s)).await,
+                    Ok(s) => answer(calls::update_schedule(sh, Value::Object(s)).await),
                     Err(e) => text(
                         400,
                         format!("Failed to convert JSON into Schedule protobuf: {e}"),
@@ -626,7 +627,7 @@ async fn leader(sh: &Arc<Shared>, r: &Req<'_>) -> Resp {
                 Ok(_) => return text(400, "Expecting a JSON array"),
                 Err(e) => return text(400, format!("Failed to parse body into JSON: {e}")),
             };
-            machine_updown(sh, machines, rel == "/machine/down").await
+            answer(calls::machine_updown(sh, machines, rel == "/machine/down").await)
         }
         "/health" => ok_empty(),
         "/version" => json_resp(
@@ -703,21 +704,21 @@ async fn master_api(sh: &Arc<Shared>, r: &Req<'_>) -> Resp {
             200,
             &json!({"type": "GET_MAINTENANCE_STATUS", "get_maintenance_status": {"status": render::maintenance_status(&sh.lock())}}),
         ),
-        "UPDATE_MAINTENANCE_SCHEDULE" => {
-            update_schedule(sh, sub.get("schedule").cloned().unwrap_or(json!({}))).await
-        }
+        "UPDATE_MAINTENANCE_SCHEDULE" => answer(
+            calls::update_schedule(sh, sub.get("schedule").cloned().unwrap_or(json!({}))).await,
+        ),
         "START_MAINTENANCE" | "STOP_MAINTENANCE" => {
             let machines = sub
                 .get("machines")
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            machine_updown(sh, machines, t == "START_MAINTENANCE").await
+            answer(calls::machine_updown(sh, machines, t == "START_MAINTENANCE").await)
         }
-        "DRAIN_AGENT" => drain_agent(sh, &sub).await,
-        "DEACTIVATE_AGENT" => deactivate_agent(sh, &sub).await,
-        "REACTIVATE_AGENT" => reactivate_agent(sh, &sub).await,
-        "MARK_AGENT_GONE" => mark_agent_gone(sh, &sub).await,
+        "DRAIN_AGENT" => answer(calls::drain_agent(sh, &sub).await),
+        "DEACTIVATE_AGENT" => answer(calls::deactivate_agent(sh, &sub).await),
+        "REACTIVATE_AGENT" => answer(calls::reactivate_agent(sh, &sub).await),
+        "MARK_AGENT_GONE" => answer(calls::mark_agent_gone(sh, &sub).await),
         "TEARDOWN" => {
             let id = sub
                 .pointer("/framework_id/value")
@@ -734,288 +735,12 @@ async fn master_api(sh: &Arc<Shared>, r: &Req<'_>) -> Resp {
     }
 }
 
-fn unknown_agent() -> Resp {
-    text(400, "Unknown agent")
-}
-
-async fn registry_write(sh: &Shared) {
-    if !sh.registry_delay.is_zero() {
-        tokio::time::sleep(sh.registry_delay).await;
+/// The master's answer to a write call (`state::calls`) as an HTTP response.
+fn answer(a: Answer) -> Resp {
+    match a {
+        Ok(()) => ok_empty(),
+        Err((status, message)) => text(status, message),
     }
-}
-
-async fn drain_agent(sh: &Arc<Shared>, sub: &Value) -> Resp {
-    let id = agent_id_of(sub);
-    let cap = sub.get("max_grace_period").map(|d| {
-        let s = d.get("seconds").and_then(Value::as_i64).unwrap_or(0);
-        let n = d.get("nanos").and_then(Value::as_i64).unwrap_or(0);
-        s.saturating_mul(1_000_000_000).saturating_add(n)
-    });
-    let mark_gone = sub
-        .get("mark_gone")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    {
-        let c = sh.lock();
-        let local = id == c.agent_id && c.known();
-        if local && c.link.registered() {
-            let m = c.machine();
-            if c.in_window_knob || c.in_schedule(&m) {
-                return text(
-                    400,
-                    format!("Agent {id} is part of a maintenance schedule under Machine {m}"),
-                );
-            }
-        }
-        if c.forbid_drain {
-            return text(403, "403 Forbidden.");
-        }
-        if !local {
-            return unknown_agent();
-        }
-        if c.marking_gone {
-            return text(409, "Agent is currently being marked gone");
-        }
-    }
-    registry_write(sh).await;
-    let mut c = sh.lock();
-    if id != c.agent_id || !c.known() {
-        return unknown_agent();
-    }
-    if c.marking_gone {
-        return text(409, "Agent is currently being marked gone");
-    }
-    c.drain = Some(DrainInfo {
-        state: DrainState::Draining,
-        max_grace_ns: cap,
-        mark_gone,
-    });
-    c.drain_epoch += 1;
-    c.deactivated = true;
-    if c.link.registered() {
-        c.est_drain_start_ns = Some(now_ns() / 1_000_000_000 * 1_000_000_000);
-    }
-    sh.deliver_drain(&mut c);
-    sh.check_and_transition(&mut c);
-    ok_empty()
-}
-
-async fn deactivate_agent(sh: &Arc<Shared>, sub: &Value) -> Resp {
-    let id = agent_id_of(sub);
-    {
-        let c = sh.lock();
-        if id != c.agent_id || !c.known() {
-            return unknown_agent();
-        }
-    }
-    registry_write(sh).await;
-    let mut c = sh.lock();
-    if id != c.agent_id || !c.known() {
-        return unknown_agent();
-    }
-    c.deactivated = true;
-    ok_empty()
-}
-
-fn reactivate_refusal(c: &crate::state::Core, id: &str) -> Option<Resp> {
-    if id != c.agent_id || !c.known() || !c.deactivated {
-        return Some(text(400, "Agent is not deactivated"));
-    }
-    if c.drain
-        .as_ref()
-        .is_some_and(|d| d.state == DrainState::Draining)
-    {
-        return Some(text(400, "Agent is still in the DRAINING state"));
-    }
-    None
-}
-
-async fn reactivate_agent(sh: &Arc<Shared>, sub: &Value) -> Resp {
-    let id = agent_id_of(sub);
-    if let Some(x) = reactivate_refusal(&sh.lock(), &id) {
-        return x;
-    }
-    registry_write(sh).await;
-    let mut c = sh.lock();
-    if let Some(x) = reactivate_refusal(&c, &id) {
-        return x;
-    }
-    // Saved before the registration check.
-    c.drain = None;
-    c.drain_epoch += 1;
-    c.deactivated = false;
-    c.est_drain_start_ns = None;
-    if !c.link.registered() {
-        return text(409, "Agent removed while processing the call");
-    }
-    ok_empty()
-}
-
-async fn mark_agent_gone(sh: &Arc<Shared>, sub: &Value) -> Resp {
-    let id = agent_id_of(sub);
-    {
-        let mut c = sh.lock();
-        if c.gone_ids.contains(&id) {
-            return ok_empty();
-        }
-        if id != c.agent_id || !c.known() {
-            return text(404, format!("Agent '{id}' not found"));
-        }
-        if c.marking_gone {
-            return text(
-                503,
-                format!("Agent '{id}' is already being transitioned to gone"),
-            );
-        }
-        c.marking_gone = true;
-    }
-    registry_write(sh).await;
-    let mut c = sh.lock();
-    c.marking_gone = false;
-    if id == c.agent_id && c.known() {
-        sh.mark_gone_now(&mut c);
-    }
-    ok_empty()
-}
-
-fn machine_str(m: &Value) -> String {
-    let mut o = Map::new();
-    if let Some(h) = m.get("hostname") {
-        o.insert("hostname".into(), h.clone());
-    }
-    if let Some(i) = m.get("ip") {
-        o.insert("ip".into(), i.clone());
-    }
-    Value::Object(o).to_string()
-}
-
-fn validate_schedule(c: &crate::state::Core, schedule: &Value) -> Result<(), String> {
-    let mut seen: Vec<Value> = Vec::new();
-    for w in schedule
-        .get("windows")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let ms = w
-            .get("machine_ids")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if ms.is_empty() {
-            return Err("List of machines in the maintenance window is empty".into());
-        }
-        if w.pointer("/unavailability/duration/nanoseconds")
-            .and_then(Value::as_i64)
-            .is_some_and(|d| d < 0)
-        {
-            return Err("Unavailability 'duration' is negative".into());
-        }
-        for m in ms {
-            let h = m.get("hostname").and_then(Value::as_str).unwrap_or("");
-            let ip = m.get("ip").and_then(Value::as_str);
-            if h.is_empty() && ip.unwrap_or("").is_empty() {
-                return Err("Both 'hostname' and 'ip' for a machine are empty".into());
-            }
-            if let Some(ip) = ip.filter(|s| !s.is_empty()) {
-                if ip.parse::<std::net::IpAddr>().is_err() {
-                    return Err(format!("Failed to parse IP '{ip}'"));
-                }
-            }
-            if seen.iter().any(|s| machine_eq(s, &m)) {
-                return Err(format!(
-                    "Machine '{}' appears more than once in the schedule",
-                    machine_str(&m)
-                ));
-            }
-            seen.push(m);
-        }
-    }
-    for d in &c.down {
-        if !seen.iter().any(|s| machine_eq(s, d)) {
-            return Err(format!(
-                "Machine '{}' is deactivated and cannot be removed from the schedule",
-                machine_str(d)
-            ));
-        }
-    }
-    Ok(())
-}
-
-async fn update_schedule(sh: &Arc<Shared>, schedule: Value) -> Resp {
-    if let Err(e) = validate_schedule(&sh.lock(), &schedule) {
-        return text(400, e);
-    }
-    registry_write(sh).await;
-    sh.lock().schedule = schedule;
-    ok_empty()
-}
-
-async fn machine_updown(sh: &Arc<Shared>, machines: Vec<Value>, down: bool) -> Resp {
-    {
-        let c = sh.lock();
-        if machines.is_empty() {
-            return text(400, "List of machines is empty");
-        }
-        for m in &machines {
-            if !c.in_schedule(m) {
-                return text(
-                    400,
-                    format!(
-                        "Machine '{}' is not part of a maintenance schedule",
-                        machine_str(m)
-                    ),
-                );
-            }
-            if down && c.is_down(m) {
-                return text(
-                    400,
-                    format!(
-                        "Machine '{}' is not in DRAINING mode and cannot be brought down",
-                        machine_str(m)
-                    ),
-                );
-            }
-            if !down && !c.is_down(m) {
-                return text(
-                    400,
-                    format!(
-                        "Machine '{}' is not in DOWN mode and cannot be brought up",
-                        machine_str(m)
-                    ),
-                );
-            }
-        }
-    }
-    registry_write(sh).await;
-    let mut c = sh.lock();
-    let me = c.machine();
-    for m in machines {
-        if down {
-            if !c.is_down(&m) {
-                c.down.push(m.clone());
-            }
-            if machine_eq(&m, &me) && c.known() {
-                sh.remove_agent(&mut c, "TASK_LOST", "REASON_AGENT_REMOVED");
-            }
-        } else {
-            c.down.retain(|d| !machine_eq(d, &m));
-            if let Some(ws) = c.schedule.get_mut("windows").and_then(Value::as_array_mut) {
-                for w in ws.iter_mut() {
-                    if let Some(ids) = w.get_mut("machine_ids").and_then(Value::as_array_mut) {
-                        ids.retain(|x| !machine_eq(x, &m));
-                    }
-                }
-                ws.retain(|w| {
-                    w.get("machine_ids")
-                        .and_then(Value::as_array)
-                        .is_some_and(|a| !a.is_empty())
-                });
-            }
-        }
-    }
-    let _ = schedule_machines(&c.schedule);
-    ok_empty()
 }
 
 // ------------------------------------------------------------------ follower

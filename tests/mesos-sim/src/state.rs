@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::http::ServerHandle;
+
+pub(crate) mod calls;
 use crate::{
     AckMode, ApiStyle, LoggedRequest, SimAuth, SimConfig, TaskCounts, TaskSpec, TaskSpecState,
 };

@@ -174,14 +174,6 @@ fn next_due_is_the_earlier_of_heartbeat_and_stuck() {
     );
 }
 
-#[test]
-fn watch_config_from_settings_defaults() {
-    let c = WatchConfig::from(&AwsSettings::default());
-    assert_eq!(c.heartbeat_interval, 60 * S);
-    assert_eq!(c.stuck_after, 600 * S);
-    assert_eq!(c.on_stuck, LifecycleActionResult::Continue);
-}
-
 fn notice(secs_from: u32, now: SystemTime) -> SpotNotice {
     SpotNotice {
         action: SpotAction::Terminate,

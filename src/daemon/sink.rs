@@ -1,15 +1,15 @@
-//! The daemon's view of a running drain: a STATUS line for `systemctl status`, the metrics, and
-//! the log.
+//! The daemon's progress sink for a running drain: a STATUS line for `systemctl status`, the
+//! metrics, and the log.
 
 use std::sync::Arc;
 
-use crate::drain::progress::{Observer, Snapshot};
+use crate::drain::progress::{ProgressSink, Snapshot};
 use crate::drain::Stage;
 use crate::node::framework_reasons;
 
 use super::metrics::Metrics;
-use super::notify::Notifier;
 use crate::cloud::aws::lifecycle::Progress as CloudProgress;
+use crate::systemd::notify::Notifier;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// One look at a running drain, for the cloud watcher.
@@ -34,7 +34,7 @@ pub fn holders(snap: &Snapshot) -> Vec<String> {
     out
 }
 
-pub struct DaemonObserver {
+pub struct DaemonSink {
     /// Progress for the cloud watcher (tasks left, drain state); `None` when nobody listens.
     pub progress: Option<UnboundedSender<DrainProgress>>,
     pub notifier: Notifier,
@@ -42,7 +42,7 @@ pub struct DaemonObserver {
     pub label: &'static str,
 }
 
-impl Observer for DaemonObserver {
+impl ProgressSink for DaemonSink {
     fn stage(&mut self, stage: Stage) {
         tracing::info!(stage = stage.name(), "{} drain: stage {stage}", self.label);
         self.metrics.set_drain_stage(Some(stage));
