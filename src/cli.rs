@@ -153,6 +153,9 @@ pub struct DrainArgs {
     /// Why (recorded in the marker and the log)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    /// Wait this long for a fleet slot, then exit 5 with nothing sent [default: fleet.wait]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub fleet_wait: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -165,7 +165,7 @@ fn the_dry_run_and_the_drain_decide_alike() {
                             "resume\n{case}"
                         );
                         if start.resume_from.is_none() {
-                            assert_eq!(first, Stage::PreHooks, "{case}");
+                            assert_eq!(first, Stage::Slot, "{case}");
                         }
 
                         // RequestDrain.

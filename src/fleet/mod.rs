@@ -216,11 +216,7 @@ pub enum FleetError {
 impl FleetError {
     /// The documented exit code for this error.
     pub fn exit(&self) -> Exit {
-        match self {
-            FleetError::Refused { .. } | FleetError::Timeout { .. } => Exit::Policy,
-            FleetError::Unavailable(_) => Exit::Undetermined,
-            FleetError::Config(_) => Exit::Usage,
-        }
+        crate::exit::fleet_exit(self)
     }
 }
 

@@ -7,6 +7,7 @@ mod activation;
 mod aws;
 mod check;
 mod drain;
+mod fleet;
 mod maintenance;
 mod transport;
 mod usage;
