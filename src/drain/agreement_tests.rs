@@ -144,6 +144,7 @@ fn the_dry_run_and_the_drain_decide_alike() {
                             post_hooks: vec![],
                             lock_holder: None,
                             refusals: vec![],
+                            fleet: None,
                         };
                         let p = plan(&input);
                         let case = format!(

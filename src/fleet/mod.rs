@@ -29,6 +29,7 @@ pub mod fleetlock;
 pub mod master;
 pub mod none;
 pub mod settings;
+pub mod view;
 pub mod wait;
 pub mod zookeeper;
 
@@ -40,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use crate::exit::Exit;
 
 pub use settings::{Backend, Digest, FleetSettings, ZkUrl};
+pub use view::{FleetReport, SlotView};
 pub use wait::{admit_never_refused, take_slot, Admission, Slot, WaitProgress};
 
 /// Who holds a slot: written into the lock (ZooKeeper) and shown by `fleet status`.

@@ -140,3 +140,132 @@ async fn a_fleet_lock_that_cannot_be_asked_is_exit_3_with_nothing_sent() {
     assert_eq!(code, 3, "{err}");
     assert_eq!(sim.count_calls("DRAIN_AGENT"), 0);
 }
+
+/// `status`/`check` show this node's slot, `drain --dry-run` says whether one is free (exit 5
+/// when the budget is full), `fleet status` lists the holders and `fleet release --id` gives a
+/// dead holder's slot back. The FleetLock fake cannot list its holders, so the lock here is a
+/// real ZooKeeper where one can be started.
+#[tokio::test(flavor = "multi_thread")]
+async fn status_dry_run_and_the_fleet_commands_against_zookeeper() {
+    let Some(zk) = crate::fleet_support::zk_server::start_or_skip("fleet commands") else {
+        return;
+    };
+    let mut other = busy_config();
+    other.agent_id = "a1b2c3d4-0000-4000-8000-000000000001-S8".into();
+    other.hostname = "agent-8.sim.local".into();
+    let (sim_a, sim_b) = (
+        Sim::start(busy_config()).await.unwrap(),
+        Sim::start(other).await.unwrap(),
+    );
+    let (a, b) = (Run::new(), Run::new());
+    let cfg = |run: &Run, id: &str| {
+        run.config_file(&format!(
+            "[fleet]\nbackend = \"zookeeper\"\nzookeeper = \"zk://{}/mesos-maint\"\ngroup = \"kafka-a\"\nid = \"{id}\"\nwait = \"0s\"\n",
+            zk.address()
+        ))
+    };
+    let (cfg_a, cfg_b) = (cfg(&a, "node-a"), cfg(&b, "node-b"));
+
+    // Nothing held yet: the dry run would take a slot, exit 0.
+    let (code, out, err) = b
+        .run_against(
+            &sim_b,
+            &["--config", &cfg_b, "drain", "--dry-run", "--no-stop"],
+        )
+        .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("take a fleet slot in group kafka-a"), "{out}");
+
+    let (code, _, err) = a
+        .run_against(&sim_a, &["--config", &cfg_a, "drain", "--no-stop"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+
+    let (code, out, err) = a
+        .run_against(&sim_a, &["--config", &cfg_a, "status", "--json"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let report = json(&out);
+    assert_eq!(report["fleet"]["slot"], "held", "{report}");
+    assert_eq!(report["fleet"]["group"], "kafka-a", "{report}");
+    assert_eq!(
+        report["fleet"]["holder"]["agent_id"],
+        sim_a.agent_id(),
+        "{report}"
+    );
+    let (_, out, _) = b
+        .run_against(&sim_b, &["--config", &cfg_b, "check", "--json"])
+        .await;
+    assert_eq!(json(&out)["fleet"]["slot"], "full", "{out}");
+
+    // The budget is full: the dry run says so and exits 5.
+    let (code, out, err) = b
+        .run_against(
+            &sim_b,
+            &["--config", &cfg_b, "drain", "--dry-run", "--no-stop"],
+        )
+        .await;
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(out.contains("no fleet slot free in group kafka-a"), "{out}");
+    assert!(out.contains("node-a"), "{out}");
+
+    let (code, out, err) = b
+        .run_against(&sim_b, &["--config", &cfg_b, "fleet", "status", "--json"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let st = json(&out);
+    let group = st["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == "kafka-a")
+        .unwrap_or_else(|| panic!("{st}"));
+    assert_eq!(group["max_unavailable"], 1);
+    let holder = &group["holders"][0];
+    assert_eq!(holder["id"], "node-a");
+    assert_eq!(holder["agent_id"], sim_a.agent_id());
+    assert_eq!(holder["trigger"], "manual");
+    assert!(
+        holder["hostname"].is_string() && holder["since"].is_string(),
+        "{holder}"
+    );
+    let (_, text, _) = b
+        .run_against(&sim_b, &["--config", &cfg_b, "fleet", "status"])
+        .await;
+    assert!(
+        text.contains("group kafka-a (zookeeper backend): 1 of 1 slots held"),
+        "{text}"
+    );
+
+    // An admin gives node-a's slot back by hand; node B drains.
+    let (code, out, err) = b
+        .run_against(
+            &sim_b,
+            &["--config", &cfg_b, "fleet", "release", "--id", "node-a"],
+        )
+        .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("slot of node-a in group kafka-a given back"),
+        "{out}"
+    );
+    let (code, _, err) = b
+        .run_against(&sim_b, &["--config", &cfg_b, "drain", "--no-stop"])
+        .await;
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = b
+        .run_against(
+            &sim_b,
+            &["--config", &cfg_b, "fleet", "release", "--id", "nobody"],
+        )
+        .await;
+    assert!(out.contains("nobody holds no slot"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fleet_command_without_a_backend_is_a_usage_error() {
+    let run = Run::new();
+    let (code, _, err) = run.run(&["fleet", "status"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("fleet.backend"), "{err}");
+}

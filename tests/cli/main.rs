@@ -2,6 +2,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../fleet_support/mod.rs"]
+mod fleet_support;
 
 mod activation;
 mod aws;
