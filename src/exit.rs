@@ -162,4 +162,25 @@ mod tests {
         );
         assert_eq!(classify(&anyhow::anyhow!("plain")), Exit::Internal);
     }
+
+    #[test]
+    fn fleet_errors_exit_5_3_or_2() {
+        let refused = FleetError::Refused {
+            group: "g".into(),
+            holders: "x".into(),
+        };
+        assert_eq!(fleet_exit(&refused), Exit::Policy);
+        let timeout = FleetError::Timeout {
+            group: "g".into(),
+            waited: std::time::Duration::from_secs(60),
+            holders: "held by a".into(),
+        };
+        assert_eq!(fleet_exit(&timeout), Exit::Policy);
+        assert!(timeout.to_string().contains("within 1m"), "{timeout}");
+        assert_eq!(
+            fleet_exit(&FleetError::Unavailable("x".into())),
+            Exit::Undetermined
+        );
+        assert_eq!(fleet_exit(&FleetError::Config("x".into())), Exit::Usage);
+    }
 }

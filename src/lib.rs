@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod drain;
 pub mod exit;
 pub mod fleet;
+pub mod http_url;
 pub mod local_work;
 pub mod logging;
 pub mod mesos;

@@ -132,7 +132,7 @@ async fn no_slot_within_wait_is_exit_5() {
     .await
     .unwrap_err();
     assert!(matches!(e, FleetError::Timeout { .. }), "{e}");
-    assert_eq!(e.exit(), Exit::Policy);
+    assert_eq!(mesos_maint::exit::fleet_exit(&e), Exit::Policy);
     assert!(e.to_string().contains("failed_lock"), "{e}");
     assert!(t.elapsed() < Duration::from_secs(3));
     let e = take_slot_paced(&a, &holder("node-b"), Duration::ZERO, fast(), |_| {})
@@ -167,7 +167,7 @@ async fn retryable_and_config_statuses() {
     .await
     .unwrap_err();
     assert!(matches!(e, FleetError::Config(_)), "{e}");
-    assert_eq!(e.exit(), Exit::Usage);
+    assert_eq!(mesos_maint::exit::fleet_exit(&e), Exit::Usage);
     assert!(e.to_string().contains("unknown_group"), "{e}");
     assert_eq!(fake.requests().len(), before + 1);
     // 503: cannot ask (exit 3) once the grace is over.
@@ -176,7 +176,7 @@ async fn retryable_and_config_statuses() {
         .await
         .unwrap_err();
     assert!(matches!(e, FleetError::Unavailable(_)), "{e}");
-    assert_eq!(e.exit(), Exit::Undetermined);
+    assert_eq!(mesos_maint::exit::fleet_exit(&e), Exit::Undetermined);
     // Release keeps trying within its patience, then says so.
     let e = c.release("n1").await.unwrap_err();
     assert!(matches!(e, FleetError::Unavailable(_)), "{e}");

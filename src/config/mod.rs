@@ -339,19 +339,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// An http(s) URL with a host; anything else is refused before a request is built.
-pub fn parse_url(s: &str) -> Result<Url, String> {
-    let url = Url::parse(s.trim()).map_err(|e| format!("not a URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "unsupported scheme '{}' (use http or https)",
-            url.scheme()
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("URL has no host".into());
-    }
-    Ok(url)
-}
+pub use crate::http_url::parse_url;
 
 pub fn parse_signal(s: &str) -> Option<nix::sys::signal::Signal> {
     let upper = s.trim().to_ascii_uppercase();

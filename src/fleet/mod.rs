@@ -38,8 +38,6 @@ use std::time::{Duration, SystemTime};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use crate::exit::Exit;
-
 pub use settings::{Backend, Digest, FleetSettings, ZkUrl};
 pub use view::{FleetReport, SlotView};
 pub use wait::{admit_never_refused, take_slot, Admission, Slot, WaitProgress};
@@ -213,13 +211,6 @@ pub enum FleetError {
     /// A configuration problem (bad URL, digest file, a 4xx from a FleetLock server): exit 2.
     #[error("fleet: {0}")]
     Config(String),
-}
-
-impl FleetError {
-    /// The documented exit code for this error.
-    pub fn exit(&self) -> Exit {
-        crate::exit::fleet_exit(self)
-    }
 }
 
 /// The lock `settings` name. `master` is the master to count agents on (the leader's URL and

@@ -187,7 +187,7 @@ pub fn parse_id(s: &str) -> Result<String, String> {
 
 /// An http(s) base URL; a missing trailing `/` is added so that `v1/pre-reboot` is joined under it.
 pub fn parse_fleetlock_url(s: &str) -> Result<Url, String> {
-    let mut url = crate::config::parse_url(s)?;
+    let mut url = crate::http_url::parse_url(s)?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err("a FleetLock base URL has no query or fragment".into());
     }

@@ -96,28 +96,6 @@ fn holder_json_round_trip_and_tolerance() {
         .contains("n2 (kernel-update, since 2026-01-02T03:04:05Z)"));
 }
 
-#[test]
-fn exit_classes() {
-    use crate::exit::Exit;
-    let refused = FleetError::Refused {
-        group: "g".into(),
-        holders: "x".into(),
-    };
-    assert_eq!(refused.exit(), Exit::Policy);
-    let timeout = FleetError::Timeout {
-        group: "g".into(),
-        waited: Duration::from_secs(60),
-        holders: "held by a".into(),
-    };
-    assert_eq!(timeout.exit(), Exit::Policy);
-    assert!(timeout.to_string().contains("within 1m"), "{timeout}");
-    assert_eq!(
-        FleetError::Unavailable("x".into()).exit(),
-        Exit::Undetermined
-    );
-    assert_eq!(FleetError::Config("x".into()).exit(), Exit::Usage);
-}
-
 #[tokio::test(start_paused = true)]
 async fn wait_zero_is_one_attempt() {
     let lock = Scripted::new(vec![full(&["a"])]);
@@ -280,63 +258,28 @@ fn get_agents_count_reads_drain_states_and_deactivation() {
 }
 
 #[test]
-fn fleet_keys_load_through_config() {
-    use crate::config::{load_from, schema, ConfigError, Overrides};
-    let names: Vec<&str> = schema::FLEET.iter().map(|(k, _)| *k).collect();
-    assert_eq!(names, settings::KEYS);
-
-    let tmp = tempfile::tempdir().unwrap();
-    let (s, w) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
-    assert!(w.is_empty());
-    assert_eq!(s.fleet, FleetSettings::default());
-    assert_eq!(s.fleet.backend, Backend::None);
-
-    std::fs::write(
-        tmp.path().join("50-fleet.toml"),
-        "[fleet]\nbackend = \"zookeeper\"\ngroup = \"kafka-prod\"\nmax_unavailable = 2\nwait = \"10m\"\n\
-         zookeeper = \"zk://zk-1.zk:2181,zk-2.zk:2181/mesos-maint\"\n\
-         zookeeper_digest_file = \"/etc/mesos-maint/zk-digest\"\n",
-    )
-    .unwrap();
-    let (s, w) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
-    assert!(w.is_empty(), "{w:?}");
-    assert_eq!(s.fleet.backend, Backend::ZooKeeper);
-    assert_eq!(s.fleet.group, "kafka-prod");
-    assert_eq!(s.fleet.max_unavailable, 2);
-    assert_eq!(s.fleet.wait, Duration::from_secs(600));
-    let zk = s.fleet.zookeeper.as_ref().unwrap();
-    assert_eq!(zk.connect_string(), "zk-1.zk:2181,zk-2.zk:2181");
-    assert_eq!(zk.chroot, "/mesos-maint");
-
-    // Bad values: one line naming the key and the value (exit 2).
-    for (text, want) in [
-        (
-            "[fleet]\ngroup = \"kafka prod\"\n",
-            "fleet.group = \"kafka prod\"",
-        ),
-        (
-            "[fleet]\nmax_unavailable = 0\n",
-            "fleet.max_unavailable = 0",
-        ),
-        ("[fleet]\nbackend = \"etcd\"\n", "fleet.backend = \"etcd\""),
-        ("[fleet]\nzookeeper = \"zk://h:2181/\"\n", "fleet.zookeeper"),
-        ("[fleet]\nbackend = \"fleetlock\"\n", "fleet.fleetlock_url"),
-    ] {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("50.toml"), text).unwrap();
-        let e = load_from(&[dir.path()], &[], &Overrides::default()).unwrap_err();
-        assert!(
-            matches!(e, ConfigError::Value { .. } | ConfigError::Invalid(_)),
-            "{e}"
-        );
-        assert!(e.to_string().contains(want), "{text}: {e}");
-        assert!(!e.to_string().contains('\n'), "{e}");
-    }
-    // Unknown keys are warned about, as elsewhere.
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("50.toml"), "[fleet]\nslots = 3\n").unwrap();
-    let (_, w) = load_from(&[dir.path()], &[], &Overrides::default()).unwrap();
-    assert!(w.iter().any(|w| w.contains("fleet.slots")), "{w:?}");
+fn open_builds_each_backend_without_contacting_it() {
+    let mut s = FleetSettings::default();
+    assert_eq!(open(&s, None).unwrap().backend(), "none");
+    s.backend = Backend::ZooKeeper;
+    assert!(matches!(open(&s, None), Err(FleetError::Config(_))));
+    s.zookeeper = Some(ZkUrl::parse("zk://127.0.0.1:1/x").unwrap());
+    assert_eq!(open(&s, None).unwrap().backend(), "zookeeper");
+    s.zookeeper_digest_file = Some("/nonexistent/zk-digest".into());
+    assert!(matches!(open(&s, None), Err(FleetError::Config(_))));
+    s.backend = Backend::FleetLock;
+    s.fleetlock_url = Some(settings::parse_fleetlock_url("http://127.0.0.1:1/").unwrap());
+    assert_eq!(open(&s, None).unwrap().backend(), "fleetlock");
+    s.backend = Backend::Master;
+    assert!(matches!(open(&s, None), Err(FleetError::Config(_))));
+    let transport = std::sync::Arc::new(
+        crate::mesos::Transport::new(crate::mesos::TransportSettings::default()).unwrap(),
+    );
+    let leader = url::Url::parse("http://127.0.0.1:1").unwrap();
+    assert_eq!(
+        open(&s, Some((transport, leader))).unwrap().backend(),
+        "master"
+    );
 }
 
 /// A lock that never answers.
@@ -389,29 +332,4 @@ async fn never_refused_drains_go_over_budget_instead_of_failing() {
         other => panic!("{other:?}"),
     }
     assert_eq!(start.elapsed(), Duration::from_secs(5));
-}
-
-#[test]
-fn open_builds_each_backend_without_contacting_it() {
-    let mut s = FleetSettings::default();
-    assert_eq!(open(&s, None).unwrap().backend(), "none");
-    s.backend = Backend::ZooKeeper;
-    assert!(matches!(open(&s, None), Err(FleetError::Config(_))));
-    s.zookeeper = Some(ZkUrl::parse("zk://127.0.0.1:1/x").unwrap());
-    assert_eq!(open(&s, None).unwrap().backend(), "zookeeper");
-    s.zookeeper_digest_file = Some("/nonexistent/zk-digest".into());
-    assert!(matches!(open(&s, None), Err(FleetError::Config(_))));
-    s.backend = Backend::FleetLock;
-    s.fleetlock_url = Some(settings::parse_fleetlock_url("http://127.0.0.1:1/").unwrap());
-    assert_eq!(open(&s, None).unwrap().backend(), "fleetlock");
-    s.backend = Backend::Master;
-    assert!(matches!(open(&s, None), Err(FleetError::Config(_))));
-    let transport = std::sync::Arc::new(
-        crate::mesos::Transport::new(crate::mesos::TransportSettings::default()).unwrap(),
-    );
-    let leader = url::Url::parse("http://127.0.0.1:1").unwrap();
-    assert_eq!(
-        open(&s, Some((transport, leader))).unwrap().backend(),
-        "master"
-    );
 }
