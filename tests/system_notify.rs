@@ -1,8 +1,8 @@
-//! System test of `mesos_maint::daemon::notify` against a real systemd manager: a `Type=notify`
-//! unit with a watchdog runs this test binary as its main process (the `notify_helper` test,
-//! which does nothing unless the unit's environment selects it), and the manager's view of the
-//! unit shows what the notifications did. Needs root and `unshare`; elsewhere it prints a SKIP
-//! line and passes.
+//! System test of `mesos_maint::systemd::notify` (the sd-notify crate underneath) against a
+//! real systemd manager: a `Type=notify` unit with a watchdog runs this test binary as its main
+//! process (the `notify_helper` test, which does nothing unless the unit's environment selects
+//! it), and the manager's view of the unit shows what the notifications did. Needs root and
+//! `unshare`; elsewhere it prints a SKIP line and passes.
 
 mod support;
 

@@ -139,3 +139,44 @@ fn a_malformed_credentials_document_is_not_quoted_in_the_error() {
     assert!(!format!("{err} {err:?}").contains(secret), "{err}");
     assert!(err.to_string().contains("line 1"), "{err}");
 }
+
+/// Found by the second 100,000-case campaign: `16.1e3090` in another agent's entry. Valid JSON
+/// grammar, beyond f64: the reference's `Value` refuses it, the splitter's grammar check does not.
+/// Accepted as the one documented difference; in the entry asked for it fails both.
+#[test]
+fn a_number_beyond_f64_fails_only_where_it_is_decoded() {
+    let other = OTHER.replace(r#""active":true"#, r#""active":true,"cpus":16.1e3090"#);
+    let mine = r#"{"agent_info":{"hostname":"me","id":{"value":"mine-S7"}},"active":true}"#;
+    let bytes = body(&format!("{other},{mine}"));
+    assert!(find_agent_serde(&bytes[..], "mine-S7").is_err());
+    assert!(matches!(
+        find_agent(&bytes[..], "mine-S7"),
+        Ok(AgentLookup::Registered(_))
+    ));
+    check_scan(&bytes, "mine-S7", vec![9]);
+    let bytes = body(&mine.replace(r#""active":true"#, r#""active":true,"cpus":1e999"#));
+    assert!(find_agent(&bytes[..], "mine-S7").is_err());
+    assert!(find_agent_serde(&bytes[..], "mine-S7").is_err());
+}
+
+/// Found by the third 100,000-case campaign: a TOML multi-line string as a value
+/// (`ca_file = """` ... `"""`). The error quoted it verbatim, so the "one line naming the
+/// offending value" took three lines. Line breaks in quoted values are escaped now.
+#[test]
+fn a_multi_line_config_value_is_named_on_one_line() {
+    use mesos_maint::config::{load_from, Overrides};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("50-local.toml"),
+        "[auth]\nca_file = \"\"\"\n\nrelative/ca.crt\"\"\"\n",
+    )
+    .unwrap();
+    let err = load_from(&[dir.path()], &[], &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains('\n'), "{err}");
+    assert!(
+        err.contains("auth.ca_file") && err.contains("relative/ca.crt"),
+        "{err}"
+    );
+}

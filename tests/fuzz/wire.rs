@@ -84,6 +84,12 @@ pub fn check_scan(bytes: &[u8], id: &str, sizes: Vec<usize>) {
     match (&reference, &split) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "splitter and reference disagree for {id:?}"),
         (Err(_), Err(_)) => {}
+        // A number beyond f64 in an entry that is not the one asked for: JSON's grammar allows
+        // it and the splitter only checks the grammar there, while serde's `Value` (the
+        // reference parses every entry into one) refuses it. Found by the second campaign and
+        // accepted: no master writes such a number, and the agent asked for is still judged
+        // on its own entry (an out-of-range number there fails both).
+        (Err(ScanError::Json(e)), Ok(_)) if e.to_string().starts_with("number out of range") => {}
         (Err(ScanError::Json(e)), Ok(AgentLookup::Registered(a))) => {
             assert_eq!(a.id, id);
             let err_at = offset(bytes, e.line(), e.column());
