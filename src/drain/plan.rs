@@ -331,12 +331,7 @@ mod tests {
     #[test]
     fn the_fleet_slot_is_a_step_when_free_and_a_blocker_when_full_or_unknown() {
         use crate::fleet::{FleetReport, Holder, SlotView};
-        let m = MasterObs::Registered {
-            drain: Phase::None,
-            deactivated: false,
-            active: true,
-            mark_gone: false,
-        };
+        let m = undrained();
         let l = LocalObs::Seen(LocalWork::default());
         let report = |slot| FleetReport {
             backend: "zookeeper",
@@ -362,14 +357,19 @@ mod tests {
         assert_eq!(plan(&i).stops_at, Some(BlockerKind::Undetermined));
     }
 
-    #[test]
-    fn shows_the_exact_request_for_an_undrained_agent() {
-        let m = MasterObs::Registered {
+    /// Registered, active, no drain.
+    fn undrained() -> MasterObs {
+        MasterObs::Registered {
             drain: Phase::None,
             deactivated: false,
             active: true,
             mark_gone: false,
-        };
+        }
+    }
+
+    #[test]
+    fn shows_the_exact_request_for_an_undrained_agent() {
+        let m = undrained();
         let l = LocalObs::Seen(LocalWork::default());
         let plan = plan(&input(&m, &l, P));
         let post = plan.steps.iter().find(|s| s.starts_with("POST")).unwrap();

@@ -14,6 +14,12 @@ fn fleet_config(run: &Run, fake: &FakeFleetLock, id: &str) -> String {
     ))
 }
 
+/// `drain --no-stop --fleet-wait <wait>` on `sim` with the fleet config `cfg`.
+async fn drain_waiting(run: &Run, sim: &Sim, cfg: &str, wait: &str) -> (i32, String, String) {
+    let args = ["--config", cfg, "drain", "--no-stop", "--fleet-wait", wait];
+    run.run_against(sim, &args).await
+}
+
 fn marker(run: &Run) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(run.marker_path()).unwrap()).unwrap()
 }
@@ -43,19 +49,7 @@ async fn one_slot_two_nodes_the_second_is_refused_with_nothing_sent_until_reacti
 
     // The budget is full: not waiting, then waiting a second; exit 5, DRAIN_AGENT never sent.
     for wait in ["0s", "1s"] {
-        let (code, _, err) = b
-            .run_against(
-                &sim_b,
-                &[
-                    "--config",
-                    &cfg_b,
-                    "drain",
-                    "--no-stop",
-                    "--fleet-wait",
-                    wait,
-                ],
-            )
-            .await;
+        let (code, _, err) = drain_waiting(&b, &sim_b, &cfg_b, wait).await;
         assert_eq!(code, 5, "--fleet-wait {wait}: {err}");
         assert!(err.contains("no slot free in group default"), "{err}");
         assert_eq!(sim_b.count_calls("DRAIN_AGENT"), 0);
@@ -76,19 +70,7 @@ async fn one_slot_two_nodes_the_second_is_refused_with_nothing_sent_until_reacti
         .await;
     assert_eq!(code, 0, "{err}");
     assert!(fake.holders("default").is_empty());
-    let (code, _, err) = b
-        .run_against(
-            &sim_b,
-            &[
-                "--config",
-                &cfg_b,
-                "drain",
-                "--no-stop",
-                "--fleet-wait",
-                "0s",
-            ],
-        )
-        .await;
+    let (code, _, err) = drain_waiting(&b, &sim_b, &cfg_b, "0s").await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(fake.holders("default"), ["node-b"]);
     assert_eq!(sim_b.count_calls("DRAIN_AGENT"), 1);
@@ -131,12 +113,7 @@ async fn a_fleet_lock_that_cannot_be_asked_is_exit_3_with_nothing_sent() {
     let cfg = run.config_file(
         "[fleet]\nbackend = \"fleetlock\"\nfleetlock_url = \"http://127.0.0.1:9/\"\nid = \"n\"\n",
     );
-    let (code, _, err) = run
-        .run_against(
-            &sim,
-            &["--config", &cfg, "drain", "--no-stop", "--fleet-wait", "0s"],
-        )
-        .await;
+    let (code, _, err) = drain_waiting(&run, &sim, &cfg, "0s").await;
     assert_eq!(code, 3, "{err}");
     assert_eq!(sim.count_calls("DRAIN_AGENT"), 0);
 }
