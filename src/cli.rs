@@ -91,6 +91,9 @@ pub enum Command {
     /// Mesos maintenance primitives for this machine (hostname and IP as the master sees them)
     #[command(subcommand)]
     Maintenance(MaintenanceCommand),
+    /// The cluster-wide budget of nodes out: groups, slots, holders; give a slot back by hand
+    #[command(subcommand)]
+    Fleet(FleetCommand),
     /// Validate the configuration, D-Bus access, unit names and API reachability
     ///
     /// Exit 0 when every required check passes (warnings allowed), 2 on a configuration or
@@ -158,6 +161,9 @@ pub struct DrainArgs {
     /// Why (recorded in the marker and the log)
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
+    /// Wait this long for a fleet slot, then exit 5 with nothing sent [default: fleet.wait]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true)]
+    pub fleet_wait: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -200,6 +206,18 @@ pub struct ScheduleArgs {
     /// Take this machine out of the schedule instead
     #[arg(long)]
     pub cancel: bool,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum FleetCommand {
+    /// The groups, their slots and holders (id, agent id, hostname, trigger, since)
+    Status,
+    /// Give a slot back by hand (a holder that died for good); default: this node's holder id
+    Release {
+        /// The holder id whose slot to give back (see `fleet status`)
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -143,6 +143,45 @@ impl Ctx {
         }
     }
 
+    /// Gives this node's fleet slot back once the node is back (`reactivate`, the daemon after
+    /// the post-boot reactivation). The holder id is the one the drain recorded in `marker`,
+    /// else `fleet.id`. Release is idempotent: a slot already given back is fine. A failure
+    /// is logged with the way out (`fleet release`), not raised: the node is back either way.
+    pub async fn release_fleet_slot(
+        &self,
+        marker: Option<&crate::drain::Marker>,
+        master: &MasterClient,
+    ) {
+        let fleet = &self.settings.fleet;
+        if fleet.backend == crate::fleet::Backend::None {
+            return;
+        }
+        let id = marker
+            .and_then(|m| m.fleet.as_ref())
+            .map_or_else(|| fleet.holder_id(), |f| f.id.clone());
+        let lock = match crate::fleet::open(fleet, Some((master.transport(), master.leader_url())))
+        {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("cannot give the fleet slot back: {e}");
+                return;
+            }
+        };
+        match lock.release(&id).await {
+            Ok(crate::fleet::Release::Released) => tracing::info!(
+                target: crate::logging::PROGRESS,
+                "fleet slot in group {} given back (holder {id})",
+                lock.group()
+            ),
+            Ok(crate::fleet::Release::NotHeld) => {
+                tracing::debug!("no fleet slot held by {id} in group {}", lock.group())
+            }
+            Err(e) => tracing::warn!(
+                "cannot give the fleet slot back ({e}); `mesos-maint fleet release --id {id}` does it by hand"
+            ),
+        }
+    }
+
     /// What the drain executor talks to, for `req`; systemd is required only when units will be
     /// stopped. One builder for `drain`, `reboot` and the daemon's drains.
     pub async fn drain_deps(&self, req: &DrainRequest) -> anyhow::Result<DrainDeps> {
@@ -159,6 +198,7 @@ impl Ctx {
             hooks: self.drain_hooks(),
             systemd,
             units: self.settings.units.clone(),
+            fleet: self.settings.fleet.clone(),
         })
     }
 }

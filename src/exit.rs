@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use crate::config::ConfigError;
 use crate::drain::DrainError;
+use crate::fleet::FleetError;
 use crate::mesos::MesosError;
 use crate::systemd::SystemdError;
 
@@ -71,6 +72,9 @@ pub fn classify(err: &anyhow::Error) -> Exit {
         if let Some(e) = cause.downcast_ref::<DrainError>() {
             return drain_exit(e);
         }
+        if let Some(e) = cause.downcast_ref::<FleetError>() {
+            return fleet_exit(e);
+        }
         if let Some(e) = cause.downcast_ref::<MesosError>() {
             return match e {
                 MesosError::Config(_) => Exit::Usage,
@@ -92,6 +96,17 @@ fn drain_exit(e: &DrainError) -> Exit {
         DrainError::Undetermined(_) => Exit::Undetermined,
         DrainError::Config(_) => Exit::Usage,
         DrainError::State(_) => Exit::Internal,
+        DrainError::Fleet(f) => fleet_exit(f),
+    }
+}
+
+/// No slot in time (or none free and not waiting) is a policy refusal; a fleet lock that
+/// cannot be asked is undetermined; a wrong `[fleet]` is a configuration error.
+pub fn fleet_exit(e: &FleetError) -> Exit {
+    match e {
+        FleetError::Refused { .. } | FleetError::Timeout { .. } => Exit::Policy,
+        FleetError::Unavailable(_) => Exit::Undetermined,
+        FleetError::Config(_) => Exit::Usage,
     }
 }
 
@@ -146,5 +161,26 @@ mod tests {
             Exit::Usage
         );
         assert_eq!(classify(&anyhow::anyhow!("plain")), Exit::Internal);
+    }
+
+    #[test]
+    fn fleet_errors_exit_5_3_or_2() {
+        let refused = FleetError::Refused {
+            group: "g".into(),
+            holders: "x".into(),
+        };
+        assert_eq!(fleet_exit(&refused), Exit::Policy);
+        let timeout = FleetError::Timeout {
+            group: "g".into(),
+            waited: std::time::Duration::from_secs(60),
+            holders: "held by a".into(),
+        };
+        assert_eq!(fleet_exit(&timeout), Exit::Policy);
+        assert!(timeout.to_string().contains("within 1m"), "{timeout}");
+        assert_eq!(
+            fleet_exit(&FleetError::Unavailable("x".into())),
+            Exit::Undetermined
+        );
+        assert_eq!(fleet_exit(&FleetError::Config("x".into())), Exit::Usage);
     }
 }

@@ -76,6 +76,7 @@ fn main() -> ExitCode {
             Command::Reboot(args) => commands::reboot::run(&ctx, args).await,
             Command::Daemon => mesos_maint::daemon::run::run(ctx.clone(), overrides.clone()).await,
             Command::Maintenance(cmd) => commands::maintenance::run(&ctx, cmd).await,
+            Command::Fleet(cmd) => commands::fleet::run(&ctx, cmd).await,
             Command::SelfTest { image_build } => {
                 commands::self_test::run(&ctx, &overrides, *image_build).await
             }

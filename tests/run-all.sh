@@ -14,13 +14,16 @@ command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 [ -x /lib/systemd/systemd ] || missing+=(systemd)
 command -v dbus-daemon >/dev/null 2>&1 || missing+=(dbus)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# Fleet coordination tests start a real ZooKeeper (Debian's 3.8 server jar, run with a JRE).
+[ -f /usr/share/java/zookeeper.jar ] || missing+=(zookeeper)
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         log "installing ${missing[*]}"
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-        log "missing ${missing[*]}: the system tests will skip"
+        log "missing ${missing[*]}: the system and ZooKeeper tests will skip"
     fi
 fi
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt

@@ -96,7 +96,7 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         Ok(AgentLookup::Registered(a)) => super::maintenance::machine_of(a),
         _ => None,
     };
-    let (local, units, maintenance) = tokio::join!(
+    let (local, units, maintenance, fleet) = tokio::join!(
         super::observe::observe_local(&agent),
         async {
             if req.policy.stop_units {
@@ -110,7 +110,8 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
                 MasterObs::Unreachable(_) => None,
                 _ => super::maintenance::report(ctx, &master, machine).await,
             }
-        }
+        },
+        super::observe::observe_fleet(ctx, &master, Some(&agent_id)),
     );
     let agent_unit_stopped = match &units {
         Some(Ok(u)) => super::observe::unit_stopped(ctx, &u.agent.service).await,
@@ -147,6 +148,10 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         post_hooks: hooks.list(HookStage::PostDrain),
         lock_holder: drain::lock::holder(ctx.markers().dir()),
         refusals,
+        fleet: fleet.map(|(r, e)| match e {
+            Some(e) => Err(e),
+            None => Ok(r),
+        }),
     });
     match ctx.output {
         OutputFormat::Json => ctx.print_json(&p),

@@ -3,6 +3,7 @@
 
 pub mod deactivate;
 pub mod drain;
+pub mod fleet;
 pub mod generate;
 pub mod health;
 pub mod maintenance;

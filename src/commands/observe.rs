@@ -46,7 +46,7 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
         (Some(m), Some(id)) => m.decommission_finished(id),
         _ => false,
     };
-    let ((units, agent_unit_stopped), inhibitors, aws, maintenance) = tokio::join!(
+    let ((units, agent_unit_stopped), inhibitors, aws, maintenance, fleet) = tokio::join!(
         observe_units(ctx),
         observe_inhibitors(),
         observe_aws(ctx),
@@ -56,7 +56,8 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
                 MasterObs::Unreachable(_) => None,
                 _ => super::maintenance::report(ctx, &master_client, machine).await,
             }
-        }
+        },
+        observe_fleet(ctx, &master_client, agent_id.as_deref()),
     );
     let machine_down = maintenance
         .as_ref()
@@ -73,6 +74,7 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
         inhibitors,
         maintenance,
         aws,
+        fleet,
     };
     Ok((
         observed,
@@ -82,6 +84,46 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
             machine_down,
         },
     ))
+}
+
+/// This node's fleet slot (`None` with `fleet.backend = "none"`), and what kept the lock from
+/// answering. `agent_id`: the master backend counts agents.
+pub async fn observe_fleet(
+    ctx: &Ctx,
+    master: &crate::mesos::MasterClient,
+    agent_id: Option<&str>,
+) -> Option<(crate::fleet::FleetReport, Option<String>)> {
+    use crate::fleet::{self, FleetReport, SlotView};
+    let settings = &ctx.settings.fleet;
+    if settings.backend == fleet::Backend::None {
+        return None;
+    }
+    let id = settings.holder_id();
+    let mut report = FleetReport {
+        backend: settings.backend.as_str(),
+        group: settings.group.clone(),
+        id: id.clone(),
+        slot: None,
+    };
+    let asked = async {
+        let lock = fleet::open(settings, Some((master.transport(), master.leader_url())))?;
+        lock.status().await
+    };
+    // The report must not wait on a lock that does not answer.
+    let answer = tokio::time::timeout(crate::context::REPORT_RETRY_BUDGET, asked)
+        .await
+        .unwrap_or_else(|_| {
+            Err(fleet::FleetError::Unavailable(
+                "the fleet lock did not answer in time".into(),
+            ))
+        });
+    match answer {
+        Ok(status) => {
+            report.slot = Some(SlotView::of(&status, &id, agent_id.unwrap_or("")));
+            Some((report, None))
+        }
+        Err(e) => Some((report, Some(e.to_string()))),
+    }
 }
 
 /// The work on the local agent: tasks by framework (with names) and non-terminal operations.

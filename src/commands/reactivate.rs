@@ -39,6 +39,9 @@ pub async fn run(ctx: &Ctx, args: &ReactivateArgs) -> anyhow::Result<Exit> {
         Reactivated::AlreadyActive => tracing::info!("agent {id} was not deactivated; nothing to do"),
         Reactivated::Done => {}
     }
+    // The node is back: its fleet slot goes back (the drain recorded the holder id).
+    let marker = ctx.markers().load_or_warn();
+    ctx.release_fleet_slot(marker.as_ref(), &master).await;
     ctx.markers()
         .clear()
         .map_err(|e| anyhow::anyhow!("cannot clear the marker: {e}"))?;

@@ -124,6 +124,7 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             "config: units.agent must name at least one unit".into(),
         ));
     }
+    s.fleet.validate().map_err(ConfigError::Invalid)?;
     validate_aws(&s.aws)
 }
 
@@ -212,6 +213,17 @@ fn apply_value(
     value: &toml::Value,
     source: &str,
 ) -> Result<(), ConfigError> {
+    if let Some(fleet_key) = key.strip_prefix("fleet.") {
+        return s
+            .fleet
+            .apply(fleet_key, value)
+            .map_err(|expected| ConfigError::Value {
+                source_name: source.to_string(),
+                key: key.to_string(),
+                value: value.to_string(),
+                expected,
+            });
+    }
     let err = || bad(source, key, value, kind);
     let string = || value.as_str().ok_or_else(err);
     let path = || -> Result<PathBuf, ConfigError> {
@@ -335,19 +347,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// An http(s) URL with a host; anything else is refused before a request is built.
-pub fn parse_url(s: &str) -> Result<Url, String> {
-    let url = Url::parse(s.trim()).map_err(|e| format!("not a URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!(
-            "unsupported scheme '{}' (use http or https)",
-            url.scheme()
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("URL has no host".into());
-    }
-    Ok(url)
-}
+pub use crate::http_url::parse_url;
 
 /// `"5%"` (or `"2.5%"`) as 5.0; `None` unless it is a percentage from 0 to 100.
 pub fn parse_percent(s: &str) -> Option<f64> {

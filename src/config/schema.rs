@@ -16,6 +16,8 @@ pub enum Kind {
     ActionResult,
     /// A percentage from 0 to 100, written `"5%"`.
     Percent,
+    /// A whole number.
+    Int,
     Table(&'static [(&'static str, Kind)]),
 }
 
@@ -32,6 +34,7 @@ impl Kind {
             Kind::SocketAddr => "expected an address like \"127.0.0.1:9464\"",
             Kind::ActionResult => "expected \"CONTINUE\" or \"ABANDON\"",
             Kind::Percent => "expected a percentage from 0 to 100 like \"5%\"",
+            Kind::Int => "expected a whole number",
             Kind::Table(_) => "expected a table",
         }
     }
@@ -89,6 +92,18 @@ pub const HEALTH: &[(&str, Kind)] = &[
     ("repair_interval", Kind::Duration),
 ];
 
+/// Fleet coordination (`fleet::settings`, which parses and checks each value).
+pub const FLEET: &[(&str, Kind)] = &[
+    ("backend", Kind::Str),
+    ("group", Kind::Str),
+    ("max_unavailable", Kind::Int),
+    ("wait", Kind::Duration),
+    ("id", Kind::Str),
+    ("zookeeper", Kind::Str),
+    ("zookeeper_digest_file", Kind::Path),
+    ("fleetlock_url", Kind::Url),
+];
+
 pub const ROOT: &[(&str, Kind)] = &[
     ("master", Kind::Url),
     ("agent", Kind::Url),
@@ -99,6 +114,7 @@ pub const ROOT: &[(&str, Kind)] = &[
     ("daemon", Kind::Table(DAEMON)),
     ("aws", Kind::Table(AWS)),
     ("health", Kind::Table(HEALTH)),
+    ("fleet", Kind::Table(FLEET)),
 ];
 
 /// Top-level keys with an environment twin (`MESOS_MAINT_<KEY>`).

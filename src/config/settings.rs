@@ -51,6 +51,8 @@ pub struct Settings {
     pub daemon: DaemonSettings,
     pub aws: AwsSettings,
     pub health: HealthSettings,
+    /// `[fleet]`: the cluster-wide budget of nodes out.
+    pub fleet: crate::fleet::FleetSettings,
     /// Files that were merged, in order (for `self-test` and `-v`).
     pub sources: Vec<PathBuf>,
 }
@@ -208,6 +210,7 @@ impl Default for Settings {
             },
             aws: AwsSettings::default(),
             health: HealthSettings::default(),
+            fleet: crate::fleet::FleetSettings::default(),
             sources: Vec::new(),
         }
     }

@@ -333,3 +333,63 @@ fn health_keys_and_their_validation() {
         assert!(msg.contains(key) && !msg.contains('\n'), "{bad}: {msg}");
     }
 }
+
+#[test]
+fn fleet_keys_load_through_config() {
+    use crate::fleet::{settings, Backend, FleetSettings};
+    let names: Vec<&str> = schema::FLEET.iter().map(|(k, _)| *k).collect();
+    assert_eq!(names, settings::KEYS);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (s, w) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
+    assert!(w.is_empty());
+    assert_eq!(s.fleet, FleetSettings::default());
+    assert_eq!(s.fleet.backend, Backend::None);
+
+    std::fs::write(
+        tmp.path().join("50-fleet.toml"),
+        "[fleet]\nbackend = \"zookeeper\"\ngroup = \"kafka-prod\"\nmax_unavailable = 2\nwait = \"10m\"\n\
+         zookeeper = \"zk://zk-1.zk:2181,zk-2.zk:2181/mesos-maint\"\n\
+         zookeeper_digest_file = \"/etc/mesos-maint/zk-digest\"\n",
+    )
+    .unwrap();
+    let (s, w) = load_from(&[tmp.path()], &[], &Overrides::default()).unwrap();
+    assert!(w.is_empty(), "{w:?}");
+    assert_eq!(s.fleet.backend, Backend::ZooKeeper);
+    assert_eq!(s.fleet.group, "kafka-prod");
+    assert_eq!(s.fleet.max_unavailable, 2);
+    assert_eq!(s.fleet.wait, Duration::from_secs(600));
+    let zk = s.fleet.zookeeper.as_ref().unwrap();
+    assert_eq!(zk.connect_string(), "zk-1.zk:2181,zk-2.zk:2181");
+    assert_eq!(zk.chroot, "/mesos-maint");
+
+    // Bad values: one line naming the key and the value (exit 2).
+    for (text, want) in [
+        (
+            "[fleet]\ngroup = \"kafka prod\"\n",
+            "fleet.group = \"kafka prod\"",
+        ),
+        (
+            "[fleet]\nmax_unavailable = 0\n",
+            "fleet.max_unavailable = 0",
+        ),
+        ("[fleet]\nbackend = \"etcd\"\n", "fleet.backend = \"etcd\""),
+        ("[fleet]\nzookeeper = \"zk://h:2181/\"\n", "fleet.zookeeper"),
+        ("[fleet]\nbackend = \"fleetlock\"\n", "fleet.fleetlock_url"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("50.toml"), text).unwrap();
+        let e = load_from(&[dir.path()], &[], &Overrides::default()).unwrap_err();
+        assert!(
+            matches!(e, ConfigError::Value { .. } | ConfigError::Invalid(_)),
+            "{e}"
+        );
+        assert!(e.to_string().contains(want), "{text}: {e}");
+        assert!(!e.to_string().contains('\n'), "{e}");
+    }
+    // Unknown keys are warned about, as elsewhere.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("50.toml"), "[fleet]\nslots = 3\n").unwrap();
+    let (_, w) = load_from(&[dir.path()], &[], &Overrides::default()).unwrap();
+    assert!(w.iter().any(|w| w.contains("fleet.slots")), "{w:?}");
+}

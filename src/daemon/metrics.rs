@@ -140,6 +140,9 @@ pub struct Metrics {
     /// The error kinds with a series (bounded by [`MAX_ERROR_KINDS`]).
     error_kinds: Mutex<BTreeSet<String>>,
     errors: Family<KindLabel, Counter>,
+    fleet_slot_held: Gauge,
+    fleet_wait: Counter<f64, AtomicU64>,
+    fleet_over_budget: Counter,
 }
 
 impl Default for Metrics {
@@ -216,7 +219,28 @@ impl Metrics {
             "Always 1; the version of mesos-maint in a label",
             build_info,
         );
+        let fleet_slot_held = Gauge::default();
+        registry.register(
+            "mesos_maint_fleet_slot_held",
+            "1 while a drain of this node holds a slot in the fleet's budget of nodes out",
+            fleet_slot_held.clone(),
+        );
+        let fleet_wait = Counter::<f64, AtomicU64>::default();
+        registry.register(
+            "mesos_maint_fleet_wait_seconds",
+            "Time drains of this node spent waiting for a fleet slot",
+            fleet_wait.clone(),
+        );
+        let fleet_over_budget = Counter::default();
+        registry.register(
+            "mesos_maint_fleet_over_budget",
+            "Drains that went on without a fleet slot (spot notice, OS shutdown: never refused)",
+            fleet_over_budget.clone(),
+        );
         let m = Metrics {
+            fleet_slot_held,
+            fleet_wait,
+            fleet_over_budget,
             registry,
             stage: Mutex::new(None),
             drain_state,
@@ -319,6 +343,22 @@ impl Metrics {
             kinds.insert(kind.clone());
         }
         self.errors.get_or_create(&KindLabel { kind }).inc();
+    }
+
+    /// A drain holds its fleet slot (`over_budget`: none was free, it went on anyway), after
+    /// waiting `waited` for it.
+    pub fn fleet_slot(&self, over_budget: bool, waited: Duration) {
+        self.fleet_wait.inc_by(waited.as_secs_f64());
+        if over_budget {
+            self.fleet_over_budget.inc();
+        } else {
+            self.fleet_slot_held.set(1);
+        }
+    }
+
+    /// The fleet slot was given back (or this node holds none).
+    pub fn fleet_slot_released(&self) {
+        self.fleet_slot_held.set(0);
     }
 
     /// The current drain stage.

@@ -269,7 +269,12 @@ impl State {
                     let master = ctx
                         .master(&agent, crate::context::DRAIN_RETRY_BUDGET)
                         .await?;
-                    reactivate_after_boot(&agent, &master, &ctx.markers(), &agent_id).await
+                    let marker = ctx.markers().load_or_warn();
+                    let outcome =
+                        reactivate_after_boot(&agent, &master, &ctx.markers(), &agent_id).await?;
+                    // The node is back in the cluster: the drain's fleet slot goes back.
+                    ctx.release_fleet_slot(marker.as_ref(), &master).await;
+                    Ok(outcome)
                 }))
             }
         }

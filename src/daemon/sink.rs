@@ -80,6 +80,34 @@ impl ProgressSink for DaemonSink {
     fn action(&mut self, what: &str) {
         tracing::info!("{what}");
     }
+
+    fn waiting_for_slot(&mut self, wait: &crate::fleet::WaitProgress) {
+        let line = format!("{} drain: {}", self.label, wait.line());
+        tracing::info!("{line}");
+        let _ = self.notifier.status(&line);
+        if let Some(tx) = &self.progress {
+            // Waiting for a slot is not being stuck: each report (every minute at least) is a
+            // new state, so a scale-in's lifecycle heartbeats go on meanwhile.
+            let _ = tx.send(DrainProgress {
+                progress: CloudProgress {
+                    tasks_left: None,
+                    drain_state: Some(format!(
+                        "waiting for a fleet slot ({}s)",
+                        wait.waited.as_secs()
+                    )),
+                },
+                holders: Some(vec![wait.line()]),
+            });
+        }
+    }
+
+    fn slot(&mut self, over_budget: bool, waited: std::time::Duration) {
+        self.metrics.fleet_slot(over_budget, waited);
+    }
+
+    fn slot_released(&mut self) {
+        self.metrics.fleet_slot_released();
+    }
 }
 
 #[cfg(test)]

@@ -144,6 +144,7 @@ fn the_dry_run_and_the_drain_decide_alike() {
                             post_hooks: vec![],
                             lock_holder: None,
                             refusals: vec![],
+                            fleet: None,
                         };
                         let p = plan(&input);
                         let case = format!(
@@ -165,7 +166,7 @@ fn the_dry_run_and_the_drain_decide_alike() {
                             "resume\n{case}"
                         );
                         if start.resume_from.is_none() {
-                            assert_eq!(first, Stage::PreHooks, "{case}");
+                            assert_eq!(first, Stage::Slot, "{case}");
                         }
 
                         // RequestDrain.

@@ -116,6 +116,35 @@ pub fn drain_lost(master: &MasterObs) -> bool {
     )
 }
 
+/// How a drain gets its slot in the fleet's budget of nodes out (design.md "Fleet coordination").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotRule {
+    /// `drain`, `reboot`, scale-in: wait up to this long, then give up with nothing sent (exit 5).
+    Wait(Duration),
+    /// A spot notice or an OS shutdown under way: the node goes down anyway. One attempt within
+    /// [`NEVER_REFUSED_BUDGET`]; without a slot the drain goes on over budget (logged, counted).
+    NeverRefused,
+}
+
+/// How long a drain that is never refused spends asking the fleet lock.
+pub const NEVER_REFUSED_BUDGET: Duration = Duration::from_secs(10);
+
+/// Whether a drain that ended at `end` gives its fleet slot back at once. `drain_maybe_sent`:
+/// DRAIN_AGENT was sent (or may have been: no answer) by this run or an earlier one.
+/// - Done with a decommission: the agent is gone and its units stopped (or left running with
+///   `--no-stop`); the instance is about to disappear.
+/// - Failed or refused before DRAIN_AGENT: the node never went out.
+///
+/// Otherwise the slot stays until the node is back: `reactivate` (manual drain) or the daemon
+/// after the post-boot reactivation (reboot, shutdown) gives it back.
+pub fn release_slot_at_end(end: Stage, policy: &DrainOptions, drain_maybe_sent: bool) -> bool {
+    match end {
+        Stage::Done => policy.decommission,
+        Stage::Failed => !drain_maybe_sent,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +295,29 @@ mod tests {
             active: true,
         }));
         assert!(!drain_lost(&MasterObs::Absent));
+    }
+
+    #[test]
+    fn the_slot_is_given_back_after_a_decommission_or_a_failure_before_drain_agent() {
+        let keep = DrainOptions {
+            decommission: false,
+            stop_units: true,
+            stop_docker: false,
+            force: false,
+        };
+        let gone = DrainOptions {
+            decommission: true,
+            ..keep
+        };
+        // Done: only a decommission gives the slot back (the node is not coming back).
+        assert!(release_slot_at_end(Stage::Done, &gone, true));
+        assert!(!release_slot_at_end(Stage::Done, &keep, true));
+        // Failed or refused before DRAIN_AGENT: at once; after it, the node is (partly) out.
+        assert!(release_slot_at_end(Stage::Failed, &keep, false));
+        assert!(release_slot_at_end(Stage::Failed, &gone, false));
+        assert!(!release_slot_at_end(Stage::Failed, &keep, true));
+        // A deadline ends with the drain requested: the node is out until reactivated.
+        assert!(!release_slot_at_end(Stage::DeadlineExceeded, &keep, true));
+        assert!(!release_slot_at_end(Stage::DeadlineExceeded, &gone, true));
     }
 }

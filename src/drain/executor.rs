@@ -6,18 +6,19 @@ use std::time::{Duration, Instant};
 
 use url::Url;
 
-use super::decide::{self, Request, Start};
+use super::decide::{self, Request, SlotRule, Start};
 use super::hooks::{HookEnv, HookStage, Hooks};
 use super::identity;
 use super::lock::{DrainLock, LockError};
 use super::machine::{await_event, transition, Event, Stage};
-use super::marker::{current_boot_id, unix_now, Marker, MarkerStore};
+use super::marker::{current_boot_id, unix_now, FleetMark, Marker, MarkerStore};
 use super::pace::{Pacer, MASTER_MAX_GAP};
 use super::progress::{ProgressSink, Snapshot};
 use super::request::DrainRequest;
 use super::units::{self, UnitPlan, UnitStages};
 use super::DrainError;
 use crate::config::UnitSettings;
+use crate::fleet::{self, Admission, Backend, FleetLock, FleetSettings, Holder};
 use crate::local_work;
 use crate::mesos::{leader, AgentClient, MasterClient, MesosError, Transport};
 use crate::node::{drain_state_name, LocalObs, LocalWork, MasterObs};
@@ -33,6 +34,8 @@ pub struct DrainDeps {
     /// Required when the policy stops units.
     pub systemd: Option<Systemd>,
     pub units: UnitSettings,
+    /// `[fleet]`: the budget of nodes out the Slot stage takes a slot in.
+    pub fleet: FleetSettings,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +88,10 @@ struct Executor {
     start: Option<Start>,
     deadline_hit: bool,
     error: Option<DrainError>,
+    /// The fleet lock, opened at the Slot stage (or at the end, to give the slot back).
+    fleet_lock: Option<Box<dyn FleetLock>>,
+    /// DRAIN_AGENT was sent or may have been (by this run or the interrupted one).
+    drain_maybe_sent: bool,
 }
 
 impl Executor {
@@ -110,6 +117,8 @@ impl Executor {
             start: None,
             deadline_hit: false,
             error: None,
+            fleet_lock: None,
+            drain_maybe_sent: false,
         }
     }
 
@@ -139,6 +148,9 @@ impl Executor {
                     .map_or(self.pacer_current, |r| r.min(self.pacer_current));
                 tokio::time::sleep(wait).await;
             }
+        }
+        if decide::release_slot_at_end(stage, &policy, self.drain_maybe_sent) {
+            self.release_slot(sink).await;
         }
         match stage {
             Stage::Done => Ok(Outcome {
@@ -203,6 +215,7 @@ impl Executor {
     async fn perform(&mut self, stage: Stage, sink: &mut dyn ProgressSink) -> Event {
         match stage {
             Stage::Resolve => self.resolve().await,
+            Stage::Slot => self.take_slot(sink).await,
             Stage::PreHooks => self.hooks(HookStage::PreDrain, sink).await,
             Stage::RequestDrain => self.request_drain(sink).await,
             Stage::AwaitDrained => self.await_drained(sink).await,
@@ -272,6 +285,8 @@ impl Executor {
         marker.master = url.to_string();
         self.marker = Some(marker);
         self.resumed_from = start.resume_from;
+        self.drain_maybe_sent =
+            start.resume_from.is_some_and(Stage::drain_requested) || start.finished_before;
         if let Some(left) = start.deadline_left {
             self.deadline_at = Some(Instant::now() + left);
         }
@@ -291,6 +306,125 @@ impl Executor {
         };
         self.start = Some(start);
         event
+    }
+
+    /// The Slot stage: a slot in the fleet's budget, waited for or never refused as the
+    /// request says; recorded in the marker. Take is idempotent by holder id, so a drain run
+    /// again (or a retried lifecycle hook) does not take a second one.
+    async fn take_slot(&mut self, sink: &mut dyn ProgressSink) -> Event {
+        if self.deps.fleet.backend == Backend::None {
+            return Event::SlotTaken;
+        }
+        let holder = Holder::new(
+            &self.deps.fleet.holder_id(),
+            &self.agent_id,
+            &fleet::hostname(),
+            &format!("{:?}", self.req.trigger).to_lowercase(),
+        );
+        if let Err(e) = self.open_fleet() {
+            let text = e.to_string();
+            self.error = Some(DrainError::Fleet(e));
+            return Event::SlotRefused(text);
+        }
+        let lock = self.fleet_lock.as_deref().expect("opened above");
+        let (over_budget, waited) = match self.req.slot {
+            SlotRule::Wait(wait) => {
+                match fleet::take_slot(lock, &holder, wait, |p| sink.waiting_for_slot(p)).await {
+                    Ok(slot) => {
+                        let how = if slot.already {
+                            "held already"
+                        } else {
+                            "taken"
+                        };
+                        sink.action(&format!(
+                            "fleet slot in group {} {how} ({} backend, holder {})",
+                            lock.group(),
+                            lock.backend(),
+                            holder.id
+                        ));
+                        (false, slot.waited)
+                    }
+                    Err(e) => {
+                        let text = e.to_string();
+                        self.error = Some(DrainError::Fleet(e));
+                        return Event::SlotRefused(text);
+                    }
+                }
+            }
+            SlotRule::NeverRefused => {
+                match fleet::admit_never_refused(lock, &holder, decide::NEVER_REFUSED_BUDGET).await
+                {
+                    Admission::Granted(slot) => (false, slot.waited),
+                    Admission::OverBudget(e) => {
+                        tracing::warn!(
+                            "{e}; the node goes down anyway: draining over the fleet budget"
+                        );
+                        (true, Duration::ZERO)
+                    }
+                }
+            }
+        };
+        sink.slot(over_budget, waited);
+        let mark = FleetMark {
+            backend: lock.backend().to_string(),
+            group: lock.group().to_string(),
+            id: holder.id.clone(),
+            over_budget,
+            released: false,
+            taken_at: unix_now(),
+        };
+        if let Some(m) = self.marker.as_mut() {
+            m.fleet = Some(mark);
+        }
+        Event::SlotTaken
+    }
+
+    /// The fleet lock for this drain, opened once (the master backend asks the resolved leader).
+    fn open_fleet(&mut self) -> Result<(), fleet::FleetError> {
+        if self.fleet_lock.is_none() {
+            let master = Some((self.deps.master_transport.clone(), self.master_url()));
+            self.fleet_lock = Some(fleet::open(&self.deps.fleet, master)?);
+        }
+        Ok(())
+    }
+
+    /// Gives the slot back at the end of the drain (`decide::release_slot_at_end`). A failure is
+    /// logged: the drain's own result stands, and `fleet release` is the way out.
+    async fn release_slot(&mut self, sink: &mut dyn ProgressSink) {
+        let Some(id) = self
+            .marker
+            .as_ref()
+            .and_then(|m| m.fleet.as_ref())
+            .filter(|f| !f.released && !f.over_budget)
+            .map(|f| f.id.clone())
+        else {
+            return;
+        };
+        if let Err(e) = self.open_fleet() {
+            tracing::warn!("cannot give the fleet slot back: {e}");
+            return;
+        }
+        let lock = self.fleet_lock.as_deref().expect("opened above");
+        match lock.release(&id).await {
+            Ok(_) => {
+                sink.action(&format!(
+                    "fleet slot in group {} given back (holder {id})",
+                    lock.group()
+                ));
+                sink.slot_released();
+                if let Some(m) = self.marker.as_mut() {
+                    if let Some(f) = m.fleet.as_mut() {
+                        f.released = true;
+                    }
+                    if let Err(e) = self.deps.store.save(m) {
+                        tracing::warn!("cannot write marker: {e}");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(
+                "cannot give the fleet slot back ({e}); `mesos-maint fleet release --id {id}` does it by hand"
+            ),
+        }
     }
 
     async fn plan_units(&self) -> Result<UnitPlan, DrainError> {
@@ -348,6 +482,7 @@ impl Executor {
         let decision = decide::request(&policy, &obs, start);
         if decision == Request::Skip {
             self.already_requested = true;
+            self.drain_maybe_sent = true;
             sink.action(&format!(
                 "the master already has a drain for agent {} ({}); DRAIN_AGENT is not sent again",
                 self.agent_id,
@@ -358,6 +493,7 @@ impl Executor {
         if decision == Request::ResendWithMarkGone {
             sink.action("the agent is drained without mark_gone; re-sending DRAIN_AGENT with mark_gone for the decommission");
         }
+        self.drain_maybe_sent = true;
         let master = self.master();
         let sent = master
             .drain_agent(
@@ -386,6 +522,8 @@ impl Executor {
                 Event::DrainRequested
             }
             Err(e) => {
+                // Refused outright: the master has no drain from this request.
+                self.drain_maybe_sent = !e.is_in_maintenance_schedule();
                 let err = if e.is_in_maintenance_schedule() {
                     DrainError::Refused(format!("the machine is in a maintenance window: {e}"))
                 } else {

@@ -25,6 +25,8 @@ use crate::node::{LocalObs, MasterObs};
 )]
 pub enum Stage {
     Resolve,
+    /// A slot in the fleet's budget of nodes out (design.md "Fleet coordination").
+    Slot,
     PreHooks,
     RequestDrain,
     AwaitDrained,
@@ -85,6 +87,10 @@ pub enum Event {
     Resolved,
     /// Resolved, and a marker of an interrupted drain says where to pick up.
     Resume(Stage),
+    /// A fleet slot is held (taken now, held already, or over budget for a drain never refused).
+    SlotTaken,
+    /// No fleet slot within the wait, or the fleet lock cannot be asked: nothing is sent.
+    SlotRefused(String),
     HooksPassed,
     HookFailed(String),
     /// The master already has a drain for this agent: DRAIN_AGENT is not sent again.
@@ -131,9 +137,12 @@ pub fn transition(
     let next = match (stage, event) {
         (s, _) if s.is_terminal() => None,
         (_, E::Error(_)) => Some(S::Failed),
-        (S::Resolve, E::Resolved) => Some(S::PreHooks),
-        (S::Resolve, E::Resume(at)) if !at.is_terminal() && *at > S::PreHooks => Some(*at),
-        (S::Resolve, E::Resume(_)) => Some(S::PreHooks),
+        (S::Resolve, E::Resolved) => Some(S::Slot),
+        // Past Slot, the interrupted drain holds its slot already (never a second one).
+        (S::Resolve, E::Resume(at)) if !at.is_terminal() && *at > S::Slot => Some(*at),
+        (S::Resolve, E::Resume(_)) => Some(S::Slot),
+        (S::Slot, E::SlotTaken) => Some(S::PreHooks),
+        (S::Slot, E::SlotRefused(_)) => Some(S::Failed),
         (S::PreHooks, E::HooksPassed) => Some(S::RequestDrain),
         (S::PreHooks, E::HookFailed(_)) => Some(S::Failed),
         (S::RequestDrain, E::AlreadyRequested | E::DrainRequested) => Some(S::AwaitDrained),

@@ -25,6 +25,7 @@ fn happy_path_visits_every_stage_in_order() {
         &KEEP,
         &[
             E::Resolved,
+            E::SlotTaken,
             E::HooksPassed,
             E::DrainRequested,
             E::Waiting,
@@ -40,6 +41,7 @@ fn happy_path_visits_every_stage_in_order() {
         stages,
         vec![
             Resolve,
+            Slot,
             PreHooks,
             RequestDrain,
             AwaitDrained,
@@ -104,6 +106,8 @@ fn units_are_never_stopped_before_verification() {
     // No event leads to StopAgent from a stage before VerifyLocal except the forced deadline.
     let all_events = [
         Event::Resolved,
+        Event::SlotTaken,
+        Event::SlotRefused("full".into()),
         Event::HooksPassed,
         Event::AlreadyRequested,
         Event::DrainRequested,
@@ -117,6 +121,7 @@ fn units_are_never_stopped_before_verification() {
     ];
     for stage in [
         Stage::Resolve,
+        Stage::Slot,
         Stage::PreHooks,
         Stage::RequestDrain,
         Stage::AwaitDrained,
@@ -155,9 +160,14 @@ fn resume_jumps_past_hooks_only() {
         transition(Stage::Resolve, &Event::Resume(Stage::PreHooks), &KEEP),
         Ok(Stage::PreHooks)
     );
+    // Interrupted while waiting for a slot: the wait starts again (take is idempotent).
+    assert_eq!(
+        transition(Stage::Resolve, &Event::Resume(Stage::Slot), &KEEP),
+        Ok(Stage::Slot)
+    );
     assert_eq!(
         transition(Stage::Resolve, &Event::Resume(Stage::Done), &KEEP),
-        Ok(Stage::PreHooks)
+        Ok(Stage::Slot)
     );
 }
 
@@ -235,4 +245,25 @@ fn await_needs_master_and_local() {
         await_event(&gone, &reg(Phase::Draining), &empty),
         Event::Waiting
     );
+}
+
+#[test]
+fn the_slot_comes_between_resolve_and_the_pre_hooks() {
+    assert_eq!(
+        transition(Stage::Resolve, &Event::Resolved, &KEEP),
+        Ok(Stage::Slot)
+    );
+    assert_eq!(
+        transition(Stage::Slot, &Event::SlotTaken, &KEEP),
+        Ok(Stage::PreHooks)
+    );
+    // Refused: the drain ends before anything is sent or stopped.
+    assert_eq!(
+        transition(Stage::Slot, &Event::SlotRefused("full".into()), &KEEP),
+        Ok(Stage::Failed)
+    );
+    // No other event leaves Slot for a later stage.
+    for e in [Event::HooksPassed, Event::DrainRequested, Event::Drained] {
+        assert!(transition(Stage::Slot, &e, &KEEP).is_err(), "{e:?}");
+    }
 }

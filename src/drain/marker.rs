@@ -54,6 +54,25 @@ pub struct Marker {
     /// What ended a drain that did not reach Done.
     #[serde(default)]
     pub error: Option<String>,
+    /// The fleet slot this drain took (absent with `fleet.backend = "none"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetMark>,
+}
+
+/// The fleet slot of a drain, as written to the marker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetMark {
+    pub backend: String,
+    pub group: String,
+    /// The holder id the slot was taken under.
+    pub id: String,
+    /// No slot was free and the drain went on anyway (spot notice, OS shutdown).
+    #[serde(default)]
+    pub over_budget: bool,
+    /// Given back (after a decommission, a failure before DRAIN_AGENT, or a reactivation).
+    #[serde(default)]
+    pub released: bool,
+    pub taken_at: u64,
 }
 
 impl Marker {
@@ -84,6 +103,7 @@ impl Marker {
             actions: Vec::new(),
             forced: false,
             error: None,
+            fleet: None,
         }
     }
 

@@ -45,4 +45,7 @@ pub enum DrainError {
     Config(String),
     #[error("state dir: {0}")]
     State(String),
+    /// No fleet slot (exit 5), the fleet lock cannot be asked (3), or `[fleet]` is wrong (2).
+    #[error(transparent)]
+    Fleet(crate::fleet::FleetError),
 }

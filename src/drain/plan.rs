@@ -38,6 +38,9 @@ pub struct PlanInput<'a> {
     /// Policy refusals the master would answer DRAIN_AGENT with (the machine is in a
     /// maintenance schedule).
     pub refusals: Vec<String>,
+    /// This node's fleet slot as the lock shows it, or why it could not be asked (`None`: no
+    /// fleet backend).
+    pub fleet: Option<Result<crate::fleet::FleetReport, String>>,
 }
 
 /// What kind of stop a blocker is: it decides the exit code the drain would end with.
@@ -77,6 +80,46 @@ pub struct Plan {
     pub blockers: Vec<String>,
     /// The kind of the first blocker: the one the drain would end on. `None`: nothing blocks.
     pub stops_at: Option<BlockerKind>,
+}
+
+/// The Slot stage previewed: a free slot is a step, a full budget a policy blocker (exit 5; the
+/// drain would wait up to fleet.wait first), a lock that cannot be asked an undetermined one.
+fn slot_step(
+    fleet: &Result<crate::fleet::FleetReport, String>,
+    steps: &mut Vec<String>,
+    blockers: &mut Vec<Blocker>,
+) {
+    use crate::fleet::SlotView;
+    let r = match fleet {
+        Ok(r) => r,
+        Err(e) => {
+            blockers.push(Blocker::new(
+                BlockerKind::Undetermined,
+                format!("cannot ask the fleet lock: {e}"),
+            ));
+            return;
+        }
+    };
+    let at = format!(
+        "in group {} ({} backend, holder {})",
+        r.group, r.backend, r.id
+    );
+    match &r.slot {
+        Some(SlotView::Held { .. }) => steps.push(format!("fleet slot {at}: held already")),
+        Some(SlotView::Free { in_use, max }) => steps.push(format!(
+            "take a fleet slot {at}: free ({in_use} of {max} in use)"
+        )),
+        Some(SlotView::Full { holders }) => blockers.push(Blocker::new(
+            BlockerKind::Policy,
+            format!(
+                "no fleet slot free {at}: held by {}",
+                crate::fleet::describe_holders(holders)
+            ),
+        )),
+        Some(SlotView::Unknown) | None => {
+            steps.push(format!("ask for a fleet slot {at} (the server decides)"))
+        }
+    }
 }
 
 pub fn plan(input: &PlanInput<'_>) -> Plan {
@@ -122,6 +165,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             BlockerKind::Undetermined,
             format!("cannot ask the master: {e}"),
         ));
+    }
+    if let Some(f) = &input.fleet {
+        slot_step(f, &mut steps, &mut blockers);
     }
     for h in &input.pre_hooks {
         steps.push(format!("run pre-drain hook {}", h.display()));
@@ -271,6 +317,7 @@ mod tests {
             post_hooks: vec![],
             lock_holder: None,
             refusals: vec![],
+            fleet: None,
         }
     }
 
@@ -282,13 +329,47 @@ mod tests {
     };
 
     #[test]
-    fn shows_the_exact_request_for_an_undrained_agent() {
-        let m = MasterObs::Registered {
+    fn the_fleet_slot_is_a_step_when_free_and_a_blocker_when_full_or_unknown() {
+        use crate::fleet::{FleetReport, Holder, SlotView};
+        let m = undrained();
+        let l = LocalObs::Seen(LocalWork::default());
+        let report = |slot| FleetReport {
+            backend: "zookeeper",
+            group: "kafka-a".into(),
+            id: "me".into(),
+            slot: Some(slot),
+        };
+        let mut i = input(&m, &l, P);
+        i.fleet = Some(Ok(report(SlotView::Free { in_use: 0, max: 1 })));
+        let p = plan(&i);
+        assert_eq!(p.stops_at, None);
+        assert!(p
+            .steps
+            .iter()
+            .any(|s| s.starts_with("take a fleet slot in group kafka-a")));
+        i.fleet = Some(Ok(report(SlotView::Full {
+            holders: vec![Holder::new("other", "S2", "h2", "reboot")],
+        })));
+        let p = plan(&i);
+        assert_eq!(p.stops_at, Some(BlockerKind::Policy));
+        assert!(p.blockers[0].contains("held by other"), "{:?}", p.blockers);
+        i.fleet = Some(Err("connection refused".into()));
+        assert_eq!(plan(&i).stops_at, Some(BlockerKind::Undetermined));
+    }
+
+    /// Registered, active, no drain.
+    fn undrained() -> MasterObs {
+        MasterObs::Registered {
             drain: Phase::None,
             deactivated: false,
             active: true,
             mark_gone: false,
-        };
+        }
+    }
+
+    #[test]
+    fn shows_the_exact_request_for_an_undrained_agent() {
+        let m = undrained();
         let l = LocalObs::Seen(LocalWork::default());
         let plan = plan(&input(&m, &l, P));
         let post = plan.steps.iter().find(|s| s.starts_with("POST")).unwrap();

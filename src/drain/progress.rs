@@ -68,6 +68,16 @@ pub trait ProgressSink: Send {
     fn action(&mut self, _what: &str) {}
     /// Called once when the drain ends (also on failure), e.g. to end a terminal line.
     fn finish(&mut self) {}
+    /// Still waiting for a fleet slot (each minute, and when the holders change). Waiting for
+    /// a slot is not being stuck.
+    fn waiting_for_slot(&mut self, wait: &crate::fleet::WaitProgress) {
+        self.action(&wait.line());
+    }
+    /// The fleet slot is held (`over_budget`: none was free and the drain goes on anyway),
+    /// after `waited`.
+    fn slot(&mut self, _over_budget: bool, _waited: Duration) {}
+    /// The fleet slot was given back.
+    fn slot_released(&mut self) {}
 }
 
 /// How often a non-terminal sink repeats an unchanged progress line in the log.

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::decide::SlotRule;
 use super::machine::DrainOptions;
 use super::marker::Trigger;
 use crate::cli::DrainArgs;
@@ -20,6 +21,8 @@ pub struct DrainRequest {
     /// `None`: wait as long as it takes.
     pub deadline: Option<Duration>,
     pub reason: Option<String>,
+    /// How the fleet slot is taken: waited for, or never refused (the node goes down anyway).
+    pub slot: SlotRule,
 }
 
 impl DrainRequest {
@@ -50,6 +53,7 @@ impl DrainRequest {
                 args.deadline.or(s.drain.deadline)
             },
             reason: args.reason.clone(),
+            slot: SlotRule::Wait(args.fleet_wait.unwrap_or(s.fleet.wait)),
         }
     }
 
@@ -69,6 +73,7 @@ impl DrainRequest {
             max_grace_period: s.drain.max_grace_period,
             deadline: Some(deadline),
             reason: Some("OS shutdown".into()),
+            slot: SlotRule::NeverRefused,
         }
     }
 
@@ -85,6 +90,8 @@ impl DrainRequest {
             max_grace_period: s.drain.max_grace_period,
             deadline: s.drain.deadline,
             reason: Some("Auto Scaling scale-in".into()),
+            // The lifecycle hook's heartbeats go on while the drain waits (daemon::cloud).
+            slot: SlotRule::Wait(s.fleet.wait),
         }
     }
 
@@ -108,6 +115,7 @@ impl DrainRequest {
             max_grace_period: Some(grace_cap),
             deadline: Some(deadline),
             reason: Some(format!("spot interruption: {notice}")),
+            slot: SlotRule::NeverRefused,
         }
     }
 }

@@ -57,6 +57,11 @@ impl MasterClient {
         self.transport.requests_sent()
     }
 
+    /// The transport this client sends through (shared, e.g. with the fleet's master backend).
+    pub fn transport(&self) -> Arc<Transport> {
+        self.transport.clone()
+    }
+
     /// Looks one agent up, through the master-side filtered v0 endpoint when the master honours it.
     pub async fn agent(&self, agent_id: &str) -> Result<AgentLookup, MesosError> {
         if self.unfiltered.load(Ordering::Relaxed) {

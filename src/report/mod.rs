@@ -114,6 +114,9 @@ pub struct Report {
     pub maintenance: Option<MaintenanceReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aws: Option<AwsReport>,
+    /// This node's fleet slot (absent with `fleet.backend = "none"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<crate::fleet::FleetReport>,
     /// What could not be asked, and why.
     pub errors: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -144,6 +147,8 @@ pub struct Observed {
     pub maintenance: Option<MaintenanceReport>,
     /// With `[aws] enabled = true`: the report, and what could not be read.
     pub aws: Option<(AwsReport, Option<String>)>,
+    /// With a fleet backend: this node's slot, and what could not be asked.
+    pub fleet: Option<(crate::fleet::FleetReport, Option<String>)>,
 }
 
 impl Report {
@@ -166,6 +171,9 @@ impl Report {
         if let Some((_, Some(e))) = &o.aws {
             errors.push(format!("aws: {e}"));
         }
+        if let Some((_, Some(e))) = &o.fleet {
+            errors.push(e.clone());
+        }
         Report {
             agent_id: o.agent_id.clone(),
             hostname: o.hostname.clone(),
@@ -181,6 +189,7 @@ impl Report {
             marker: o.marker.as_ref().map(MarkerReport::from),
             maintenance: o.maintenance.clone(),
             aws: o.aws.as_ref().map(|(r, _)| r.clone()),
+            fleet: o.fleet.as_ref().map(|(r, _)| r.clone()),
             errors,
             safe: verdict.map(|v| *v == Verdict::Safe),
             reasons: verdict.map(|v| v.reasons().to_vec()),
@@ -286,6 +295,17 @@ impl Report {
             for w in &m.windows {
                 s.push_str(&format!("  window {w}\n"));
             }
+        }
+        if let Some(f) = &self.fleet {
+            s.push_str(&format!(
+                "fleet slot:     {} (group {}, {} backend, holder {})\n",
+                f.slot
+                    .as_ref()
+                    .map_or("unknown (the lock cannot be asked)".into(), |v| v.line()),
+                f.group,
+                f.backend,
+                f.id
+            ));
         }
         if let Some(a) = &self.aws {
             s.push_str(&format!(

@@ -2,11 +2,14 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[path = "../fleet_support/mod.rs"]
+mod fleet_support;
 
 mod activation;
 mod aws;
 mod check;
 mod drain;
+mod fleet;
 mod maintenance;
 mod transport;
 mod usage;

@@ -183,6 +183,7 @@ fn exposition_before_the_crate() -> String {
     out += "mesos_maint_drain_state{stage=\"Idle\"} 0\n";
     for stage in [
         "Resolve",
+        "Slot",
         "PreHooks",
         "RequestDrain",
         "AwaitDrained",
@@ -229,6 +230,13 @@ fn exposition_before_the_crate() -> String {
         "mesos_maint_build_info{{version=\"{}\"}} 1\n",
         env!("CARGO_PKG_VERSION")
     );
+    // Added with fleet coordination (issue 11), after the families above.
+    out += "# HELP mesos_maint_fleet_slot_held 1 while a drain of this node holds a slot in the fleet's budget of nodes out.\n";
+    out += "# TYPE mesos_maint_fleet_slot_held gauge\nmesos_maint_fleet_slot_held 0\n";
+    out += "# HELP mesos_maint_fleet_wait_seconds_total Time drains of this node spent waiting for a fleet slot.\n";
+    out += "# TYPE mesos_maint_fleet_wait_seconds_total counter\nmesos_maint_fleet_wait_seconds_total 0.0\n";
+    out += "# HELP mesos_maint_fleet_over_budget_total Drains that went on without a fleet slot (spot notice, OS shutdown: never refused).\n";
+    out += "# TYPE mesos_maint_fleet_over_budget_total counter\nmesos_maint_fleet_over_budget_total 0\n";
     out
 }
 

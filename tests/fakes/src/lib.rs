@@ -10,15 +10,19 @@
 //!   lifecycle actions are pending, and records the calls.
 //! - [`FakeDocker`]: the Docker Engine API on a unix socket (`/_ping`, `/info` with
 //!   `LiveRestoreEnabled`), each able to hang like a wedged dockerd.
+//! - [`FakeFleetLock`]: a FleetLock server (fleet coordination), answering as airlock or as
+//!   poseidon/fleetlock.
 //!
 //! The HTTP fakes listen on `127.0.0.1:<ephemeral>` and stop when dropped.
 
 pub mod autoscaling;
 pub mod docker;
+pub mod fleetlock;
 pub mod imds;
 mod server;
 pub mod sigv4;
 
 pub use autoscaling::{Call, FakeAutoScaling, Rejection, TestCredentials};
 pub use docker::FakeDocker;
+pub use fleetlock::{FakeFleetLock, Flavor, FleetLockRequest};
 pub use imds::{FakeImds, ImdsRequest};

@@ -420,6 +420,12 @@ impl Sim {
         self.shared.lock().agent_id.clone()
     }
 
+    /// When the simulator started: the origin of every [`LoggedRequest::at_ms`] (so the logs of
+    /// several simulators can be laid on one timeline).
+    pub fn started(&self) -> Instant {
+        self.shared.started
+    }
+
     /// Every logged request, oldest first.
     pub fn requests(&self) -> Vec<LoggedRequest> {
         self.shared.lock().log.clone()
