@@ -45,7 +45,7 @@ struct Setup {
     agent: Option<FakeService>,
     /// Contents of daemon.json; `None`: no file.
     daemon_json: Option<&'static str>,
-    /// Mount a tmpfs of these options on the work dir (e.g. `size=1m`).
+    /// Options of the tmpfs mounted on the work dir (e.g. `size=1m`); `None`: an empty 16 MiB one.
     tmpfs: Option<&'static str>,
 }
 
@@ -67,14 +67,15 @@ fn node(name: &str, rt: &tokio::runtime::Runtime, setup: Setup) -> HealthNode {
     let node = Node::new("", "");
     let work_dir = node.dir.path().join("work");
     std::fs::create_dir_all(&work_dir).unwrap();
-    if let Some(opts) = setup.tmpfs {
-        let st = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
-            .arg(&work_dir)
-            .status()
-            .expect("mount");
-        assert!(st.success(), "mount tmpfs on {}", work_dir.display());
-    }
+    // Always a tmpfs of a known size: on the host's disk the disk check would judge whatever
+    // else fills it (a CI machine short of space failed every "healthy" test that way).
+    let opts = setup.tmpfs.unwrap_or("size=16m");
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", opts, "tmpfs"])
+        .arg(&work_dir)
+        .status()
+        .expect("mount");
+    assert!(st.success(), "mount tmpfs on {}", work_dir.display());
     let sim = rt
         .block_on(Sim::start(SimConfig {
             agent_work_dir: work_dir.display().to_string(),
