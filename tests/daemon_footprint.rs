@@ -1,12 +1,17 @@
 //! The daemon's footprint (ignored; `tests/bench-daemon.sh` runs it, docs/benchmarks.md
-//! "Daemon"): idle RSS/CPU of `mesos-maint daemon` with the delay lock held, and RSS during a
-//! shutdown drain against a master listing 10 000 filler agents (filter honoured and ignored).
+//! "Daemon"): idle RSS/CPU of `mesos-maint daemon` with the delay lock held, with the node
+//! health checks off and at two intervals (`MEASURE_HEALTH_INTERVALS`, default `0s 60s 5s`),
+//! and RSS during a shutdown drain against a master listing 10 000 filler agents (filter
+//! honoured and ignored).
 //! A measurement, not a test: its own target, on the daemon's fixture (`tests/support`).
 
 mod support;
 
 use std::fs;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use cloud_fakes::FakeDocker;
 
 use mesos_sim::SimConfig;
 use nix::sys::signal::Signal;
@@ -90,48 +95,11 @@ fn measure_daemon_footprint() {
         #[allow(unsafe_code)]
         let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
 
-        // Idle: an agent with tasks, the delay lock held.
-        let sr = SimRun::start(&rt, busy_config(Duration::from_millis(500)));
-        let sim = &sr.sim;
-        let sb = node_sandbox("daemon-footprint", sim, Some(Duration::from_secs(30)));
-        let node = DaemonNode::new();
-        let mut d = node.daemon(&sb, sim);
-        let pid = d.pid();
-        assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
-        std::thread::sleep(Duration::from_secs(2));
-        let (rss0, _) = rss_kib(pid);
-        let (t0, threads) = cpu_ticks(pid);
-        let ns0 = cpu_ns(pid);
-        let start = Instant::now();
-        let mut rss_max = rss0;
-        while start.elapsed() < Duration::from_secs(idle_secs) {
-            std::thread::sleep(Duration::from_secs(1));
-            rss_max = rss_max.max(rss_kib(pid).0);
+        // Idle: an agent with tasks, the delay lock held; the health checks at each interval.
+        let intervals = std::env::var("MEASURE_HEALTH_INTERVALS").unwrap_or("0s 60s 5s".into());
+        for interval in intervals.split_whitespace() {
+            measure_idle(&rt, idle_secs, interval);
         }
-        let (t1, _) = cpu_ticks(pid);
-        let ns1 = cpu_ns(pid);
-        let wall = start.elapsed().as_secs_f64();
-        let (rss1, hwm) = rss_kib(pid);
-        let (anon, file) = rss_split_kib(pid);
-        let cpu_pct = (ns1 - ns0) as f64 / 1e9 / wall * 100.0;
-        let polls = sim
-            .requests()
-            .iter()
-            .filter(|r| r.call_type().as_deref() == Some("GET_TASKS"))
-            .count();
-        println!(
-            "MEASURE idle: {wall:.0} s, VmRSS {rss0} -> {rss1} KiB (max {rss_max}, VmHWM {hwm}; \
-             RssAnon {anon}, RssFile {file}), CPU {:.1} ms = {cpu_pct:.4}% ({} ticks), threads \
-             {threads} {:?}, GET_TASKS polls {polls}",
-            (ns1 - ns0) as f64 / 1e6,
-            t1 - t0,
-            thread_names(pid)
-        );
-        d.signal(Signal::SIGTERM);
-        assert_eq!(d.wait_exit(SOON), Some(0));
-        drop(d);
-        drop(sb);
-        drop(sr);
 
         // A shutdown drain against a master listing 10 000 other agents: with the filtered
         // lookup (`/master/slaves?slave_id=`), and with a master that ignores the filter and
@@ -140,6 +108,77 @@ fn measure_daemon_footprint() {
             measure_shutdown_drain(&rt, hz, ignore_filter);
         }
     });
+}
+
+/// Idle with `[health] interval = <interval>` ("0s": off), against a fake Docker API and a
+/// work dir of its own, so every check has something real to answer.
+fn measure_idle(rt: &tokio::runtime::Runtime, idle_secs: u64, interval: &str) {
+    let node = DaemonNode::new();
+    let work_dir = node.dir.path().join("work");
+    fs::create_dir_all(&work_dir).unwrap();
+    let socket = node.dir.path().join("docker.sock");
+    let _docker = {
+        let _guard = rt.enter();
+        Arc::new(FakeDocker::start(&socket).expect("fake docker"))
+    };
+    node.write_config(&format!(
+        "[health]\ninterval = \"{interval}\"\ndocker_socket = \"{}\"\n",
+        socket.display()
+    ));
+    let sr = SimRun::start(
+        rt,
+        SimConfig {
+            agent_work_dir: work_dir.display().to_string(),
+            ..busy_config(Duration::from_millis(500))
+        },
+    );
+    let sim = &sr.sim;
+    let sb = node_sandbox("daemon-footprint", sim, Some(Duration::from_secs(30)));
+    let mut d = node.daemon(&sb, sim);
+    let pid = d.pid();
+    assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
+    std::thread::sleep(Duration::from_secs(2));
+    let (rss0, _) = rss_kib(pid);
+    let (t0, threads) = cpu_ticks(pid);
+    let ns0 = cpu_ns(pid);
+    let start = Instant::now();
+    let mut rss_max = rss0;
+    while start.elapsed() < Duration::from_secs(idle_secs) {
+        std::thread::sleep(Duration::from_secs(1));
+        rss_max = rss_max.max(rss_kib(pid).0);
+    }
+    let (t1, _) = cpu_ticks(pid);
+    let ns1 = cpu_ns(pid);
+    let wall = start.elapsed().as_secs_f64();
+    let (rss1, hwm) = rss_kib(pid);
+    let (anon, file) = rss_split_kib(pid);
+    let cpu_pct = (ns1 - ns0) as f64 / 1e9 / wall * 100.0;
+    let requests = sim.requests();
+    let polls = requests
+        .iter()
+        .filter(|r| r.call_type().as_deref() == Some("GET_TASKS"))
+        .count();
+    let passes = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/master/slaves"))
+        .count();
+    let gauges = d
+        .metrics()
+        .lines()
+        .filter(|l| l.starts_with("mesos_maint_health_check{"))
+        .map(|l| l.trim_start_matches("mesos_maint_health_check").to_owned())
+        .collect::<Vec<_>>();
+    println!(
+        "MEASURE idle, health.interval {interval}: {wall:.0} s, VmRSS {rss0} -> {rss1} KiB (max \
+         {rss_max}, VmHWM {hwm}; RssAnon {anon}, RssFile {file}), CPU {:.1} ms = {cpu_pct:.4}% \
+         ({} ticks), threads {threads} {:?}, GET_TASKS polls {polls}, health passes {passes} \
+         {gauges:?}",
+        (ns1 - ns0) as f64 / 1e6,
+        t1 - t0,
+        thread_names(pid)
+    );
+    d.signal(Signal::SIGTERM);
+    assert_eq!(d.wait_exit(SOON), Some(0));
 }
 
 fn measure_shutdown_drain(rt: &tokio::runtime::Runtime, hz: f64, ignore_filter: bool) {

@@ -7,10 +7,9 @@ use serde::Serialize;
 
 use crate::cli::{HealthArgs, OutputFormat};
 use crate::context::Ctx;
-use crate::exit::Exit;
-use crate::health::repair::{self, Repair, RepairStore};
-use crate::health::{verdict, Check, Observation, Probe, Status};
-use crate::mesos::AgentClient;
+use crate::exit::{Exit, Refusal};
+use crate::health::repair::{self, Repair};
+use crate::health::{guard, verdict, Check, Observation, Probe, Status};
 
 /// After a restart, how long the second pass may wait for the repaired units to come back.
 pub const REPAIR_SETTLE: Duration = Duration::from_secs(30);
@@ -25,20 +24,27 @@ struct Report<'a> {
     repairs: Option<&'a [Repair]>,
 }
 
-/// The probe the command and the daemon share: systemd when reachable, the agent and master
+/// The command's probe: systemd when reachable, the agent and master
 /// clients with a single attempt per request (no waiting out a leaderless master).
 pub async fn probe(ctx: &Ctx) -> anyhow::Result<Probe> {
     let transport = ctx.transport_with_retry(Duration::ZERO)?;
-    Ok(Probe {
-        systemd: ctx.systemd_if_available().await,
-        agent: AgentClient::new(transport.clone(), ctx.settings.agent.clone()),
+    Ok(Probe::new(
+        ctx.settings.clone(),
         transport,
-        settings: ctx.settings.clone(),
-        store: RepairStore::new(&ctx.settings.state_dir),
-    })
+        ctx.systemd_if_available().await,
+    ))
 }
 
 pub async fn run(ctx: &Ctx, args: &HealthArgs) -> anyhow::Result<Exit> {
+    // Before anything is asked: a repair in the middle of a drain would start what the drain
+    // stops. A plain `health` (no --repair) is read-only and runs during a drain too.
+    if args.repair {
+        if let Some(why) = guard::drain_under_way(&ctx.settings.state_dir) {
+            anyhow::bail!(Refusal::Policy(format!(
+                "health --repair refused: {why} (plain `mesos-maint health` only checks)"
+            )));
+        }
+    }
     let probe = probe(ctx).await?;
     let first = probe.observe().await;
     if !args.repair {

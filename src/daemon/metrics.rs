@@ -9,6 +9,7 @@
 //! mesos_maint_inhibitor_held{mode="delay"} 1
 //! mesos_maint_last_outcome{outcome="done"} 1          # one series per outcome
 //! mesos_maint_errors_total{kind="master"} 2
+//! mesos_maint_health_check{check="agent-api"} 0      # one series per health check
 //! ```
 //!
 //! [`Metrics`] is shared (`Arc`) between the daemon's tasks, which update it, and [`serve`],
@@ -117,6 +118,11 @@ struct KindLabel {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CheckLabel {
+    check: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabel {
     version: &'static str,
 }
@@ -143,6 +149,7 @@ pub struct Metrics {
     fleet_slot_held: Gauge,
     fleet_wait: Counter<f64, AtomicU64>,
     fleet_over_budget: Counter,
+    health_check: Family<CheckLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -237,7 +244,15 @@ impl Metrics {
             "Drains that went on without a fleet slot (spot notice, OS shutdown: never refused)",
             fleet_over_budget.clone(),
         );
+        let health_check = Family::<CheckLabel, Gauge>::default();
+        registry.register(
+            "mesos_maint_health_check",
+            "1 while the node health check passes or skips, 0 while it fails or cannot run \
+             (absent before the first check and while health.interval is 0)",
+            health_check.clone(),
+        );
         let m = Metrics {
+            health_check,
             fleet_slot_held,
             fleet_wait,
             fleet_over_budget,
@@ -359,6 +374,19 @@ impl Metrics {
     /// The fleet slot was given back (or this node holds none).
     pub fn fleet_slot_released(&self) {
         self.fleet_slot_held.set(0);
+    }
+
+    /// The last result of one node health check (`None`: the checks are off, every series
+    /// goes, so an alert on 0 does not fire on a value that is no longer measured).
+    pub fn set_health_check(&self, check: Option<(&'static str, bool)>) {
+        match check {
+            Some((check, healthy)) => {
+                self.health_check
+                    .get_or_create(&CheckLabel { check })
+                    .set(i64::from(healthy));
+            }
+            None => self.health_check.clear(),
+        }
     }
 
     /// The current drain stage.

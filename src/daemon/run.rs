@@ -1,7 +1,8 @@
 //! `mesos-maint daemon`: the long-running service. Holds logind inhibitor locks while the node
 //! has work, drains on PrepareForShutdown(true), reactivates after a boot when this tool drained
 //! the node for a reboot, talks to systemd (READY, STATUS, STOPPING, WATCHDOG), exports metrics,
-//! and handles SIGTERM/SIGINT (release locks, keep the marker) and SIGHUP (reload config).
+//! runs the node health checks every `health.interval` (`daemon/health.rs`), and handles
+//! SIGTERM/SIGINT (release locks, keep the marker) and SIGHUP (reload config).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,6 +17,7 @@ use crate::config::{Loader, Overrides};
 use crate::context::Ctx;
 use crate::drain::{current_boot_id, DrainError, Outcome};
 use crate::exit::Exit;
+use crate::health::{guard, watch::status_line};
 use crate::local_work;
 use crate::mesos::AgentClient;
 use crate::node::LocalObs;
@@ -24,6 +26,7 @@ use crate::systemd::{InhibitMode, InhibitorLock, Logind, ShutdownSignals, INHIBI
 
 use super::boot::{reactivate_after_boot, BootOutcome};
 use super::cloud::CloudWatcher;
+use super::health::{HealthTask, Node as HealthNode};
 use super::metrics::{self, Metrics};
 use super::policy::{after_boot, desired_locks, finished_drain_this_boot, BootAction, Locks, Work};
 use super::running::RunningDrain;
@@ -61,6 +64,10 @@ struct State {
     cloud: Option<CloudWatcher>,
     /// Drain progress for the cloud watcher's heartbeat/stuck decisions.
     progress_tx: UnboundedSender<DrainProgress>,
+    /// The periodic node health checks and their automatic repairs.
+    health: HealthTask,
+    /// The daemon's own `STATUS=` words (work, locks, the last drain); the health words follow.
+    base_status: String,
 }
 
 pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
@@ -88,6 +95,7 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
     }
     let (progress_tx, mut progress_rx) = unbounded_channel::<DrainProgress>();
     let cloud_enabled = ctx.settings.aws.enabled;
+    let health = HealthTask::new(ctx.settings.health.interval);
     let mut st = State {
         ctx,
         overrides,
@@ -102,6 +110,8 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
         shutting_down: false,
         cloud: cloud_enabled.then(CloudWatcher::new),
         progress_tx,
+        health,
+        base_status: String::new(),
     };
     let mut cloud_poll = tokio::time::interval(st.ctx.settings.aws.poll_interval);
     cloud_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -116,7 +126,17 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
 
     let _ = st.notifier.ready();
     tracing::info!("mesos-maint daemon running");
+    if st.health.enabled() {
+        let h = &st.ctx.settings.health;
+        tracing::info!(
+            "health checks every {}, automatic repair {}",
+            humantime::format_duration(h.interval),
+            if h.auto_repair { "on" } else { "off" }
+        );
+    }
     loop {
+        // Read before the branches: the health branch borrows `st.health` while they wait.
+        let cloud_due = st.cloud_due();
         tokio::select! {
             sig = signals.next() => match sig {
                 Some(SIGHUP) => st.reload(drain.is_some()),
@@ -180,13 +200,29 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
             _ = dog.tick(), if watchdog.is_some() => { let _ = st.notifier.watchdog(); }
             _ = cloud_poll.tick(), if st.cloud.is_some() && drain.is_none() => {
                 drain = st.poll_cloud().await;
+                if drain.is_some() {
+                    st.health.hold_repairs();
+                }
+            }
+            step = st.health.next(&st.ctx) => {
+                let auto_repair = st.ctx.settings.health.auto_repair;
+                let node = HealthNode {
+                    auto_repair,
+                    drain: if auto_repair { st.drain_under_way(drain.as_ref()) } else { None },
+                    shutting_down: st.shutting_down,
+                    metrics: &st.metrics,
+                };
+                // During a drain its sink owns STATUS=; the health words come back after it.
+                if st.health.finished(step, node) && drain.is_none() {
+                    st.notify_status();
+                }
             }
             Some(p) = progress_rx.recv() => {
                 if let Some(c) = st.cloud.as_mut() {
                     c.observe(&p.progress, p.holders);
                 }
             }
-            _ = tokio::time::sleep(st.cloud_due()), if st.cloud.as_ref().is_some_and(CloudWatcher::active) => {
+            _ = tokio::time::sleep(cloud_due), if st.cloud.as_ref().is_some_and(CloudWatcher::active) => {
                 let ctx = st.ctx.clone();
                 if let Some(c) = st.cloud.as_mut() {
                     c.act(&ctx).await;
@@ -347,7 +383,7 @@ impl State {
             }
             self.metrics.set_inhibitor_held(mode, slot.is_some());
         }
-        let status = format!(
+        self.set_status(format!(
             "{}; {}",
             match self.work {
                 Work::Busy => "node has work",
@@ -359,12 +395,34 @@ impl State {
             } else {
                 "no lock held"
             }
-        );
-        let _ = self.notifier.status(&status);
+        ));
+    }
+
+    /// The daemon's own STATUS= words, sent with the health words after them.
+    fn set_status(&mut self, base: String) {
+        self.base_status = base;
+        self.notify_status();
+    }
+
+    fn notify_status(&self) {
+        let words = self.health.status_words();
+        let _ = self
+            .notifier
+            .status(&status_line(&self.base_status, words.as_deref()));
+    }
+
+    /// Why a drain is under way, if one is: the daemon's own, or one that holds the drain lock
+    /// or left an unfinished marker (`mesos-maint drain` run by hand).
+    fn drain_under_way(&self, drain: Option<&RunningDrain>) -> Option<String> {
+        match drain {
+            Some(d) => Some(format!("the daemon's {} drain is running", d.label)),
+            None => guard::drain_under_way(&self.ctx.settings.state_dir),
+        }
     }
 
     async fn on_shutdown(&mut self) -> Option<RunningDrain> {
         self.shutting_down = true;
+        self.health.hold_repairs();
         if self.delay_lock.is_none() {
             tracing::info!("shutdown announced; no delay lock held (no work), nothing to drain");
             self.block_lock = None;
@@ -379,7 +437,7 @@ impl State {
                      the agent, which no longer answers: releasing the lock, nothing to drain"
                 );
                 self.release_locks();
-                let _ = self.notifier.status("node already drained; lock released");
+                self.set_status("node already drained; lock released".into());
                 return None;
             }
         }
@@ -476,9 +534,7 @@ impl State {
         self.metrics.finish_drain(outcome, took);
         self.metrics.set_drain_stage(None);
         self.release_locks();
-        let _ = self
-            .notifier
-            .status(&format!("{} drain ended; locks released", label));
+        self.set_status(format!("{} drain ended; locks released", label));
     }
 
     /// Drops both logind locks (closing their fds) and says so in the metrics.
@@ -509,6 +565,8 @@ impl State {
                 }
                 self.ctx.settings = settings;
                 self.agent = None;
+                self.health
+                    .reconfigure(self.ctx.settings.health.interval, &self.metrics);
                 tracing::info!("configuration reloaded");
             }
             Err(e) => {

@@ -2,12 +2,14 @@
 //! repaired. One file per check, each bounded by [`CHECK_TIMEOUT`] and ending in one [`Check`]
 //! with a one-line reason; [`verdict`] holds the pure decisions (check verdicts, which repairs
 //! are wanted, the rate limit, the exit code), [`repair`] the record in the state dir and the
-//! restarts through systemd.
+//! restarts through systemd; [`guard`] holds repairs back while a drain is under way, and
+//! [`watch`] is what the daemon's periodic checks remember between passes.
 
 pub mod agent_api;
 pub mod agent_unit;
 pub mod disk;
 pub mod docker;
+pub mod guard;
 pub mod registration;
 pub mod repair;
 pub mod verdict;
@@ -148,6 +150,18 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// The probe of `settings`: the agent and master clients over `transport` (one per
+    /// probe, reused by every pass), systemd when it could be reached.
+    pub fn new(settings: Settings, transport: Arc<Transport>, systemd: Option<Systemd>) -> Probe {
+        Probe {
+            systemd,
+            agent: AgentClient::new(transport.clone(), settings.agent.clone()),
+            transport,
+            store: repair::RepairStore::new(&settings.state_dir),
+            settings,
+        }
+    }
+
     /// Run every check once (concurrently; each bounded by [`CHECK_TIMEOUT`]).
     pub async fn observe(&self) -> Observation {
         let agent_state = async {

@@ -156,6 +156,16 @@ impl DaemonNode {
         }
     }
 
+    /// Rewrite the configuration: `[daemon]` as [`DaemonNode::new`] has it, then `rest` (further
+    /// sections, e.g. `[health]`). A running daemon reads it at its next SIGHUP.
+    pub fn write_config(&self, rest: &str) {
+        let text = self.node.config_text(
+            "",
+            &format!("{}\n{rest}", daemon_section(self.metrics_port, "")),
+        );
+        std::fs::write(self.config(), text).expect("write the daemon's configuration");
+    }
+
     /// The configuration with `daemon_extra` lines added to `[daemon]`.
     pub fn config_text(&self, daemon_extra: &str) -> String {
         self.node

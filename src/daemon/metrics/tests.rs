@@ -148,6 +148,28 @@ fn updates_show_in_the_next_render() {
 }
 
 #[test]
+fn health_checks_have_one_series_each_until_the_checks_are_turned_off() {
+    let m = Metrics::new();
+    assert!(
+        !m.render().contains("mesos_maint_health_check{"),
+        "no series before the first pass"
+    );
+    m.set_health_check(Some(("agent-api", false)));
+    m.set_health_check(Some(("docker", true)));
+    let s = parse_exposition(&m.render());
+    assert_eq!(s["mesos_maint_health_check{check=\"agent-api\"}"], 0.0);
+    assert_eq!(s["mesos_maint_health_check{check=\"docker\"}"], 1.0);
+    m.set_health_check(Some(("agent-api", true)));
+    let s = parse_exposition(&m.render());
+    assert_eq!(s["mesos_maint_health_check{check=\"agent-api\"}"], 1.0);
+    assert!(m
+        .render()
+        .contains("# TYPE mesos_maint_health_check gauge\n"));
+    m.set_health_check(None);
+    assert!(!m.render().contains("mesos_maint_health_check"));
+}
+
+#[test]
 fn error_kinds_are_sanitised_and_bounded() {
     let m = Metrics::new();
     m.inc_error("Hook \"pre-drain\"\n");
@@ -237,6 +259,8 @@ fn exposition_before_the_crate() -> String {
     out += "# TYPE mesos_maint_fleet_wait_seconds_total counter\nmesos_maint_fleet_wait_seconds_total 0.0\n";
     out += "# HELP mesos_maint_fleet_over_budget_total Drains that went on without a fleet slot (spot notice, OS shutdown: never refused).\n";
     out += "# TYPE mesos_maint_fleet_over_budget_total counter\nmesos_maint_fleet_over_budget_total 0\n";
+    // mesos_maint_health_check (issue 12) has no series before the first health pass, and
+    // prometheus-client leaves a family without series out entirely.
     out
 }
 
