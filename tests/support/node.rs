@@ -230,3 +230,14 @@ impl Running {
         self.wait()
     }
 }
+
+/// A test that panics before it waits for or kills its `mesos-maint` must not leave it behind:
+/// a drain with the default 1 h deadline outlives the test and keeps polling a master that is gone.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
