@@ -249,3 +249,88 @@ async fn measure_rollout() {
 fn requests(proxy: &fleet_support::zk34_proxy::Zk34Proxy) -> usize {
     proxy.types().iter().filter(|t| **t != 11).count()
 }
+
+/// design.md: "A holder whose agent the master reports gone (a finished decommission) is
+/// released by whoever sees it". A scaled-in node died holding its slot after its agent was
+/// marked gone: the next node's drain gives that slot back and goes on. A decommission whose
+/// agent the master still lists keeps its slot.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollout_goes_on_past_a_decommissioned_node_that_died_holding_its_slot() {
+    use mesos_maint::fleet::zookeeper::{ZkLock, ZkTimeouts};
+    use mesos_maint::fleet::{FleetLock, Holder, Take, ZkUrl};
+
+    let Some(zk) = fleet_support::zk_server::start_or_skip("decommissioned holder") else {
+        return;
+    };
+    let (sim, nodes) = fleet(3, |id| zookeeper_toml(&zk.address(), "gone", 1, id, "30s")).await;
+    let seed = ZkLock::new(
+        ZkUrl::parse(&format!("zk://{}/gone", zk.address())).unwrap(),
+        "default",
+        1,
+        None,
+        ZkTimeouts {
+            session: Duration::from_secs(6),
+            connect: Duration::from_secs(5),
+            request: Duration::from_secs(5),
+            operation: Duration::from_secs(20),
+        },
+    );
+    let scaled_in = Holder::new("node-1", &nodes[1].agent_id, "agent-1", "autoscaling");
+    assert_eq!(
+        seed.take(&scaled_in).await.unwrap(),
+        Take::Granted { already: false }
+    );
+    let holders = || async {
+        let s = seed.status().await.unwrap();
+        let mut ids: Vec<String> = s.holders.unwrap().into_iter().map(|h| h.id).collect();
+        ids.sort();
+        ids
+    };
+
+    // Its agent still listed (the decommission under way): node-0 waits, then exit 5.
+    let (n0, n2) = (&nodes[0], &nodes[2]);
+    let args = [
+        "--config",
+        n0.config.as_str(),
+        "drain",
+        "--no-stop",
+        "--fleet-wait",
+        "2s",
+    ];
+    let out = n0
+        .run
+        .command_at(&sim.master_url(), &n0.agent_url, &args)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(holders().await, ["node-1"]);
+
+    // The decommission finished: the agent is gone, the node died before giving its slot back.
+    let body = format!(
+        r#"{{"type":"MARK_AGENT_GONE","mark_agent_gone":{{"agent_id":{{"value":"{}"}}}}}}"#,
+        nodes[1].agent_id
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1", sim.master_url()))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(!sim.agents()[1].listed);
+
+    run_ok(&sim, n0, &["drain", "--no-stop"]).await;
+    assert_eq!(holders().await, ["node-0"]);
+    assert_eq!(sim.agents()[0].drain_state.as_deref(), Some("DRAINED"));
+    // Nobody released node-2's agent's drain, or anything else: one DRAIN_AGENT, node-0's.
+    let drains: Vec<String> = out_spans(&sim.requests()).into_keys().collect();
+    assert_eq!(drains, [n0.agent_id.clone()]);
+    assert_eq!(sim.agents()[2].drain_state, None, "{}", n2.agent_id);
+}
