@@ -216,7 +216,9 @@ async fn a_rollout_through_the_fleetlock_fake_never_has_more_than_k_agents_out()
 ///   coordination costs (a hand-over: the release, the waiter's watch, its take and its drain's
 ///   first steps up to DRAIN_AGENT);
 /// - `wall`: from starting the N processes to the last exit (process start-up included);
-/// - the peak number of agents out, and the ZooKeeper requests per node (pings excluded).
+/// - the peak number of agents out, and the ZooKeeper requests per node (pings excluded);
+/// - the median out time and hand-over ([`breakdown`]); `MEASURE_DUMP=1` also prints the
+///   master's log and the ZooKeeper requests on one clock.
 ///
 /// `cargo nextest run --release --test fleet_rollout --run-ignored only --no-capture`
 #[tokio::test(flavor = "multi_thread")]
@@ -251,10 +253,25 @@ async fn measure_rollout() {
         let peak = roll(&sim, &nodes, Duration::ZERO).await;
         let wall = t.elapsed();
         let span = master_span(&sim);
+        if std::env::var("MEASURE_DUMP").is_ok() {
+            for (at, t) in proxy.timed() {
+                if let Some(d) = at.checked_duration_since(sim.started()) {
+                    eprintln!("DUMP {} ZK {t}", d.as_millis());
+                }
+            }
+            for r in sim.requests() {
+                let what = r.call_type().unwrap_or_else(|| r.path.clone());
+                eprintln!(
+                    "DUMP {} {:?} {} {} {what} {}",
+                    r.at_ms, r.server, r.port, r.method, r.status
+                );
+            }
+        }
+        let (out_median, gap_median, ramp) = breakdown(&sim, k);
         let per_node = (requests(&proxy) - before) as f64 / count as f64;
         let ideal = one * count.div_ceil(k) as u32;
         eprintln!(
-            "MEASURE nodes={count} K={k} scenario={scenario} span={:.1}s ideal={:.1}s (one node {:.2}s, solo spans {:?}) ratio={:.3} wall={:.1}s peak={peak} zk_requests_per_node={per_node:.1}",
+            "MEASURE nodes={count} K={k} scenario={scenario} span={:.1}s ideal={:.1}s (one node {:.2}s, solo spans {:?}) ratio={:.3} wall={:.1}s peak={peak} zk_requests_per_node={per_node:.1} out_median={out_median:?} handover_median={gap_median:?} first_k_ramp={ramp:?}",
             span.as_secs_f64(),
             ideal.as_secs_f64(),
             one.as_secs_f64(),
@@ -264,6 +281,39 @@ async fn measure_rollout() {
         );
         assert!(peak <= k, "peak {peak} over K = {k}");
     }
+}
+
+/// Where a rollout's time beyond the ideal goes, on the master's clock: the median time an agent
+/// was out (DRAIN_AGENT to REACTIVATE_AGENT) during the rollout, and the median hand-over (a
+/// DRAIN_AGENT after the first `k`: the time since the REACTIVATE_AGENT just before it, whose
+/// slot it took); and the ramp, the first DRAIN_AGENT to the `k`-th (the N processes start at
+/// once and the first `k` slots fill as they get there).
+fn breakdown(sim: &Sim, k: usize) -> (Duration, Duration, Duration) {
+    let spans = out_spans(&sim.requests());
+    let median = |mut v: Vec<u64>| {
+        v.sort();
+        Duration::from_millis(v.get(v.len() / 2).copied().unwrap_or(0))
+    };
+    let outs = spans
+        .values()
+        .map(|s| s.reactivations[0] - s.drains[0])
+        .collect();
+    let mut drains: Vec<u64> = spans.values().map(|s| s.drains[0]).collect();
+    drains.sort();
+    let reactivations: Vec<u64> = spans.values().map(|s| s.reactivations[0]).collect();
+    let gaps = drains
+        .iter()
+        .skip(k)
+        .filter_map(|d| {
+            reactivations
+                .iter()
+                .filter(|r| *r <= d)
+                .max()
+                .map(|r| d - r)
+        })
+        .collect();
+    let ramp = Duration::from_millis(drains[k.min(drains.len()) - 1] - drains[0]);
+    (median(outs), median(gaps), ramp)
 }
 
 /// On the master's clock: the first accepted DRAIN_AGENT to the last accepted REACTIVATE_AGENT.
