@@ -27,7 +27,12 @@ pub struct Seen {
     pub cut_after: Option<i32>,
     /// Connections cut that way.
     pub cuts: usize,
+    /// When each request (its first type) and each connection (`CONNECT`) arrived.
+    pub timed: Vec<(std::time::Instant, i32)>,
 }
+
+/// The pseudo request type [`Seen::timed`] gives a new connection.
+pub const CONNECT: i32 = i32::MIN + 1;
 
 pub struct Zk34Proxy {
     pub port: u16,
@@ -48,11 +53,20 @@ impl Zk34Proxy {
                 };
                 let upstream = upstream.clone();
                 let seen = s.clone();
-                seen.lock().unwrap().connections += 1;
+                {
+                    let mut g = seen.lock().unwrap();
+                    g.connections += 1;
+                    g.timed.push((std::time::Instant::now(), CONNECT));
+                }
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(&upstream).await else {
                         return;
                     };
+                    // A relay must not hold small frames back (Nagle against the peer's
+                    // delayed ACK): ~40 ms per request otherwise, which the lock never sees
+                    // without this proxy.
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
                     relay(client, server, seen).await;
                 });
             }
@@ -79,6 +93,11 @@ impl Zk34Proxy {
 
     pub fn cuts(&self) -> usize {
         self.seen.lock().unwrap().cuts
+    }
+
+    /// See [`Seen::timed`].
+    pub fn timed(&self) -> Vec<(std::time::Instant, i32)> {
+        self.seen.lock().unwrap().timed.clone()
     }
 
     pub fn connections(&self) -> usize {
@@ -123,6 +142,9 @@ async fn relay(client: TcpStream, server: TcpStream, seen: Arc<Mutex<Seen>>) {
                 .filter(|t| !ZK34_TYPES.contains(t))
                 .collect();
             s.types.extend(&types);
+            if let Some(t) = types.first() {
+                s.timed.push((std::time::Instant::now(), *t));
+            }
             if !bad.is_empty() {
                 s.violations.extend(bad);
                 drop(s);
