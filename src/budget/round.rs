@@ -238,3 +238,26 @@ async fn ask(sources: &Sources, p: &Planned) -> Result<Option<Census>, SourceErr
         }
     }
 }
+
+/// A read-only look at the budgets for `status`, `check` and `drain --dry-run`: `None` when no
+/// budget applies to a local workload (nothing is asked then); `Err` for a malformed budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Look {
+    pub round: Round,
+    pub unknown: Unknown,
+}
+
+impl Look {
+    /// The verdict of the moment: `None` when it allows the drain; else whether it is a policy
+    /// refusal (`true`: exit 5) or "cannot tell" (`false`: exit 3), and the reasons.
+    pub fn refusal(&self) -> Option<(bool, Vec<String>)> {
+        if self.round.allows(self.unknown) {
+            return None;
+        }
+        let policy = self.round.impossible().is_some()
+            || !self.round.held.is_empty()
+            || self.round.verdicts.iter().any(|v| !v.allows)
+            || self.round.unknown.is_empty();
+        Some((policy, self.round.holding()))
+    }
+}
