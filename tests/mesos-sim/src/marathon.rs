@@ -217,7 +217,10 @@ fn handle(st: &State, req: &Req) -> Option<(u16, String)> {
         ));
     }
     if req.method != "GET" {
-        return Some((405, json!({"message": "HTTP 405 Method Not Allowed"}).to_string()));
+        return Some((
+            405,
+            json!({"message": "HTTP 405 Method Not Allowed"}).to_string(),
+        ));
     }
     let Some(id) = req.path.strip_prefix("/v2/apps") else {
         return Some((404, json!({"message": "Not found"}).to_string()));
@@ -270,13 +273,19 @@ fn render(app: &MarathonApp, embed_tasks: bool) -> Value {
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
     let checks: Vec<Value> = if app.health_checks {
-        vec![json!({"protocol": "MESOS_HTTP", "path": "/health", "portIndex": 0,
+        vec![
+            json!({"protocol": "MESOS_HTTP", "path": "/health", "portIndex": 0,
                     "gracePeriodSeconds": 300, "intervalSeconds": 60, "timeoutSeconds": 20,
-                    "maxConsecutiveFailures": 3})]
+                    "maxConsecutiveFailures": 3}),
+        ]
     } else {
         Vec::new()
     };
-    let running = app.tasks.iter().filter(|t| t.state == "TASK_RUNNING").count();
+    let running = app
+        .tasks
+        .iter()
+        .filter(|t| t.state == "TASK_RUNNING")
+        .count();
     let mut v = json!({
         "id": app.id,
         "cmd": "sleep 3600",
@@ -331,7 +340,10 @@ mod tests {
     #[test]
     fn ids_and_times_have_marathon_shapes() {
         let id = task_id("/prod/api");
-        assert!(id.starts_with("prod_api.instance-") && id.ends_with("._app.1"), "{id}");
+        assert!(
+            id.starts_with("prod_api.instance-") && id.ends_with("._app.1"),
+            "{id}"
+        );
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         assert_eq!(
             rfc3339(UNIX_EPOCH + Duration::from_secs(1_780_000_000)),

@@ -635,11 +635,7 @@ pub(crate) fn task_v1(c: &Core, t: &Task) -> Value {
     );
     m.insert("user".into(), json!("nobody"));
     let mut labels = vec![json!({"key": "owner", "value": "sim"})];
-    labels.extend(
-        t.labels
-            .iter()
-            .map(|(k, v)| json!({"key": k, "value": v})),
-    );
+    labels.extend(t.labels.iter().map(|(k, v)| json!({"key": k, "value": v})));
     m.insert("labels".into(), json!({ "labels": labels }));
     // A field from a newer Mesos: clients must ignore it.
     m.insert(

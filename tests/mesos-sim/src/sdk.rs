@@ -75,7 +75,12 @@ impl FakeSdk {
     }
 
     pub fn set_status(&self, instance: &str, status: &str) {
-        for i in self.lock().instances.iter_mut().filter(|i| i.name == instance) {
+        for i in self
+            .lock()
+            .instances
+            .iter_mut()
+            .filter(|i| i.name == instance)
+        {
             i.status = status.into();
         }
     }
