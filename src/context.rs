@@ -160,14 +160,15 @@ impl Ctx {
     /// the post-boot reactivation). The holder id is the one the drain recorded in `marker`,
     /// else `fleet.id`. Release is idempotent: a slot already given back is fine. A failure
     /// is logged with the way out (`fleet release`), not raised: the node is back either way.
+    /// True when this node holds no slot any more (given back now, or held by none).
     pub async fn release_fleet_slot(
         &self,
         marker: Option<&crate::drain::Marker>,
         master: &MasterClient,
-    ) {
+    ) -> bool {
         let fleet = &self.settings.fleet;
         if fleet.backend == crate::fleet::Backend::None {
-            return;
+            return true;
         }
         let id = marker
             .and_then(|m| m.fleet.as_ref())
@@ -177,7 +178,7 @@ impl Ctx {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!("cannot give the fleet slot back: {e}");
-                return;
+                return false;
             }
         };
         // The budget intents go with the slot (never on a timer).
@@ -189,17 +190,24 @@ impl Ctx {
             }
         }
         match lock.release(&id).await {
-            Ok(crate::fleet::Release::Released) => tracing::info!(
-                target: crate::logging::PROGRESS,
-                "fleet slot in group {} given back (holder {id})",
-                lock.group()
-            ),
-            Ok(crate::fleet::Release::NotHeld) => {
-                tracing::debug!("no fleet slot held by {id} in group {}", lock.group())
+            Ok(crate::fleet::Release::Released) => {
+                tracing::info!(
+                    target: crate::logging::PROGRESS,
+                    "fleet slot in group {} given back (holder {id})",
+                    lock.group()
+                );
+                true
             }
-            Err(e) => tracing::warn!(
-                "cannot give the fleet slot back ({e}); `mesos-maint fleet release --id {id}` does it by hand"
-            ),
+            Ok(crate::fleet::Release::NotHeld) => {
+                tracing::debug!("no fleet slot held by {id} in group {}", lock.group());
+                true
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "cannot give the fleet slot back ({e}); `mesos-maint fleet release --id {id}` does it by hand"
+                );
+                false
+            }
         }
     }
 

@@ -1,5 +1,9 @@
 //! The master backend (a best-effort count of agents out) against the in-repo Mesos simulator:
-//! synthetic agents DRAINING and deactivated, the simulator's own agent drained to DRAINED.
+//! synthetic agents DRAINING and deactivated, the simulator's own agent drained to DRAINED, and
+//! `mesos-maint` processes on two agents of one master.
+
+#[path = "common/mod.rs"]
+mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,4 +130,87 @@ async fn master_unreachable_is_unavailable() {
         "{e}"
     );
     assert!(e.to_string().contains("GET_AGENTS"), "{e}");
+}
+
+/// `args` for one node (its run, config and agent) against the master `m`.
+async fn run(
+    r: &common::Run,
+    m: &str,
+    cfg: &str,
+    agent: &str,
+    args: &[&str],
+) -> (i32, String, String) {
+    let mut full = vec!["--config", cfg];
+    full.extend(args);
+    r.run_at(m, agent, &full).await
+}
+
+/// Two nodes on one master, `max_unavailable = 1` counted by the master: while node 1's agent
+/// is DRAINED, node 0's drain is refused (exit 5, nothing sent); `fleet release` says there is
+/// nothing to give back and sends nothing; once node 1 is reactivated, node 0 drains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_master_counted_by_the_master() {
+    let sim = Sim::start(SimConfig::scenario("quick").unwrap().with_extra_agents(1))
+        .await
+        .unwrap();
+    let agents = sim.agents();
+    let toml = "[fleet]\nbackend = \"master\"\nmax_unavailable = 1\n";
+    let (r0, r1) = (common::Run::new(), common::Run::new());
+    let (c0, c1) = (r0.config_file(toml), r1.config_file(toml));
+    let m = sim.master_url();
+    let (code, _, err) = run(&r1, &m, &c1, &agents[1].url, &["drain", "--no-stop"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(sim.agents()[1].drain_state.as_deref(), Some("DRAINED"));
+
+    let (code, _, err) = run(
+        &r0,
+        &m,
+        &c0,
+        &agents[0].url,
+        &["drain", "--no-stop", "--fleet-wait", "0s"],
+    )
+    .await;
+    assert_eq!(code, 5, "{err}");
+    assert!(
+        err.contains(&agents[1].agent_id),
+        "names the agent out: {err}"
+    );
+    assert_eq!(sim.agents()[0].drain_state, None);
+
+    sim.reset_log();
+    let (code, out, err) = run(&r0, &m, &c0, &agents[0].url, &["fleet", "release"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("nothing to give back"), "{out}");
+    assert!(!out.contains("given back ("), "{out}");
+    let writes: Vec<String> = sim
+        .requests()
+        .iter()
+        .filter_map(|r| r.call_type())
+        .filter(|t| !t.starts_with("GET_"))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    let (code, out, _) = run(
+        &r0,
+        &m,
+        &c0,
+        &agents[0].url,
+        &["fleet", "release", "--output", "json"],
+    )
+    .await;
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["released"], false, "{v}");
+
+    let (code, _, err) = run(&r1, &m, &c1, &agents[1].url, &["reactivate", "--no-start"]).await;
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(
+        &r0,
+        &m,
+        &c0,
+        &agents[0].url,
+        &["drain", "--no-stop", "--fleet-wait", "0s"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(sim.agents()[0].drain_state.as_deref(), Some("DRAINED"));
 }

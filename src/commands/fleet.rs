@@ -6,6 +6,11 @@ use crate::context::Ctx;
 use crate::exit::{Exit, Refusal};
 use crate::fleet::{self, Backend, FleetLock, GroupStatus, Release};
 
+/// What `fleet release` says with the master backend.
+pub const MASTER_NOTHING_TO_RELEASE: &str = "nothing to give back: the master backend stores no \
+     lock, it counts the agents that are draining, drained or deactivated; an agent stops \
+     counting once it is reactivated (mesos-maint reactivate)";
+
 pub async fn run(ctx: &Ctx, cmd: &FleetCommand) -> anyhow::Result<Exit> {
     let settings = &ctx.settings.fleet;
     if settings.backend == Backend::None {
@@ -125,6 +130,21 @@ fn or_dash(s: &str) -> &str {
 }
 
 async fn release(ctx: &Ctx, lock: &dyn FleetLock, id: &str) -> anyhow::Result<Exit> {
+    if ctx.settings.fleet.backend == Backend::Master {
+        // The master backend is a count of the agents out, not a lock: nothing was stored, so
+        // nothing can be given back by hand (the agent stops counting once it is reactivated).
+        match ctx.output {
+            OutputFormat::Json => ctx.print_json(&serde_json::json!({
+                "backend": lock.backend(),
+                "group": lock.group(),
+                "id": id,
+                "released": false,
+                "note": MASTER_NOTHING_TO_RELEASE,
+            })),
+            OutputFormat::Text => println!("{MASTER_NOTHING_TO_RELEASE}"),
+        }
+        return Ok(Exit::Ok);
+    }
     let released = lock.release(id).await? == Release::Released;
     // The holder's budget intents go with its slot.
     if let Some(zk) = lock.zookeeper() {

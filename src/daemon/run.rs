@@ -103,6 +103,17 @@ pub async fn run(ctx: Ctx, overrides: Overrides) -> anyhow::Result<Exit> {
         cloud: cloud_enabled.then(CloudWatcher::new),
         progress_tx,
     };
+    // A slot the marker says this node still holds (a drain for a reboot, a daemon restarted
+    // mid-drain) is in the gauge from the start: the drain that took it ran in another process.
+    if st
+        .ctx
+        .markers()
+        .load_or_warn()
+        .and_then(|m| m.fleet)
+        .is_some_and(|f| !f.released && !f.over_budget)
+    {
+        st.metrics.fleet_slot(false, Duration::ZERO);
+    }
     let mut cloud_poll = tokio::time::interval(st.ctx.settings.aws.poll_interval);
     cloud_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown_signals = st.connect_logind().await;
@@ -264,6 +275,7 @@ impl State {
             BootAction::Reactivate { agent_id } => {
                 tracing::info!("this tool drained agent {agent_id} for a reboot: reactivating it once it is back");
                 let ctx = self.ctx.clone();
+                let metrics = self.metrics.clone();
                 Some(Box::pin(async move {
                     let agent = ctx.agent()?;
                     let master = ctx
@@ -273,7 +285,9 @@ impl State {
                     let outcome =
                         reactivate_after_boot(&agent, &master, &ctx.markers(), &agent_id).await?;
                     // The node is back in the cluster: the drain's fleet slot goes back.
-                    ctx.release_fleet_slot(marker.as_ref(), &master).await;
+                    if ctx.release_fleet_slot(marker.as_ref(), &master).await {
+                        metrics.fleet_slot_released();
+                    }
                     Ok(outcome)
                 }))
             }

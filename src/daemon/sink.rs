@@ -52,6 +52,7 @@ impl ProgressSink for DaemonSink {
                 progress: CloudProgress {
                     tasks_left: None,
                     drain_state: Some(format!("stage {stage}")),
+                    waiting_for_slot: false,
                 },
                 holders: None,
             });
@@ -68,6 +69,7 @@ impl ProgressSink for DaemonSink {
                 progress: CloudProgress {
                     tasks_left: Some((snap.live_tasks() + snap.pending_operations) as u64),
                     drain_state: Some(snap.master_state.clone()),
+                    waiting_for_slot: false,
                 },
                 holders: Some(holders(snap)),
             });
@@ -86,8 +88,9 @@ impl ProgressSink for DaemonSink {
         tracing::info!("{line}");
         let _ = self.notifier.status(&line);
         if let Some(tx) = &self.progress {
-            // Waiting for a slot is not being stuck: each report (every minute at least) is a
-            // new state, so a scale-in's lifecycle heartbeats go on meanwhile.
+            // Waiting for a slot is not being stuck (design.md): the watch keeps heartbeating
+            // and does not count `stuck_after` while the last look says so, however long
+            // between two reports.
             let _ = tx.send(DrainProgress {
                 progress: CloudProgress {
                     tasks_left: None,
@@ -95,6 +98,7 @@ impl ProgressSink for DaemonSink {
                         "waiting for a fleet slot ({}s)",
                         wait.waited.as_secs()
                     )),
+                    waiting_for_slot: true,
                 },
                 holders: Some(vec![wait.line()]),
             });
@@ -117,6 +121,9 @@ impl ProgressSink for DaemonSink {
                 progress: CloudProgress {
                     tasks_left: None,
                     drain_state: Some("waiting for the disruption budgets".into()),
+                    // Not stuck either; the Budget stage bounds its own wait (scale-in: it
+                    // goes ahead at the end of its lifecycle budget).
+                    waiting_for_slot: true,
                 },
                 holders: Some(holding.to_vec()),
             });

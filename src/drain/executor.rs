@@ -335,7 +335,14 @@ impl Executor {
         let lock = self.fleet_lock.as_deref().expect("opened above");
         let (over_budget, waited) = match self.req.slot {
             SlotRule::Wait(wait) => {
-                match fleet::take_slot(lock, &holder, wait, |p| sink.waiting_for_slot(p)).await {
+                // A holder whose agent is gone (a finished decommission) is released here.
+                let gone =
+                    fleet::MasterGone::new(self.deps.master_transport.clone(), self.master_url());
+                let taken = fleet::take_slot_reaping(lock, &holder, wait, &gone, |p| {
+                    sink.waiting_for_slot(p)
+                })
+                .await;
+                match taken {
                     Ok(slot) => {
                         let how = if slot.already {
                             "held already"

@@ -178,8 +178,9 @@ impl<C: AgentCensus> FleetLock for MasterCount<C> {
         })
     }
 
+    /// Nothing is stored, so nothing is held to give back.
     fn release<'a>(&'a self, _id: &'a str) -> BoxFuture<'a, Result<Release, FleetError>> {
-        Box::pin(async { Ok(Release::Released) })
+        Box::pin(async { Ok(Release::NotHeld) })
     }
 
     fn status(&self) -> BoxFuture<'_, Result<GroupStatus, FleetError>> {

@@ -26,6 +26,7 @@
 //! [`FleetLock::release`].
 
 pub mod fleetlock;
+pub mod gone;
 pub mod master;
 pub mod none;
 pub mod settings;
@@ -38,9 +39,10 @@ use std::time::{Duration, SystemTime};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+pub use gone::{GoneAgents, MasterGone};
 pub use settings::{Backend, Digest, FleetSettings, ZkUrl};
 pub use view::{FleetReport, SlotView};
-pub use wait::{admit_never_refused, take_slot, Admission, Slot, WaitProgress};
+pub use wait::{admit_never_refused, take_slot, take_slot_reaping, Admission, Slot, WaitProgress};
 
 /// Who holds a slot: written into the lock (ZooKeeper) and shown by `fleet status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -333,3 +333,129 @@ async fn never_refused_drains_go_over_budget_instead_of_failing() {
     }
     assert_eq!(start.elapsed(), Duration::from_secs(5));
 }
+
+/// A lock with state: `max` slots, holders kept in memory, releases recorded.
+struct MemLock {
+    max: usize,
+    holders: Mutex<Vec<Holder>>,
+    released: Mutex<Vec<String>>,
+}
+
+impl FleetLock for MemLock {
+    fn backend(&self) -> &'static str {
+        "mem"
+    }
+    fn group(&self) -> &str {
+        "g"
+    }
+    fn take<'a>(&'a self, h: &'a Holder) -> BoxFuture<'a, Result<Take, FleetError>> {
+        let mut hs = self.holders.lock().unwrap();
+        let answer = if hs.iter().any(|x| x.id == h.id) {
+            Take::Granted { already: true }
+        } else if hs.len() < self.max {
+            hs.push(h.clone());
+            Take::Granted { already: false }
+        } else {
+            Take::Full {
+                holders: hs.clone(),
+                revision: 1,
+                detail: "full".into(),
+            }
+        };
+        Box::pin(async move { Ok(answer) })
+    }
+    fn release<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Release, FleetError>> {
+        let mut hs = self.holders.lock().unwrap();
+        let before = hs.len();
+        hs.retain(|x| x.id != id);
+        let r = if hs.len() < before {
+            self.released.lock().unwrap().push(id.to_string());
+            Release::Released
+        } else {
+            Release::NotHeld
+        };
+        Box::pin(async move { Ok(r) })
+    }
+    fn status(&self) -> BoxFuture<'_, Result<GroupStatus, FleetError>> {
+        Box::pin(async { Err(FleetError::Unavailable("n/a".into())) })
+    }
+}
+
+/// Says the agents in `gone` are gone (through the real decision, `gone::gone_holders`), and
+/// counts the looks.
+struct GoneList {
+    gone: Vec<&'static str>,
+    looks: Mutex<u32>,
+}
+
+impl GoneAgents for GoneList {
+    fn gone<'a>(&'a self, holders: &'a [Holder]) -> BoxFuture<'a, Vec<Holder>> {
+        *self.looks.lock().unwrap() += 1;
+        let listed = holders
+            .iter()
+            .map(|h| h.agent_id.clone())
+            .filter(|a| !self.gone.contains(&a.as_str()))
+            .collect();
+        let out = gone::gone_holders(holders, &listed);
+        Box::pin(async move { out })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_holder_whose_decommissioned_agent_is_gone_is_released_by_the_waiter() {
+    let lock = MemLock {
+        max: 1,
+        holders: Mutex::new(vec![Holder::new("old", "S1", "old", "autoscaling")]),
+        released: Mutex::new(Vec::new()),
+    };
+    let gone = GoneList {
+        gone: vec!["S1"],
+        looks: Mutex::new(0),
+    };
+    let me = Holder::new("me", "S9", "me", "manual");
+    let slot = wait::take_slot_with(&lock, &me, Duration::ZERO, fast(), Some(&gone), |_| {})
+        .await
+        .unwrap();
+    assert!(!slot.already);
+    assert_eq!(*lock.released.lock().unwrap(), ["old"]);
+    assert_eq!(lock.holders.lock().unwrap()[0].id, "me");
+    assert_eq!(*gone.looks.lock().unwrap(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn holders_that_are_not_gone_or_not_decommissions_keep_their_slot() {
+    for (holder, gone_agents) in [
+        // Its agent is listed (draining, say): not gone.
+        (Holder::new("busy", "S1", "busy", "autoscaling"), vec![]),
+        // A reboot's agent missing from the list is unreachable, not gone: it comes back.
+        (
+            Holder::new("rebooting", "S2", "rebooting", "reboot"),
+            vec!["S2"],
+        ),
+    ] {
+        let lock = MemLock {
+            max: 1,
+            holders: Mutex::new(vec![holder]),
+            released: Mutex::new(Vec::new()),
+        };
+        let gone = GoneList {
+            gone: gone_agents,
+            looks: Mutex::new(0),
+        };
+        let me = Holder::new("me", "S9", "me", "manual");
+        let e = wait::take_slot_with(
+            &lock,
+            &me,
+            Duration::from_millis(500),
+            fast(),
+            Some(&gone),
+            |_| {},
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, FleetError::Timeout { .. }), "{e}");
+        assert!(lock.released.lock().unwrap().is_empty());
+        // Asked once for the same holders, not on every attempt of the wait.
+        assert!(*gone.looks.lock().unwrap() <= 1);
+    }
+}

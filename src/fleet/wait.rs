@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{describe_holders, FleetError, FleetLock, Holder, Take};
+use super::gone::{candidates, GoneAgents};
+use super::{describe_holders, FleetError, FleetLock, Holder, Release, Take};
 
 /// First pause between attempts of a polling backend; doubled up to [`MAX_PAUSE`].
 pub const FIRST_PAUSE: Duration = Duration::from_secs(1);
@@ -92,14 +93,66 @@ pub async fn take_slot(
     take_slot_paced(lock, holder, wait, Pacing::default(), progress).await
 }
 
+/// [`take_slot`] that also releases the slots of holders whose agent `gone` says the master
+/// reports gone (design.md: "released by whoever sees it"), then tries again at once. The
+/// master is asked when the holders that could be gone change, and at most every
+/// `progress_every` otherwise.
+pub async fn take_slot_reaping(
+    lock: &dyn FleetLock,
+    holder: &Holder,
+    wait: Duration,
+    gone: &dyn GoneAgents,
+    progress: impl FnMut(&WaitProgress),
+) -> Result<Slot, FleetError> {
+    take_slot_with(lock, holder, wait, Pacing::default(), Some(gone), progress).await
+}
+
 /// [`take_slot`] with explicit pacing.
 pub async fn take_slot_paced(
     lock: &dyn FleetLock,
     holder: &Holder,
     wait: Duration,
     pacing: Pacing,
+    progress: impl FnMut(&WaitProgress),
+) -> Result<Slot, FleetError> {
+    take_slot_with(lock, holder, wait, pacing, None, progress).await
+}
+
+/// Releases the holders `gone` reports; true when at least one slot was given back.
+async fn reap(lock: &dyn FleetLock, gone: &dyn GoneAgents, holders: &[Holder]) -> bool {
+    let mut freed = false;
+    for h in gone.gone(holders).await {
+        match lock.release(&h.id).await {
+            Ok(Release::Released) => {
+                tracing::warn!(
+                    "fleet slot of {} in group {} given back: the master no longer lists its agent \
+                     (a finished decommission)",
+                    h.describe(),
+                    lock.group()
+                );
+                freed = true;
+            }
+            Ok(Release::NotHeld) => freed = true,
+            Err(e) => tracing::warn!(
+                "cannot give back the slot of {} (its agent is gone): {e}",
+                h.id
+            ),
+        }
+    }
+    freed
+}
+
+/// [`take_slot_paced`] with an optional [`GoneAgents`] (see [`take_slot_reaping`]).
+pub async fn take_slot_with(
+    lock: &dyn FleetLock,
+    holder: &Holder,
+    wait: Duration,
+    pacing: Pacing,
+    gone: Option<&dyn GoneAgents>,
     mut progress: impl FnMut(&WaitProgress),
 ) -> Result<Slot, FleetError> {
+    // (candidate holder ids, when) of the last look at the master.
+    let mut last_gone_check: Option<(Vec<String>, Instant)> = None;
     let start = Instant::now();
     let deadline = start + wait;
     let mut pause = pacing.first_pause;
@@ -120,6 +173,20 @@ pub async fn take_slot_paced(
                 detail,
             }) => {
                 unavailable_since = None;
+                if let Some(g) = gone {
+                    let ids: Vec<String> =
+                        candidates(&holders).iter().map(|h| h.id.clone()).collect();
+                    let due = !ids.is_empty()
+                        && last_gone_check.as_ref().is_none_or(|(seen, at)| {
+                            *seen != ids || at.elapsed() >= pacing.progress_every
+                        });
+                    if due {
+                        last_gone_check = Some((ids, Instant::now()));
+                        if reap(lock, g, &holders).await {
+                            continue;
+                        }
+                    }
+                }
                 if wait.is_zero() {
                     return Err(FleetError::Refused {
                         group: lock.group().to_string(),

@@ -34,6 +34,9 @@ pub struct Progress {
     pub tasks_left: Option<u64>,
     /// The master's drain state name (`DRAINING`, `DRAINED`, or gone after a decommission).
     pub drain_state: Option<String>,
+    /// The drain waits for a slot in the fleet's budget (design.md: waiting for a slot is not
+    /// "stuck"): heartbeats go on and `stuck_after` does not run until the next look.
+    pub waiting_for_slot: bool,
 }
 
 impl std::fmt::Display for Progress {
@@ -88,6 +91,8 @@ pub struct LifecycleWatch {
     fewest_tasks: Option<u64>,
     end: Option<DrainEnd>,
     completed: Option<LifecycleActionResult>,
+    /// The last look said the drain waits for a fleet slot.
+    waiting_for_slot: bool,
 }
 
 impl LifecycleWatch {
@@ -102,6 +107,7 @@ impl LifecycleWatch {
             fewest_tasks: None,
             end: None,
             completed: None,
+            waiting_for_slot: false,
         }
     }
 
@@ -139,7 +145,9 @@ impl LifecycleWatch {
         self.last = Some(Progress {
             tasks_left: p.tasks_left,
             drain_state,
+            waiting_for_slot: p.waiting_for_slot,
         });
+        self.waiting_for_slot = p.waiting_for_slot;
         let progressed = fewer || new_state;
         if progressed {
             self.last_progress = now;
@@ -169,7 +177,7 @@ impl LifecycleWatch {
             None => {}
         }
         let still = now.saturating_duration_since(self.last_progress);
-        if still >= self.cfg.stuck_after {
+        if still >= self.cfg.stuck_after && !self.waiting_for_slot {
             return Decision::CompleteOnStuck {
                 result: self.cfg.on_stuck,
                 held_by: self.held_by(now),
@@ -188,6 +196,9 @@ impl LifecycleWatch {
             return None;
         }
         let hb = (self.last_heartbeat + self.cfg.heartbeat_interval).saturating_duration_since(now);
+        if self.waiting_for_slot {
+            return Some(hb);
+        }
         let stuck = (self.last_progress + self.cfg.stuck_after).saturating_duration_since(now);
         Some(hb.min(stuck))
     }

@@ -101,6 +101,26 @@ impl FakeFleetLock {
             .unwrap_or_default()
     }
 
+    /// `id` takes a slot of `group` behind the protocol's back (another node holding it),
+    /// even over the group's slots.
+    pub fn hold(&self, group: &str, id: &str) {
+        let mut st = self.lock();
+        let g = st
+            .groups
+            .entry(group.to_string())
+            .or_insert((1, Vec::new()));
+        if !g.1.iter().any(|h| h == id) {
+            g.1.push(id.to_string());
+        }
+    }
+
+    /// Gives `id`'s slot of `group` back behind the protocol's back.
+    pub fn unhold(&self, group: &str, id: &str) {
+        if let Some(g) = self.lock().groups.get_mut(group) {
+            g.1.retain(|h| h != id);
+        }
+    }
+
     /// Answer the next `n` protocol requests with `status` (and a matching error body).
     pub fn force_status(&self, status: u16, n: usize) {
         self.lock().forced = Some((status, n));

@@ -249,7 +249,36 @@ pub(crate) async fn start(cfg: SimConfig) -> anyhow::Result<Arc<Shared>> {
         follower.local_addr()?.port(),
         agent.local_addr()?.port(),
     );
-    let sh = Arc::new(Shared::new(&cfg, rt, ports));
+    // Bound before anything is spawned, so a taken port fails the start cleanly.
+    let mut extra_listeners = Vec::new();
+    for spec in &cfg.extra_agents {
+        let l = bind(spec.port)
+            .with_context(|| format!("binding agent {} on port {}", spec.agent_id, spec.port))?;
+        extra_listeners.push(l);
+    }
+    let sh = Arc::new(Shared::new(&cfg, rt.clone(), ports));
+    let mut extras = Vec::new();
+    for (spec, l) in cfg.extra_agents.iter().zip(extra_listeners) {
+        let own = SimConfig {
+            agent_id: spec.agent_id.clone(),
+            hostname: spec.hostname.clone(),
+            frameworks: spec.frameworks.clone(),
+            stuck_operation: false,
+            extra_agents: Vec::new(),
+            ..cfg.clone()
+        };
+        let mut x = Shared::new(&own, rt.clone(), (ports.0, ports.1, l.local_addr()?.port()));
+        // One clock, one shutdown and one master for every agent.
+        x.started = sh.started;
+        x.shutdown = sh.shutdown.child_token();
+        x.agent_master_flag = sh.agent_master_flag.clone();
+        let x = Arc::new(x);
+        let _ = x.master.set(Arc::downgrade(&sh));
+        let h = spawn_server(&x, l, Server::Agent)?;
+        *x.agent_server.lock().unwrap_or_else(|e| e.into_inner()) = Some(h);
+        extras.push(x);
+    }
+    let _ = sh.extras.set(extras);
     let hl = spawn_server(&sh, leader, Server::Leader)?;
     let hf = spawn_server(&sh, follower, Server::Follower)?;
     let ha = spawn_server(&sh, agent, Server::Agent)?;
@@ -294,6 +323,9 @@ impl Shared {
             h.stop();
         }
         self.stop_agent_server();
+        for x in self.extra_agents() {
+            x.stop_agent_server();
+        }
         self.shutdown.cancel();
     }
 }
@@ -374,8 +406,14 @@ async fn handle(sh: Arc<Shared>, kind: Server, req: Request<Incoming>) -> Resp {
         body: String::from_utf8_lossy(&body).into_owned(),
         status: response.status().as_u16(),
         at_ms: sh.started.elapsed().as_millis() as u64,
+        port: match kind {
+            Server::Leader => sh.leader_port,
+            Server::Follower => sh.follower_port,
+            Server::Agent => sh.agent_port,
+        },
     };
-    sh.lock().log.push(entry);
+    // Every agent's requests go to the master's one log (one timeline).
+    sh.master_state().lock().log.push(entry);
     response
 }
 
@@ -695,7 +733,7 @@ async fn master_api(sh: &Arc<Shared>, r: &Req<'_>) -> Resp {
             let c = sh.lock();
             json_chunks(render::get_agents(&c, sh))
         }
-        "GET_FRAMEWORKS" => json_resp(200, &render::master_get_frameworks(&sh.lock(), sh.style)),
+        "GET_FRAMEWORKS" => json_resp(200, &render::master_get_frameworks(&sh.lock(), sh)),
         "GET_MAINTENANCE_SCHEDULE" => json_resp(
             200,
             &json!({"type": "GET_MAINTENANCE_SCHEDULE", "get_maintenance_schedule": {"schedule": sh.lock().schedule}}),
@@ -724,7 +762,12 @@ async fn master_api(sh: &Arc<Shared>, r: &Req<'_>) -> Resp {
                 .pointer("/framework_id/value")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            if sh.teardown_framework(id) {
+            // A framework runs on any of the local agents: torn down on each.
+            let mut found = false;
+            for ag in sh.local_agents() {
+                found |= ag.teardown_framework(id);
+            }
+            if found {
                 ok_empty()
             } else {
                 text(400, "No framework found with specified ID")
@@ -880,13 +923,28 @@ fn count_param(query: Option<&str>) -> Result<usize, Resp> {
 fn control(sh: &Arc<Shared>, method: &str, path: &str, query: Option<&str>, body: &Bytes) -> Resp {
     let ok = || json_resp(200, &json!({"ok": true}));
     let op = &path["/__sim/".len()..];
-    let reads = matches!(op, "requests" | "state" | "count");
+    let reads = matches!(op, "requests" | "state" | "count" | "agents");
     if !reads && method != "POST" {
         return with_header(text(405, "POST only"), "allow", "POST");
     }
+    // Agent-level knobs act on the agent named by `?agent=<id or hostname>` (default: the
+    // first one); the master's knobs ignore it.
+    let tgt = match query_param(query, "agent") {
+        Some(key) => match sh.find_agent(&key) {
+            Some(a) => a,
+            None => return text(404, format!("unknown agent '{key}'")),
+        },
+        None => sh.clone(),
+    };
+    let sh_master = sh;
+    let sh = &tgt;
     match op {
+        "agents" => json_resp(
+            200,
+            &serde_json::to_value(sh_master.agent_views()).unwrap_or_default(),
+        ),
         "requests" => {
-            let log = sh.lock().log.clone();
+            let log = sh_master.lock().log.clone();
             let v: Vec<Value> = log
                 .iter()
                 .map(|r| {
@@ -899,7 +957,7 @@ fn control(sh: &Arc<Shared>, method: &str, path: &str, query: Option<&str>, body
         }
         "count" => {
             let t = query_param(query, "type").unwrap_or_default();
-            let n = sh
+            let n = sh_master
                 .lock()
                 .log
                 .iter()
@@ -913,7 +971,7 @@ fn control(sh: &Arc<Shared>, method: &str, path: &str, query: Option<&str>, body
         }
         "state" => json_resp(200, &sh.state_json()),
         "reset-log" => {
-            sh.lock().log.clear();
+            sh_master.lock().log.clear();
             ok()
         }
         "unregister" => {
@@ -941,7 +999,10 @@ fn control(sh: &Arc<Shared>, method: &str, path: &str, query: Option<&str>, body
                 },
                 None => None,
             };
-            sh.failover(after);
+            // The master fails over: every agent it knew is only "recovered" for a while.
+            for ag in sh_master.local_agents() {
+                ag.failover(after);
+            }
             ok()
         }
         "agent/start" => {
@@ -954,14 +1015,14 @@ fn control(sh: &Arc<Shared>, method: &str, path: &str, query: Option<&str>, body
         }
         "no-leader" => match count_param(query) {
             Ok(n) => {
-                sh.lock().no_leader = n;
+                sh_master.lock().no_leader = n;
                 ok()
             }
             Err(x) => x,
         },
         "recovering" => match count_param(query) {
             Ok(n) => {
-                sh.lock().recovering = n;
+                sh_master.lock().recovering = n;
                 ok()
             }
             Err(x) => x,
@@ -978,11 +1039,11 @@ fn control(sh: &Arc<Shared>, method: &str, path: &str, query: Option<&str>, body
             ok()
         }
         "forbid-drain" => {
-            sh.lock().forbid_drain = flag(query, "on", true);
+            sh_master.lock().forbid_drain = flag(query, "on", true);
             ok()
         }
         "ignore-slave-id-filter" => {
-            sh.lock().ignore_slave_id_filter = flag(query, "on", true);
+            sh_master.lock().ignore_slave_id_filter = flag(query, "on", true);
             ok()
         }
         "acknowledge-all" => {

@@ -6,13 +6,17 @@
 //!   under `/__sim/`,
 //! * a **non-leading master** that answers 307 with a scheme-relative `Location` (or 503
 //!   `No leader elected`),
-//! * the **local agent** (`/api/v1`, `/slave(1)/api/v1`, `/state`).
+//! * the **local agent** (`/api/v1`, `/slave(1)/api/v1`, `/state`), and optionally more
+//!   local agents ([`SimConfig::extra_agents`]), each on its own port with its own id,
+//!   hostname and tasks, all registered with that one master.
 //!
-//! Master and agent share one state. Wire format and error behaviour follow
+//! The master and the first agent share one state; each other agent has its own, and the
+//! master routes a call to the agent it names. Wire format and error behaviour follow
 //! `shared/docs/mesos-operator-api.md` (the traps included: exact Content-Type, stout's
 //! JSON-to-protobuf mapping, empty 200 bodies, DRAINED only after acknowledgements and a
 //! registry write, mark_gone never reaching DRAINED, the REACTIVATE_AGENT codes, ...).
 
+mod agents;
 mod fake_http;
 mod http;
 pub mod marathon;
@@ -26,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+pub use agents::{AgentView, SimAgent, TaskView};
 pub use render::{synthetic_agent_json, synthetic_slave_json};
 
 use state::{Link, Shared};
@@ -220,6 +225,44 @@ pub struct SimConfig {
     pub master_port: u16,
     pub follower_port: u16,
     pub agent_port: u16,
+    /// More local agents registered with the same master, each on its own port with its own
+    /// id, hostname and tasks (the first agent is the one configured above). Empty by default.
+    pub extra_agents: Vec<AgentSpec>,
+}
+
+/// One more local agent of a [`Sim`] (see [`SimConfig::extra_agents`]). Master-wide knobs
+/// (auth, style, registry delay, filler agents, ...) come from the [`SimConfig`].
+#[derive(Debug, Clone)]
+pub struct AgentSpec {
+    pub agent_id: String,
+    pub hostname: String,
+    pub frameworks: Vec<FrameworkSpec>,
+    /// Fixed port (0 = ephemeral).
+    pub port: u16,
+}
+
+impl AgentSpec {
+    /// Agent number `n` (n >= 1) with the given frameworks: id
+    /// `<FRAMEWORK_ID_PREFIX>-S<100 + n>`, hostname `agent-<n>.sim.local`, and every task id
+    /// suffixed with `.a<n>` (task ids are unique in a cluster, frameworks are shared).
+    pub fn numbered(n: usize, frameworks: &[FrameworkSpec]) -> AgentSpec {
+        let frameworks = frameworks
+            .iter()
+            .map(|f| {
+                let mut f = f.clone();
+                for t in &mut f.tasks {
+                    t.id = format!("{}.a{n}", t.id);
+                }
+                f
+            })
+            .collect();
+        AgentSpec {
+            agent_id: format!("{FRAMEWORK_ID_PREFIX}-S{}", 100 + n),
+            hostname: format!("agent-{n}.sim.local"),
+            frameworks,
+            port: 0,
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -245,6 +288,7 @@ impl Default for SimConfig {
             master_port: 0,
             follower_port: 0,
             agent_port: 0,
+            extra_agents: Vec::new(),
         }
     }
 }
@@ -332,6 +376,17 @@ impl SimConfig {
             _ => None,
         }
     }
+
+    /// Adds `count` more agents ([`AgentSpec::numbered`] 1..=count), each running its own copy
+    /// of this config's frameworks' tasks (builder style).
+    pub fn with_extra_agents(mut self, count: usize) -> SimConfig {
+        let start = self.extra_agents.len() + 1;
+        for n in start..start + count {
+            let spec = AgentSpec::numbered(n, &self.frameworks);
+            self.extra_agents.push(spec);
+        }
+        self
+    }
 }
 
 /// Which of the simulated servers received a request.
@@ -356,6 +411,8 @@ pub struct LoggedRequest {
     pub status: u16,
     /// Milliseconds since the simulator started.
     pub at_ms: u64,
+    /// The port the request arrived on (tells the agents of a multi-agent simulator apart).
+    pub port: u16,
 }
 
 impl LoggedRequest {

@@ -1,6 +1,6 @@
 //! `mesos-sim serve`: runs the simulator for shell scripts and systemd test units.
 //!
-//! Prints one line of JSON (`master`, `follower`, `agent`, `agent_id`, `control`) on stdout,
+//! Prints one line of JSON (`master`, `follower`, `agent`, `agent_id`, `control`, `agents`) on stdout,
 //! then serves until SIGTERM or SIGINT.
 
 use std::io::Write as _;
@@ -53,6 +53,10 @@ struct ServeArgs {
     /// Synthetic other agents listed by the master.
     #[arg(long, default_value_t = 0)]
     filler_agents: usize,
+    /// Local agents registered with the master, each on its own port with its own id,
+    /// hostname and copy of the scenario's tasks (1: the one agent of --agent-port).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    agents: u16,
     /// none | basic:<principal>:<secret file> | token:<token file>
     #[arg(long, default_value = "none")]
     auth: String,
@@ -127,7 +131,7 @@ fn config(a: &ServeArgs) -> Result<SimConfig, String> {
     if let Some(ms) = a.registry_delay_ms {
         cfg.registry_delay = std::time::Duration::from_millis(ms);
     }
-    Ok(cfg)
+    Ok(cfg.with_extra_agents(usize::from(a.agents) - 1))
 }
 
 async fn serve(a: ServeArgs) -> Result<(), String> {
@@ -144,6 +148,9 @@ async fn serve(a: ServeArgs) -> Result<(), String> {
         "agent": sim.agent_url(),
         "agent_id": sim.agent_id(),
         "control": format!("{}/__sim/", sim.master_url()),
+        "agents": sim.agents().iter().map(|a| serde_json::json!({
+            "agent": a.url, "agent_id": a.agent_id, "hostname": a.hostname,
+        })).collect::<Vec<_>>(),
     });
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}").map_err(|e| e.to_string())?;

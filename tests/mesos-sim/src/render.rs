@@ -6,7 +6,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use crate::state::{machine_eq, schedule_machines, Bucket, Core, Link, Shared, Task};
+use crate::state::{machine_eq, schedule_machines, Bucket, Core, Framework, Link, Shared, Task};
 use crate::ApiStyle;
 
 /// Agent ids of the synthetic other agents are `FILLER_ID_PREFIX` + (1000 + index).
@@ -390,11 +390,28 @@ fn recovered(c: &Core, sh: &Shared) -> Option<String> {
     (c.known() && c.link == Link::Recovered).then(|| agent_info(c, sh).to_string())
 }
 
+/// `render` of the first agent (`c`, already locked by the caller with the master's state)
+/// and then of each other local agent, each locked in turn; the `Some`s joined with commas,
+/// `None` when there are none.
+fn each_local(
+    c: &Core,
+    sh: &Shared,
+    render: impl Fn(&Core, &Shared) -> Option<String>,
+) -> Option<String> {
+    let mut parts: Vec<String> = render(c, sh).into_iter().collect();
+    for x in sh.extra_agents() {
+        parts.extend(render(&x.lock(), x));
+    }
+    (!parts.is_empty()).then(|| parts.join(","))
+}
+
 /// GET_AGENTS body, as chunks (the synthetic agents are cached).
 pub(crate) fn get_agents(c: &Core, sh: &Shared) -> Vec<Bytes> {
     let (before, after) = fillers_v1(sh);
-    let primary = c.listed().then(|| agent_entry_v1(c, sh).to_string());
-    let rec = recovered(c, sh);
+    let primary = each_local(c, sh, |c, sh| {
+        c.listed().then(|| agent_entry_v1(c, sh).to_string())
+    });
+    let rec = each_local(c, sh, recovered);
     let any = primary.is_some() || !before.is_empty() || !after.is_empty();
     match (sh.style, any) {
         (ApiStyle::V1_11, _) | (ApiStyle::V1_9, true) => {
@@ -425,9 +442,12 @@ pub(crate) fn get_agents(c: &Core, sh: &Shared) -> Vec<Bytes> {
 
 /// `/master/slaves[?slave_id=]` body.
 pub(crate) fn slaves(c: &Core, sh: &Shared, filter: Option<&str>) -> Vec<Bytes> {
-    let primary = c.listed().then(|| slave_entry_v0(c, sh).to_string());
     let filter = filter.filter(|_| !c.ignore_slave_id_filter);
-    let rec = recovered(c, sh).filter(|_| filter.is_none_or(|id| id == c.agent_id));
+    let wanted = |c: &Core| filter.is_none_or(|id| id == c.agent_id);
+    let primary = each_local(c, sh, |c, sh| {
+        (c.listed() && wanted(c)).then(|| slave_entry_v0(c, sh).to_string())
+    });
+    let rec = each_local(c, sh, |c, sh| recovered(c, sh).filter(|_| wanted(c)));
     let suffix = format!(r#"],"recovered_slaves":[{}]}}"#, rec.unwrap_or_default());
     match filter {
         None => {
@@ -436,7 +456,7 @@ pub(crate) fn slaves(c: &Core, sh: &Shared, filter: Option<&str>) -> Vec<Bytes> 
         }
         Some(id) => {
             let mut entry = None;
-            if id == c.agent_id {
+            if primary.is_some() {
                 entry = primary;
             } else if let Some(i) = filler_index(id, sh.filler_agents) {
                 let mut s = String::new();
@@ -451,15 +471,24 @@ pub(crate) fn slaves(c: &Core, sh: &Shared, filter: Option<&str>) -> Vec<Bytes> 
 
 /// `/master/state` body (minimal).
 pub(crate) fn master_state(c: &Core, sh: &Shared) -> Vec<Bytes> {
-    let listed = c.listed() as usize;
+    let (mut listed, mut local_active, mut unreachable) = (0, 0, 0);
+    let mut rec: Vec<Value> = Vec::new();
+    let mut count = |c: &Core, sh: &Shared| {
+        listed += c.listed() as usize;
+        local_active += (c.listed() && c.active()) as usize;
+        unreachable += (c.known() && c.link == Link::Unreachable) as usize;
+        if c.known() && c.link == Link::Recovered {
+            rec.push(agent_info(c, sh));
+        }
+    };
+    count(c, sh);
+    for x in sh.extra_agents() {
+        count(&x.lock(), x);
+    }
     let filler_deactivated = (0..sh.filler_agents)
         .filter(|i| i % 97 == 3 || i % 13 == 5)
         .count();
-    let active = (listed == 1 && c.active()) as usize + sh.filler_agents - filler_deactivated;
-    let rec: Vec<Value> = (c.known() && c.link == Link::Recovered)
-        .then(|| agent_info(c, sh))
-        .into_iter()
-        .collect();
+    let active = local_active + sh.filler_agents - filler_deactivated;
     let head = json!({
         "version": sh.style.version(),
         "id": sh.master_id,
@@ -469,21 +498,35 @@ pub(crate) fn master_state(c: &Core, sh: &Shared) -> Vec<Bytes> {
         "leader_info": master_info(sh),
         "activated_slaves": active,
         "deactivated_slaves": listed + sh.filler_agents - active,
-        "unreachable_slaves": (c.known() && c.link == Link::Unreachable) as usize,
-        "frameworks": master_frameworks_v0(c),
+        "unreachable_slaves": unreachable,
+        "frameworks": master_frameworks_v0(c, sh),
         "recovered_slaves": rec,
     })
     .to_string();
     // Splice "slaves":[...] into the object.
     let prefix = format!("{},\"slaves\":[", &head[..head.len() - 1]);
     let (before, after) = fillers_v0(sh);
-    let primary = c.listed().then(|| slave_entry_v0(c, sh).to_string());
+    let primary = each_local(c, sh, |c, sh| {
+        c.listed().then(|| slave_entry_v0(c, sh).to_string())
+    });
     join_entries(prefix, before, primary, after, "]}".to_owned())
 }
 
-fn master_frameworks_v0(c: &Core) -> Value {
-    let list: Vec<Value> = c
-        .frameworks
+/// The frameworks of every local agent, each once (the first agent's first).
+fn all_frameworks(c: &Core, sh: &Shared) -> Vec<Framework> {
+    let mut all = c.frameworks.clone();
+    for x in sh.extra_agents() {
+        for f in &x.lock().frameworks {
+            if !all.iter().any(|a| a.id == f.id) {
+                all.push(f.clone());
+            }
+        }
+    }
+    all
+}
+
+fn master_frameworks_v0(c: &Core, sh: &Shared) -> Value {
+    let list: Vec<Value> = all_frameworks(c, sh)
         .iter()
         .filter(|f| !f.torn_down)
         .map(|f| json!({"id": f.id, "name": f.name, "active": true, "connected": true, "role": "slave_public"}))
@@ -519,10 +562,11 @@ fn framework_info(c: &Core, id: &str, name: &str) -> Value {
 }
 
 /// Master GET_FRAMEWORKS.
-pub(crate) fn master_get_frameworks(c: &Core, style: ApiStyle) -> Value {
+pub(crate) fn master_get_frameworks(c: &Core, sh: &Shared) -> Value {
+    let style = sh.style;
     let mut active = Vec::new();
     let mut completed = Vec::new();
-    for f in &c.frameworks {
+    for f in &all_frameworks(c, sh) {
         let entry = json!({
             "framework_info": framework_info(c, &f.id, &f.name),
             "active": !f.torn_down,

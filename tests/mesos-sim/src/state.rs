@@ -1,6 +1,6 @@
 //! The shared master + agent state and the drain state machine.
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -233,9 +233,7 @@ impl Core {
     }
 
     pub(crate) fn in_schedule(&self, m: &Value) -> bool {
-        schedule_machines(&self.schedule)
-            .iter()
-            .any(|x| machine_eq(x, m))
+        in_schedule(&self.schedule, m)
     }
 
     pub(crate) fn is_down(&self, m: &Value) -> bool {
@@ -323,6 +321,10 @@ pub(crate) fn machine_eq(a: &Value, b: &Value) -> bool {
     h(a) == h(b) && i(a) == i(b)
 }
 
+pub(crate) fn in_schedule(schedule: &Value, m: &Value) -> bool {
+    schedule_machines(schedule).iter().any(|x| machine_eq(x, m))
+}
+
 pub(crate) fn schedule_machines(schedule: &Value) -> Vec<Value> {
     let mut out = Vec::new();
     if let Some(ws) = schedule.get("windows").and_then(Value::as_array) {
@@ -359,6 +361,11 @@ pub(crate) struct Shared {
     /// Cached filler bodies: (before the local agent, after it), comma-joined.
     pub fillers_v1: OnceLock<(Bytes, Bytes)>,
     pub fillers_v0: OnceLock<(Bytes, Bytes)>,
+    /// On the first agent's state (which also holds the master's): the other local agents.
+    pub extras: OnceLock<Vec<Arc<Shared>>>,
+    /// On another agent's state: the first one (the master, its request log and knobs).
+    /// Lock order: the master's core before an agent's, never the other way round.
+    pub master: OnceLock<Weak<Shared>>,
 }
 
 impl Shared {
@@ -466,7 +473,50 @@ impl Shared {
             agent_server: Mutex::new(None),
             fillers_v1: OnceLock::new(),
             fillers_v0: OnceLock::new(),
+            extras: OnceLock::new(),
+            master: OnceLock::new(),
         }
+    }
+
+    /// The state holding the master (itself unless this is another agent's).
+    pub(crate) fn master_state(self: &Arc<Self>) -> Arc<Shared> {
+        self.master
+            .get()
+            .and_then(Weak::upgrade)
+            .unwrap_or_else(|| self.clone())
+    }
+
+    /// The other local agents (called on the master's state; empty elsewhere).
+    pub(crate) fn extra_agents(&self) -> &[Arc<Shared>] {
+        self.extras.get().map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Every local agent, the first one first (called on the master's state).
+    pub(crate) fn local_agents(self: &Arc<Self>) -> Vec<Arc<Shared>> {
+        let mut all = vec![self.clone()];
+        all.extend(self.extra_agents().iter().cloned());
+        all
+    }
+
+    /// The local agent a master call names: the one whose current id (or an id it had when
+    /// it was marked gone) is `id`; otherwise the first agent, whose checks then refuse the
+    /// call exactly as a one-agent master does.
+    pub(crate) fn agent_by_id(self: &Arc<Self>, id: &str) -> Arc<Shared> {
+        for a in self.extra_agents() {
+            let c = a.lock();
+            if c.agent_id == id || c.gone_ids.iter().any(|g| g == id) {
+                return a.clone();
+            }
+        }
+        self.clone()
+    }
+
+    /// The local agent with this current id or hostname.
+    pub(crate) fn find_agent(self: &Arc<Self>, key: &str) -> Option<Arc<Shared>> {
+        self.local_agents().into_iter().find(|a| {
+            let c = a.lock();
+            c.agent_id == key || c.hostname == key
+        })
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Core> {
@@ -940,6 +990,17 @@ impl Shared {
     }
 
     pub(crate) fn state_json(&self) -> Value {
+        let agents: Vec<Value> = self
+            .extra_agents()
+            .iter()
+            .map(|a| {
+                let c = a.lock();
+                json!({"agent_id": c.agent_id, "hostname": c.hostname,
+                       "agent": format!("http://127.0.0.1:{}", a.agent_port),
+                       "drain_state": c.drain.as_ref().map(|d| d.state.name()),
+                       "deactivated": c.deactivated})
+            })
+            .collect();
         let c = self.lock();
         let link = match c.link {
             Link::Connected => "CONNECTED",
@@ -980,6 +1041,7 @@ impl Shared {
             "master": format!("http://127.0.0.1:{}", self.leader_port),
             "follower": format!("http://127.0.0.1:{}", self.follower_port),
             "agent": format!("http://127.0.0.1:{}", self.agent_port),
+            "extra_agents": agents,
         })
     }
 }

@@ -14,7 +14,31 @@ fn p(tasks: Option<u64>, state: Option<&str>) -> Progress {
     Progress {
         tasks_left: tasks,
         drain_state: state.map(str::to_string),
+        waiting_for_slot: false,
     }
+}
+
+#[test]
+fn waiting_for_a_fleet_slot_heartbeats_and_is_never_stuck() {
+    let t0 = Instant::now();
+    let mut w = LifecycleWatch::new(cfg(), t0);
+    let waiting = Progress {
+        drain_state: Some("waiting for a fleet slot".into()),
+        waiting_for_slot: true,
+        ..Progress::default()
+    };
+    w.observe(t0, &waiting);
+    // Long past stuck_after (600 s) with the same look: still heartbeats, never stuck.
+    assert_eq!(w.decide(t0 + 3600 * S), Decision::Heartbeat);
+    w.heartbeat_sent(t0 + 3600 * S);
+    assert_eq!(w.next_due(t0 + 3600 * S), Some(60 * S));
+    // The slot is taken: the next stage is progress and stuck_after runs from there.
+    assert!(w.observe(t0 + 3700 * S, &p(None, Some("stage PreHooks"))));
+    assert_eq!(w.decide(t0 + 3700 * S + 599 * S), Decision::Heartbeat);
+    assert!(matches!(
+        w.decide(t0 + 3700 * S + 600 * S),
+        Decision::CompleteOnStuck { .. }
+    ));
 }
 
 #[test]

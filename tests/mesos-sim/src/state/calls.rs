@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::{machine_eq, now_ns, schedule_machines, Core, DrainInfo, DrainState, Shared};
+use super::{
+    in_schedule, machine_eq, now_ns, schedule_machines, Core, DrainInfo, DrainState, Shared,
+};
 use crate::proto::agent_id_of;
 
 /// A refusal: the HTTP status and the message the master answers with.
@@ -44,19 +46,24 @@ pub(crate) async fn drain_agent(sh: &Arc<Shared>, sub: &Value) -> Answer {
         .get("mark_gone")
         .and_then(Value::as_bool)
         .unwrap_or(false);
+    let (schedule, forbid_drain) = {
+        let m = sh.lock();
+        (m.schedule.clone(), m.forbid_drain)
+    };
+    let ag = sh.agent_by_id(&id);
     {
-        let c = sh.lock();
+        let c = ag.lock();
         let local = id == c.agent_id && c.known();
         if local && c.link.registered() {
             let m = c.machine();
-            if c.in_window_knob || c.in_schedule(&m) {
+            if c.in_window_knob || in_schedule(&schedule, &m) {
                 return Err(text(
                     400,
                     format!("Agent {id} is part of a maintenance schedule under Machine {m}"),
                 ));
             }
         }
-        if c.forbid_drain {
+        if forbid_drain {
             return Err(text(403, "403 Forbidden."));
         }
         if !local {
@@ -67,7 +74,7 @@ pub(crate) async fn drain_agent(sh: &Arc<Shared>, sub: &Value) -> Answer {
         }
     }
     registry_write(sh).await;
-    let mut c = sh.lock();
+    let mut c = ag.lock();
     if id != c.agent_id || !c.known() {
         return Err(unknown_agent());
     }
@@ -84,21 +91,22 @@ pub(crate) async fn drain_agent(sh: &Arc<Shared>, sub: &Value) -> Answer {
     if c.link.registered() {
         c.est_drain_start_ns = Some(now_ns() / 1_000_000_000 * 1_000_000_000);
     }
-    sh.deliver_drain(&mut c);
-    sh.check_and_transition(&mut c);
+    ag.deliver_drain(&mut c);
+    ag.check_and_transition(&mut c);
     ok_empty()
 }
 
 pub(crate) async fn deactivate_agent(sh: &Arc<Shared>, sub: &Value) -> Answer {
     let id = agent_id_of(sub);
+    let ag = sh.agent_by_id(&id);
     {
-        let c = sh.lock();
+        let c = ag.lock();
         if id != c.agent_id || !c.known() {
             return Err(unknown_agent());
         }
     }
     registry_write(sh).await;
-    let mut c = sh.lock();
+    let mut c = ag.lock();
     if id != c.agent_id || !c.known() {
         return Err(unknown_agent());
     }
@@ -121,11 +129,12 @@ fn reactivate_refusal(c: &Core, id: &str) -> Option<Refusal> {
 
 pub(crate) async fn reactivate_agent(sh: &Arc<Shared>, sub: &Value) -> Answer {
     let id = agent_id_of(sub);
-    if let Some(x) = reactivate_refusal(&sh.lock(), &id) {
+    let ag = sh.agent_by_id(&id);
+    if let Some(x) = reactivate_refusal(&ag.lock(), &id) {
         return Err(x);
     }
     registry_write(sh).await;
-    let mut c = sh.lock();
+    let mut c = ag.lock();
     if let Some(x) = reactivate_refusal(&c, &id) {
         return Err(x);
     }
@@ -142,8 +151,9 @@ pub(crate) async fn reactivate_agent(sh: &Arc<Shared>, sub: &Value) -> Answer {
 
 pub(crate) async fn mark_agent_gone(sh: &Arc<Shared>, sub: &Value) -> Answer {
     let id = agent_id_of(sub);
+    let ag = sh.agent_by_id(&id);
     {
-        let mut c = sh.lock();
+        let mut c = ag.lock();
         if c.gone_ids.contains(&id) {
             return ok_empty();
         }
@@ -159,10 +169,10 @@ pub(crate) async fn mark_agent_gone(sh: &Arc<Shared>, sub: &Value) -> Answer {
         c.marking_gone = true;
     }
     registry_write(sh).await;
-    let mut c = sh.lock();
+    let mut c = ag.lock();
     c.marking_gone = false;
     if id == c.agent_id && c.known() {
-        sh.mark_gone_now(&mut c);
+        ag.mark_gone_now(&mut c);
     }
     ok_empty()
 }
@@ -277,15 +287,22 @@ pub(crate) async fn machine_updown(sh: &Arc<Shared>, machines: Vec<Value>, down:
         }
     }
     registry_write(sh).await;
+    if down {
+        // Every local agent on a machine brought down is removed (the first one's state also
+        // holds the master's, so it is locked on its own, never together with another's).
+        for ag in sh.local_agents() {
+            let mut c = ag.lock();
+            let me = c.machine();
+            if machines.iter().any(|m| machine_eq(m, &me)) && c.known() {
+                ag.remove_agent(&mut c, "TASK_LOST", "REASON_AGENT_REMOVED");
+            }
+        }
+    }
     let mut c = sh.lock();
-    let me = c.machine();
     for m in machines {
         if down {
             if !c.is_down(&m) {
                 c.down.push(m.clone());
-            }
-            if machine_eq(&m, &me) && c.known() {
-                sh.remove_agent(&mut c, "TASK_LOST", "REASON_AGENT_REMOVED");
             }
         } else {
             c.down.retain(|d| !machine_eq(d, &m));
