@@ -55,7 +55,8 @@ async fn three_nodes_never_take_two_of_the_apps_instances_out_together() {
             .iter()
             .find(|t| t.id.starts_with(&first))
             .expect("the app's instance on each agent");
-        app.tasks.push(MarathonTask::running(&t.id, &a.agent_id, hour));
+        app.tasks
+            .push(MarathonTask::running(&t.id, &a.agent_id, hour));
         instance_of.insert(a.agent_id.clone(), t.id.clone());
     }
     marathon.put_app(app);
@@ -136,7 +137,10 @@ async fn three_nodes_never_take_two_of_the_apps_instances_out_together() {
     for r in sim.requests() {
         if r.status / 100 == 2 && r.call_type().as_deref() == Some("DRAIN_AGENT") {
             let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-            let id = body["drain_agent"]["agent_id"]["value"].as_str().unwrap().to_owned();
+            let id = body["drain_agent"]["agent_id"]["value"]
+                .as_str()
+                .unwrap()
+                .to_owned();
             drained_at.entry(id).or_insert(r.at_ms);
         }
     }
