@@ -148,6 +148,22 @@ fn updates_show_in_the_next_render() {
 }
 
 #[test]
+fn budget_waits_and_overrides_by_trigger() {
+    let m = Metrics::new();
+    m.budget("manual", false, Duration::from_millis(2500));
+    let s = parse_exposition(&m.render());
+    assert_eq!(s["mesos_maint_budget_wait_seconds"], 2.5);
+    assert!(!s.keys().any(|k| k.starts_with("mesos_maint_budget_overrides_total")));
+    m.budget("spot", true, Duration::ZERO);
+    m.budget("spot", true, Duration::ZERO);
+    m.budget("shutdown", true, Duration::ZERO);
+    let s = parse_exposition(&m.render());
+    assert_eq!(s["mesos_maint_budget_overrides_total{trigger=\"spot\"}"], 2.0);
+    assert_eq!(s["mesos_maint_budget_overrides_total{trigger=\"shutdown\"}"], 1.0);
+    assert_eq!(s["mesos_maint_budget_wait_seconds"], 0.0);
+}
+
+#[test]
 fn error_kinds_are_sanitised_and_bounded() {
     let m = Metrics::new();
     m.inc_error("Hook \"pre-drain\"\n");
@@ -184,6 +200,7 @@ fn exposition_before_the_crate() -> String {
     for stage in [
         "Resolve",
         "Slot",
+        "Budget",
         "PreHooks",
         "RequestDrain",
         "AwaitDrained",
@@ -237,6 +254,10 @@ fn exposition_before_the_crate() -> String {
     out += "# TYPE mesos_maint_fleet_wait_seconds_total counter\nmesos_maint_fleet_wait_seconds_total 0.0\n";
     out += "# HELP mesos_maint_fleet_over_budget_total Drains that went on without a fleet slot (spot notice, OS shutdown: never refused).\n";
     out += "# TYPE mesos_maint_fleet_over_budget_total counter\nmesos_maint_fleet_over_budget_total 0\n";
+    // Added with disruption budgets (issue 14).
+    out += "# HELP mesos_maint_budget_wait_seconds Time the last drain of this node waited for the disruption budgets.\n";
+    out += "# TYPE mesos_maint_budget_wait_seconds gauge\nmesos_maint_budget_wait_seconds 0.0\n";
+    // mesos_maint_budget_overrides_total{trigger}: no series (and no lines) before the first.
     out
 }
 
