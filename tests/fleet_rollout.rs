@@ -28,10 +28,20 @@ struct Node {
     config: String,
 }
 
-/// One master with `count` agents running the "quick" scenario's tasks, and one node per agent
+/// One master with `count` agents running the "quick" scenario's tasks (a drain of a few hundred
+/// ms), and one node per agent
 /// with the `[fleet]` config `fleet_toml(holder id)`.
 async fn fleet(count: usize, fleet_toml: impl Fn(&str) -> String) -> (Sim, Vec<Node>) {
-    let cfg = SimConfig::scenario("quick")
+    fleet_of("quick", count, fleet_toml).await
+}
+
+/// [`fleet`] with the tasks of another simulator scenario.
+async fn fleet_of(
+    scenario: &str,
+    count: usize,
+    fleet_toml: impl Fn(&str) -> String,
+) -> (Sim, Vec<Node>) {
+    let cfg = SimConfig::scenario(scenario)
         .unwrap()
         .with_extra_agents(count - 1);
     let sim = Sim::start(cfg).await.unwrap();
@@ -197,10 +207,16 @@ async fn a_rollout_through_the_fleetlock_fake_never_has_more_than_k_agents_out()
 }
 
 /// The rollout benchmark of docs/benchmarks.md (not a timed test; ignored by default):
-/// `MEASURE_NODES` nodes (default 50) on one master with each budget of `MEASURE_K` (default
-/// "1,5,10"), through a real ZooKeeper behind the request-counting 3.4 proxy. Prints the wall
-/// time against the ideal ceil(N/K) x one node's drain-and-reactivate alone, the peak agents
-/// out and the ZooKeeper requests per node (pings excluded).
+/// `MEASURE_NODES` nodes (default 50) on one master, each agent running the `MEASURE_SCENARIO`
+/// tasks (default `demo`: a drain of about 2.3 s), with each budget of `MEASURE_K` (default
+/// "1,5,10"), through a real ZooKeeper behind the request-counting 3.4 proxy. Prints:
+/// - `span`: on the master's clock, the first accepted DRAIN_AGENT to the last accepted
+///   REACTIVATE_AGENT of the rollout; `ideal`: ceil(N/K) x one node's own span (DRAIN_AGENT to
+///   REACTIVATE_AGENT) when it rolls alone (the median of three); their ratio is what the
+///   coordination costs (a hand-over: the release, the waiter's watch, its take and its drain's
+///   first steps up to DRAIN_AGENT);
+/// - `wall`: from starting the N processes to the last exit (process start-up included);
+/// - the peak number of agents out, and the ZooKeeper requests per node (pings excluded).
 ///
 /// `cargo nextest run --release --test fleet_rollout --run-ignored only --no-capture`
 #[tokio::test(flavor = "multi_thread")]
@@ -209,12 +225,10 @@ async fn measure_rollout() {
     let Some(zk) = fleet_support::zk_server::start_or_skip("measure_rollout") else {
         return;
     };
-    let count: usize = std::env::var("MEASURE_NODES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
-    let budgets: Vec<usize> = std::env::var("MEASURE_K")
-        .unwrap_or_else(|_| "1,5,10".into())
+    let env = |k: &str, default: &str| std::env::var(k).unwrap_or_else(|_| default.into());
+    let count: usize = env("MEASURE_NODES", "50").parse().unwrap();
+    let scenario = env("MEASURE_SCENARIO", "demo");
+    let budgets: Vec<usize> = env("MEASURE_K", "1,5,10")
         .split(',')
         .map(|k| k.trim().parse().unwrap())
         .collect();
@@ -222,27 +236,46 @@ async fn measure_rollout() {
         let proxy = fleet_support::zk34_proxy::Zk34Proxy::start(zk.address()).await;
         let toml =
             |id: &str| zookeeper_toml(&proxy.address(), &format!("bench{round}"), k, id, "1h");
-        // One node alone: the unit of the ideal.
-        let (solo_sim, solo) = fleet(1, toml).await;
-        let t = Instant::now();
-        roll(&solo_sim, &solo, Duration::ZERO).await;
-        let one = t.elapsed();
+        // One node alone (three times): the unit of the ideal.
+        let mut solo = Vec::new();
+        for _ in 0..3 {
+            let (sim, node) = fleet_of(&scenario, 1, toml).await;
+            roll(&sim, &node, Duration::ZERO).await;
+            solo.push(master_span(&sim));
+        }
+        solo.sort();
+        let one = solo[1];
         let before = requests(&proxy);
-        let (sim, nodes) = fleet(count, toml).await;
+        let (sim, nodes) = fleet_of(&scenario, count, toml).await;
         let t = Instant::now();
         let peak = roll(&sim, &nodes, Duration::ZERO).await;
         let wall = t.elapsed();
+        let span = master_span(&sim);
         let per_node = (requests(&proxy) - before) as f64 / count as f64;
         let ideal = one * count.div_ceil(k) as u32;
         eprintln!(
-            "MEASURE nodes={count} K={k} wall={:.1}s ideal={:.1}s (one node {:.2}s) ratio={:.2} peak={peak} zk_requests_per_node={per_node:.1}",
-            wall.as_secs_f64(),
+            "MEASURE nodes={count} K={k} scenario={scenario} span={:.1}s ideal={:.1}s (one node {:.2}s, solo spans {:?}) ratio={:.3} wall={:.1}s peak={peak} zk_requests_per_node={per_node:.1}",
+            span.as_secs_f64(),
             ideal.as_secs_f64(),
             one.as_secs_f64(),
-            wall.as_secs_f64() / ideal.as_secs_f64()
+            solo,
+            span.as_secs_f64() / ideal.as_secs_f64(),
+            wall.as_secs_f64(),
         );
         assert!(peak <= k, "peak {peak} over K = {k}");
     }
+}
+
+/// On the master's clock: the first accepted DRAIN_AGENT to the last accepted REACTIVATE_AGENT.
+fn master_span(sim: &Sim) -> Duration {
+    let spans = out_spans(&sim.requests());
+    let first = spans.values().flat_map(|s| s.drains.iter()).min().unwrap();
+    let last = spans
+        .values()
+        .flat_map(|s| s.reactivations.iter())
+        .max()
+        .unwrap();
+    Duration::from_millis(last - first)
 }
 
 /// ZooKeeper requests the proxy saw, pings (type 11) excluded.

@@ -21,11 +21,11 @@ use std::ops::Deref;
 use std::time::{Duration, Instant, SystemTime};
 
 use cloud_fakes::imds::{INSTANCE_ID, REGION};
-use cloud_fakes::{Call, FakeAutoScaling, FakeImds, TestCredentials};
+use cloud_fakes::{Call, FakeAutoScaling, FakeFleetLock, FakeImds, Flavor, TestCredentials};
 use mesos_maint::drain::{Stage, Trigger};
 use mesos_sim::{AckMode, FrameworkSpec, Sim, SimConfig, TaskSpec};
 use support::daemon::DaemonProcess;
-use support::daemon_node::SimRun;
+use support::daemon_node::{free_port, metric, SimRun};
 use support::node::{unique, Node};
 use support::proc::wait_until;
 use support::sandbox::{run_isolated, Sandbox};
@@ -966,4 +966,204 @@ fn a_drain_finished_before_a_restart_is_completed_with_continue_without_draining
             assert_eq!(rec["completed"], "CONTINUE", "{rec}");
         },
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fleet coordination (design.md): a scale-in waits for a slot, a spot notice never does
+// ---------------------------------------------------------------------------------------------
+
+/// `[fleet]` through the FleetLock fake, this node's holder id `this-node`.
+fn fleet_section(fake: &FakeFleetLock) -> String {
+    format!(
+        "\n[fleet]\nbackend = \"fleetlock\"\nfleetlock_url = \"{}\"\nid = \"this-node\"\nwait = \"5m\"\n",
+        fake.url()
+    )
+}
+
+#[test]
+fn a_scale_in_waiting_for_a_fleet_slot_keeps_heartbeating_then_drains() {
+    run_isolated(
+        "a_scale_in_waiting_for_a_fleet_slot_keeps_heartbeating_then_drains",
+        || {
+            let rt = runtime();
+            let sr = SimRun::start(&rt, quick_config());
+            let sim = &sr.sim;
+            let aws = Aws::start(&rt);
+            let fake = rt.block_on(FakeFleetLock::start(Flavor::Airlock));
+            // The group's one slot is another node's.
+            fake.hold("default", "other-node");
+            let sb = node_sandbox("cloud-fleet-wait", sim);
+            // Heartbeats every second, "stuck" after 3 s without progress.
+            let extra = format!("on_stuck = \"ABANDON\"\n{}", fleet_section(&fake));
+            let node = CloudNode::new(&Conf {
+                aws: &extra,
+                ..Conf::of(&aws)
+            });
+            let mut d = node.watching_daemon(&sb, sim);
+
+            let asked = SystemTime::now();
+            aws.scale_in();
+            assert!(
+                d.wait_log("waiting for a fleet slot in group default", SOON),
+                "{}",
+                d.log_text()
+            );
+            // Twice stuck_after of waiting: nothing drained, nothing completed, heartbeats on.
+            std::thread::sleep(Duration::from_secs(6));
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 0, "{}", d.log_text());
+            assert!(
+                aws.completion_attempts().is_empty(),
+                "completed while waiting for a slot: {:?}\n{}",
+                aws.asg.calls(),
+                d.log_text()
+            );
+            let beats: Vec<Call> = aws
+                .heartbeat_attempts()
+                .into_iter()
+                .filter(|c| c.error.is_none())
+                .collect();
+            assert!(
+                beats.len() >= 4,
+                "{} heartbeats in 6 s of waiting:\n{}",
+                beats.len(),
+                d.log_text()
+            );
+            assert_units(&sb, true);
+            assert_eq!(fake.holders("default"), ["other-node"]);
+
+            // The other node gives its slot back: this one takes it, drains and completes.
+            fake.unhold("default", "other-node");
+            let done = aws
+                .wait_completion(Duration::from_secs(60))
+                .unwrap_or_else(|| panic!("no completion:\n{}", d.log_text()));
+            assert_eq!(done.param("LifecycleActionResult"), Some("CONTINUE"));
+            assert_addressed(&done);
+            assert_decommissioned(&sr);
+            assert_units(&sb, false);
+            let drain_at = sr.drain_time_upper().expect("DRAIN_AGENT time");
+            let waited = aws
+                .heartbeat_attempts()
+                .iter()
+                .filter(|c| c.error.is_none() && c.at < drain_at)
+                .count();
+            eprintln!(
+                "DRAIN_AGENT {:.2}s after the scale-in, {waited} heartbeats before it",
+                secs_between(asked, drain_at)
+            );
+            assert!(waited >= 4, "{waited}");
+            let m = node.marker().expect("marker");
+            let f = m.fleet.expect("slot recorded");
+            assert_eq!(f.id, "this-node");
+            assert!(!f.over_budget);
+            // After the decommission the slot goes back (the instance is about to go).
+            assert!(f.released, "{f:?}");
+            assert!(fake.holders("default").is_empty());
+            assert!(
+                !d.log_text().contains("no progress for"),
+                "{}",
+                d.log_text()
+            );
+            assert_eq!(d.stop(SOON), Some(0), "{}", d.log_text());
+        },
+    );
+}
+
+#[test]
+fn a_spot_notice_with_the_fleet_budget_full_drains_at_once_over_budget() {
+    run_isolated(
+        "a_spot_notice_with_the_fleet_budget_full_drains_at_once_over_budget",
+        || {
+            let rt = runtime();
+            let sr = SimRun::start(&rt, quick_config());
+            let sim = &sr.sim;
+            let aws = Aws::start(&rt);
+            let fake = rt.block_on(FakeFleetLock::start(Flavor::Airlock));
+            fake.hold("default", "other-node");
+            let sb = node_sandbox("cloud-fleet-spot", sim);
+            let metrics_port = free_port();
+            let extra = format!(
+                "{}\n[daemon]\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n",
+                fleet_section(&fake)
+            );
+            let node = CloudNode::new(&Conf {
+                aws: &extra,
+                ..Conf::of(&aws)
+            });
+            let d = node.watching_daemon(&sb, sim);
+
+            let noticed = SystemTime::now();
+            let time = noticed + Duration::from_secs(90);
+            aws.imds.set_spot_instance_action(Some(("terminate", time)));
+            assert!(
+                wait_until(DRAIN_TIMEOUT, || node
+                    .marker()
+                    .is_some_and(|m| m.stage.is_terminal())),
+                "the spot drain did not end:\n{}",
+                d.log_text()
+            );
+            let m = node.marker().expect("marker");
+            assert_eq!(m.stage, Stage::Done, "{m:?}");
+            assert_eq!(m.trigger, Trigger::Spot);
+            assert_decommissioned(&sr);
+            // Never refused, never waiting: DRAIN_AGENT within seconds of the notice.
+            let drain_at = sr.drain_time_upper().expect("DRAIN_AGENT time");
+            assert!(
+                secs_between(noticed, drain_at) < 5.0,
+                "DRAIN_AGENT {:.2}s after the notice",
+                secs_between(noticed, drain_at)
+            );
+            // It asked once, was refused, and went over budget: logged, counted, recorded.
+            let asked: Vec<_> = fake
+                .requests()
+                .into_iter()
+                .filter(|r| r.id.as_deref() == Some("this-node"))
+                .collect();
+            assert!(
+                asked
+                    .iter()
+                    .any(|r| r.path == cloud_fakes::fleetlock::PRE_REBOOT && r.status == 500),
+                "{asked:?}"
+            );
+            assert_eq!(fake.holders("default"), ["other-node"]);
+            let f = m.fleet.expect("the budget decision recorded");
+            assert!(f.over_budget, "{f:?}");
+            assert!(
+                d.log_text().contains("over the fleet budget"),
+                "{}",
+                d.log_text()
+            );
+            let body = scrape(metrics_port);
+            assert_eq!(
+                metric(&body, "mesos_maint_fleet_over_budget_total"),
+                Some(1.0),
+                "{body}"
+            );
+            assert_eq!(
+                metric(&body, "mesos_maint_fleet_slot_held"),
+                Some(0.0),
+                "{body}"
+            );
+            // No slot was taken, so none is given back.
+            assert!(
+                !asked
+                    .iter()
+                    .any(|r| r.path == cloud_fakes::fleetlock::STEADY_STATE),
+                "{asked:?}"
+            );
+        },
+    );
+}
+
+/// The daemon's metrics text on `port`.
+fn scrape(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("metrics port");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("metrics answer");
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_owned()
 }

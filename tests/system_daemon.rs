@@ -747,6 +747,99 @@ fn after_a_new_boot_the_daemon_reactivates_an_agent_it_drained_for_a_reboot() {
     );
 }
 
+/// design.md "Fleet coordination": a drain for a reboot keeps its slot until the daemon has
+/// reactivated the agent after the boot, and then gives it back. Meanwhile the daemon (started,
+/// then restarted, while the node holds the slot) shows it in `mesos_maint_fleet_slot_held`.
+#[test]
+fn after_a_new_boot_the_daemon_gives_the_fleet_slot_back_once_the_agent_is_reactivated() {
+    run_isolated_requiring(
+        "after_a_new_boot_the_daemon_gives_the_fleet_slot_back_once_the_agent_is_reactivated",
+        &[LOGIND],
+        || {
+            let rt = runtime();
+            let fake = rt.block_on(cloud_fakes::FakeFleetLock::start(
+                cloud_fakes::Flavor::Airlock,
+            ));
+            let sr = SimRun::start(&rt, busy_config(Duration::from_millis(100)));
+            let sim = &sr.sim;
+            let sb = node_sandbox("daemon-boot-fleet", sim, None);
+            let node = DaemonNode::new();
+            let fleet = format!(
+                "\n[fleet]\nbackend = \"fleetlock\"\nfleetlock_url = \"{}\"\nid = \"this-node\"\nwait = \"10s\"\n",
+                fake.url()
+            );
+            fs::write(node.config(), node.config_text("") + &fleet).unwrap();
+            // The drain (a real one, through the fake) took the slot; the seeded marker of
+            // "the earlier boot" records it as that drain did.
+            let mut m = drained_node_from_an_earlier_boot(&node, &sb, sim, Trigger::Reboot, false);
+            assert_eq!(fake.holders("default"), ["this-node"]);
+            m.fleet = Some(mesos_maint::drain::marker::FleetMark {
+                backend: "fleetlock".into(),
+                group: "default".into(),
+                id: "this-node".into(),
+                over_budget: false,
+                released: false,
+                taken_at: 1,
+            });
+            node.markers().save(&mut m).expect("seed the marker");
+
+            // Early in the boot the agent is not up yet: the slot is held, the gauge says so,
+            // also in a daemon restarted meanwhile.
+            let mut d = node.daemon(&sb, sim);
+            assert!(
+                d.wait_log("reactivating it once it is back", SOON),
+                "{}",
+                d.log_text()
+            );
+            assert_eq!(d.metric("mesos_maint_fleet_slot_held"), Some(1.0));
+            d.signal(Signal::SIGTERM);
+            assert_eq!(d.wait_exit(SOON), Some(0));
+            let mut d = node.daemon(&sb, sim);
+            assert_eq!(d.metric("mesos_maint_fleet_slot_held"), Some(1.0));
+            std::thread::sleep(Duration::from_secs(1));
+            assert_eq!(fake.holders("default"), ["this-node"], "released too early");
+
+            boot_units(&sb);
+            assert!(
+                wait_until(Duration::from_secs(40), || fake
+                    .holders("default")
+                    .is_empty()),
+                "the slot was not given back:\n{}",
+                d.log_text()
+            );
+            // Given back after the reactivation, not before.
+            let reactivated = sim
+                .requests()
+                .into_iter()
+                .find(|r| r.call_type().as_deref() == Some("REACTIVATE_AGENT") && r.status == 200)
+                .expect("REACTIVATE_AGENT accepted");
+            assert!(!sim.is_deactivated(), "{}", sim.state_json());
+            let steady: Vec<_> = fake
+                .requests()
+                .into_iter()
+                .filter(|r| r.path == cloud_fakes::fleetlock::STEADY_STATE)
+                .collect();
+            assert_eq!(steady.len(), 1, "{steady:?}");
+            assert_eq!(steady[0].id.as_deref(), Some("this-node"));
+            assert_eq!(steady[0].status, 200);
+            assert!(
+                d.wait_log("fleet slot in group default given back", SOON),
+                "{}",
+                d.log_text()
+            );
+            assert!(reactivated.body.contains(&m.agent_id), "{reactivated:?}");
+            assert!(
+                wait_until(SOON, || d.metric("mesos_maint_fleet_slot_held")
+                    == Some(0.0)),
+                "{}",
+                d.metrics()
+            );
+            d.signal(Signal::SIGTERM);
+            assert_eq!(d.wait_exit(SOON), Some(0));
+        },
+    );
+}
+
 #[test]
 fn after_a_new_boot_the_daemon_leaves_a_hand_drained_or_decommissioned_agent_alone() {
     run_isolated_requiring(
