@@ -364,6 +364,6 @@ async fn a_rollout_goes_on_past_a_decommissioned_node_that_died_holding_its_slot
     assert_eq!(sim.agents()[0].drain_state.as_deref(), Some("DRAINED"));
     // Nobody released node-2's agent's drain, or anything else: one DRAIN_AGENT, node-0's.
     let drains: Vec<String> = out_spans(&sim.requests()).into_keys().collect();
-    assert_eq!(drains, [n0.agent_id.clone()]);
+    assert_eq!(drains, std::slice::from_ref(&n0.agent_id));
     assert_eq!(sim.agents()[2].drain_state, None, "{}", n2.agent_id);
 }
