@@ -153,13 +153,21 @@ fn budget_waits_and_overrides_by_trigger() {
     m.budget("manual", false, Duration::from_millis(2500));
     let s = parse_exposition(&m.render());
     assert_eq!(s["mesos_maint_budget_wait_seconds"], 2.5);
-    assert!(!s.keys().any(|k| k.starts_with("mesos_maint_budget_overrides_total")));
+    assert!(!s
+        .keys()
+        .any(|k| k.starts_with("mesos_maint_budget_overrides_total")));
     m.budget("spot", true, Duration::ZERO);
     m.budget("spot", true, Duration::ZERO);
     m.budget("shutdown", true, Duration::ZERO);
     let s = parse_exposition(&m.render());
-    assert_eq!(s["mesos_maint_budget_overrides_total{trigger=\"spot\"}"], 2.0);
-    assert_eq!(s["mesos_maint_budget_overrides_total{trigger=\"shutdown\"}"], 1.0);
+    assert_eq!(
+        s["mesos_maint_budget_overrides_total{trigger=\"spot\"}"],
+        2.0
+    );
+    assert_eq!(
+        s["mesos_maint_budget_overrides_total{trigger=\"shutdown\"}"],
+        1.0
+    );
     assert_eq!(s["mesos_maint_budget_wait_seconds"], 0.0);
 }
 
