@@ -155,12 +155,11 @@ pub fn next(
         )),
     };
     if let Some(v) = round.impossible() {
-        // Waiting cannot make an impossible budget possible.
-        return if proceed_at_end {
-            over()
-        } else {
-            Next::Refuse(BudgetError::Impossible(v.line()))
-        };
+        // drain/reboot: waiting cannot make it possible, refuse at once. A scale-in still waits
+        // out its lifecycle budget (the app may be scaled up meanwhile), then goes.
+        if !proceed_at_end {
+            return Next::Refuse(BudgetError::Impossible(v.line()));
+        }
     }
     if !past_deadline {
         return Next::Wait(holding);
@@ -282,10 +281,15 @@ mod tests {
                 overridden: Some(_)
             }
         ));
-        // Spot and shutdown: the deadline is now.
+        // Even an impossible budget: a scale-in waits, then goes.
         let r = round(false, true, false);
         assert!(matches!(
             next(&r, Unknown::Wait, true, false, W),
+            Next::Wait(_)
+        ));
+        // Spot and shutdown: their wait is zero, the deadline is now.
+        assert!(matches!(
+            next(&r, Unknown::Wait, true, true, Duration::ZERO),
             Next::Pass {
                 overridden: Some(_)
             }
