@@ -119,7 +119,13 @@ pub async fn evaluate_round(
     if planned.is_empty() {
         return round;
     }
-    let agents_out: HashSet<String> = match sources.agents.agents_out().await {
+    // The GET_AGENTS scan and one request per local workload, all at once: the stage's wall
+    // time is the slowest of them, not their sum.
+    let (agents, answers) = tokio::join!(
+        sources.agents.agents_out(),
+        futures_util::future::join_all(planned.iter().map(|p| ask(sources, p)))
+    );
+    let agents_out: HashSet<String> = match agents {
         Ok(a) => a
             .into_iter()
             .map(|a| a.id)
@@ -131,8 +137,8 @@ pub async fn evaluate_round(
         }
     };
     let mut decisions = Vec::new();
-    for p in planned {
-        match ask(sources, p).await {
+    for (p, answer) in planned.iter().zip(answers) {
+        match answer {
             Ok(Some(census)) => decisions.push(Decision {
                 workload: p.workload.id.to_string(),
                 znode: p.workload.id.znode(),
