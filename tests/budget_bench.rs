@@ -60,12 +60,13 @@ async fn setup() -> (Sim, FakeMarathon, BudgetSettings) {
     for i in 0..APPS {
         let id = app_id(i);
         let mut app = MarathonApp::new(&id, TASKS_PER_APP as u32);
-        let first = if i < LOCAL_APPS {
-            app.tasks
-                .push(MarathonTask::running(&local[i].id, &sim.agent_id(), hour));
-            1
-        } else {
-            0
+        let first = match local.get(i) {
+            Some(t) => {
+                app.tasks
+                    .push(MarathonTask::running(&t.id, &sim.agent_id(), hour));
+                1
+            }
+            None => 0,
         };
         for t in first..TASKS_PER_APP {
             app.tasks.push(MarathonTask::running(
@@ -76,8 +77,10 @@ async fn setup() -> (Sim, FakeMarathon, BudgetSettings) {
         }
         marathon.put_app(app);
     }
-    let mut settings = BudgetSettings::default();
-    settings.marathon = Some(marathon.url().parse().unwrap());
+    let settings = BudgetSettings {
+        marathon: Some(marathon.url().parse().unwrap()),
+        ..BudgetSettings::default()
+    };
     (sim, marathon, settings)
 }
 

@@ -245,6 +245,17 @@ async fn ask(sources: &Sources, p: &Planned) -> Result<Option<Census>, SourceErr
     }
 }
 
+/// Why a read-only look at the budgets has no verdicts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookError {
+    /// A malformed budget (exit 2).
+    #[error("{0}")]
+    Config(String),
+    /// The local agent (or the sources, in time) could not be asked (exit 3).
+    #[error("{0}")]
+    Undetermined(String),
+}
+
 /// A read-only look at the budgets for `status`, `check` and `drain --dry-run`: `None` when no
 /// budget applies to a local workload (nothing is asked then); `Err` for a malformed budget.
 #[derive(Debug, Clone, PartialEq)]

@@ -155,12 +155,9 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         }),
         budgets: budgets.map(|b| {
             b.map_err(|e| {
-                // A malformed budget is a configuration error; an agent that cannot be asked
-                // is "cannot tell".
-                let kind = if e.starts_with("the local agent") {
-                    BlockerKind::Undetermined
-                } else {
-                    BlockerKind::Config
+                let kind = match e {
+                    crate::budget::round::LookError::Config(_) => BlockerKind::Config,
+                    crate::budget::round::LookError::Undetermined(_) => BlockerKind::Undetermined,
                 };
                 Blocker::new(kind, format!("disruption budgets: {e}"))
             })

@@ -141,7 +141,8 @@ pub async fn observe_budgets(
     agent: &AgentClient,
     master: &crate::mesos::MasterClient,
     agent_id: &str,
-) -> Option<Result<crate::budget::round::Look, String>> {
+) -> Option<Result<crate::budget::round::Look, crate::budget::round::LookError>> {
+    use crate::budget::round::LookError;
     use crate::budget::{self, round};
     let settings = &ctx.settings.budget;
     if !settings.any() {
@@ -149,18 +150,22 @@ pub async fn observe_budgets(
     }
     let (tasks, frameworks) = match tokio::join!(agent.get_tasks(), agent.get_frameworks()) {
         (Ok(t), Ok(f)) => (t, f),
-        (Err(e), _) | (_, Err(e)) => return Some(Err(format!("the local agent's tasks: {e}"))),
+        (Err(e), _) | (_, Err(e)) => {
+            return Some(Err(LookError::Undetermined(format!(
+                "the local agent's tasks: {e}"
+            ))))
+        }
     };
     let services: Vec<&str> = settings.services.keys().map(String::as_str).collect();
     let local = budget::workloads::from_tasks(&tasks, &frameworks, &services);
     let planned = match budget::plan(settings, local) {
         Ok(p) if p.is_empty() => return None,
         Ok(p) => p,
-        Err(e) => return Some(Err(e)),
+        Err(e) => return Some(Err(LookError::Config(e))),
     };
     let transport = match ctx.budget_transport() {
         Ok(t) => t,
-        Err(e) => return Some(Err(e.to_string())),
+        Err(e) => return Some(Err(LookError::Config(e.to_string()))),
     };
     let sources = budget::Sources {
         transport,
@@ -183,11 +188,21 @@ pub async fn observe_budgets(
             holder_id: &holder,
             record: false,
         });
-    let round = round::evaluate_round(&sources, agent_id, &planned, store.as_ref()).await;
-    Some(Ok(round::Look {
-        round,
-        unknown: settings.unknown,
-    }))
+    // A report must not wait on sources that do not answer (each request has its own bound too).
+    let evaluated = tokio::time::timeout(
+        crate::context::REPORT_RETRY_BUDGET,
+        round::evaluate_round(&sources, agent_id, &planned, store.as_ref()),
+    )
+    .await;
+    Some(match evaluated {
+        Ok(round) => Ok(round::Look {
+            round,
+            unknown: settings.unknown,
+        }),
+        Err(_) => Err(LookError::Undetermined(
+            "the disruption budgets' sources did not answer in time".into(),
+        )),
+    })
 }
 
 /// The work on the local agent: tasks by framework (with names) and non-terminal operations.

@@ -132,3 +132,26 @@ impl DrainRequest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_rule_of_each_trigger() {
+        let mut s = Settings::default();
+        s.budget.wait = Duration::from_secs(600);
+        s.aws.stuck_after = Duration::from_secs(300);
+        // The node goes down anyway: never waits.
+        let shutdown =
+            DrainRequest::shutdown(&s, (Trigger::Shutdown, false), Duration::from_secs(60));
+        assert_eq!(shutdown.budget, BudgetRule::NeverWait);
+        let spot = DrainRequest::spot(&s, Duration::from_secs(60), Duration::from_secs(90), "n");
+        assert_eq!(spot.budget, BudgetRule::NeverWait);
+        // A scale-in waits within its lifecycle budget, then goes.
+        assert_eq!(
+            DrainRequest::scale_in(&s).budget,
+            BudgetRule::WaitThenProceed(Duration::from_secs(300))
+        );
+    }
+}

@@ -153,7 +153,7 @@ pub struct Observed {
     /// With a fleet backend: this node's slot, and what could not be asked.
     pub fleet: Option<(crate::fleet::FleetReport, Option<String>)>,
     /// When a budget applies to a local workload: its verdicts, or why they cannot be read.
-    pub budgets: Option<Result<crate::budget::round::Look, String>>,
+    pub budgets: Option<Result<crate::budget::round::Look, crate::budget::round::LookError>>,
 }
 
 impl Report {
