@@ -164,6 +164,12 @@ pub struct DrainArgs {
     /// Wait this long for a fleet slot, then exit 5 with nothing sent [default: fleet.wait]
     #[arg(long, value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true)]
     pub fleet_wait: Option<Duration>,
+    /// Wait this long for the disruption budgets to allow the drain, then exit 5 with nothing sent [default: budget.wait]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, conflicts_with = "ignore_budgets")]
+    pub budget_wait: Option<Duration>,
+    /// Skip the disruption budgets (logged, counted and written to the marker)
+    #[arg(long)]
+    pub ignore_budgets: bool,
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -65,6 +65,19 @@ impl Ctx {
         Ok(Arc::new(Transport::new(settings)?))
     }
 
+    /// For Marathon and SDK schedulers: the master's credentials and CA, each request bounded
+    /// by `budget::REQUEST_TIMEOUT`, a 503 not retried (the Budget stage asks again itself).
+    pub fn budget_transport(&self) -> anyhow::Result<Arc<Transport>> {
+        let mut settings = TransportSettings {
+            auth: self.auth()?,
+            ca_file: self.settings.auth.ca_file.clone(),
+            request_timeout: crate::budget::REQUEST_TIMEOUT,
+            ..TransportSettings::default()
+        };
+        settings.retry.max_elapsed = Duration::ZERO;
+        Ok(Arc::new(Transport::new(settings)?))
+    }
+
     /// A client for the leading master: `--master`/config, else what `agent` knows, else
     /// `leader.mesos:5050`. `retry`: the budget for leaderless 503s.
     pub async fn master(
@@ -168,6 +181,14 @@ impl Ctx {
                 return false;
             }
         };
+        // The budget intents go with the slot (never on a timer).
+        if let (Some(zk), Some(b)) = (lock.zookeeper(), marker.and_then(|m| m.budget.as_ref())) {
+            for z in &b.intents {
+                if let Err(e) = crate::budget::intents::remove(zk, &b.holder, z).await {
+                    tracing::warn!("cannot remove the budget intent on budgets/{z}: {e}");
+                }
+            }
+        }
         match lock.release(&id).await {
             Ok(crate::fleet::Release::Released) => {
                 tracing::info!(
@@ -207,6 +228,8 @@ impl Ctx {
             systemd,
             units: self.settings.units.clone(),
             fleet: self.settings.fleet.clone(),
+            budget: self.settings.budget.clone(),
+            budget_transport: self.budget_transport()?,
         })
     }
 }

@@ -97,6 +97,18 @@ fn drain_exit(e: &DrainError) -> Exit {
         DrainError::Config(_) => Exit::Usage,
         DrainError::State(_) => Exit::Internal,
         DrainError::Fleet(f) => fleet_exit(f),
+        DrainError::Budget(b) => budget_exit(b),
+    }
+}
+
+/// A budget that refused (at once or after the wait) is a policy refusal; a source that could
+/// not be asked is undetermined; a malformed budget is a configuration error.
+pub fn budget_exit(e: &crate::budget::BudgetError) -> Exit {
+    use crate::budget::BudgetError as B;
+    match e {
+        B::Impossible(_) | B::Timeout { .. } => Exit::Policy,
+        B::Unknown { .. } => Exit::Undetermined,
+        B::Config(_) => Exit::Usage,
     }
 }
 

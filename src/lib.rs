@@ -4,6 +4,7 @@
 //! node (`node`), the drain workflow (`drain`), and the commands that tie them together
 //! (`commands`).
 
+pub mod budget;
 pub mod cli;
 pub mod cloud;
 pub mod commands;

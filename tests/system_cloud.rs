@@ -1167,3 +1167,156 @@ fn scrape(port: u16) -> String {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     body.to_owned()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Disruption budgets (design.md): a scale-in waits with heartbeats, then goes ahead at the end
+// of its lifecycle budget; a spot notice never waits
+// ---------------------------------------------------------------------------------------------
+
+/// One instance of `/prod/api` on this node (its Marathon id) and a fake Marathon where that
+/// instance is the app's only one: `min_available = 1` can never allow the drain.
+fn lone_instance(
+    rt: &tokio::runtime::Runtime,
+) -> (SimConfig, mesos_sim::marathon::FakeMarathon, String) {
+    use mesos_sim::marathon::{task_id, FakeMarathon, MarathonApp};
+    let id = task_id("/prod/api");
+    let cfg = frameworks(
+        &[(id.as_str(), Duration::from_millis(300))],
+        AckMode::After(Duration::from_millis(20)),
+        "marathon",
+    );
+    let marathon = rt.block_on(FakeMarathon::start(mesos_sim::SimAuth::None));
+    marathon.put_app(MarathonApp::new("/prod/api", 1));
+    (cfg, marathon, id)
+}
+
+fn budget_section(marathon: &mesos_sim::marathon::FakeMarathon, wait: &str) -> String {
+    format!(
+        "\n[budget]\nmarathon = \"{}\"\nwait = \"{wait}\"\n[budget.app.\"/prod/api\"]\nmin_available = 1\n",
+        marathon.url()
+    )
+}
+
+#[test]
+fn a_spot_notice_with_a_budget_that_refuses_drains_at_once_and_counts_the_override() {
+    run_isolated(
+        "a_spot_notice_with_a_budget_that_refuses_drains_at_once_and_counts_the_override",
+        || {
+            let rt = runtime();
+            let (cfg, marathon, _) = lone_instance(&rt);
+            let sr = SimRun::start(&rt, cfg);
+            let sim = &sr.sim;
+            let aws = Aws::start(&rt);
+            let sb = node_sandbox("cloud-budget-spot", sim);
+            let metrics_port = free_port();
+            let extra = format!(
+                "{}\n[daemon]\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n",
+                budget_section(&marathon, "30m")
+            );
+            let node = CloudNode::new(&Conf {
+                aws: &extra,
+                ..Conf::of(&aws)
+            });
+            let d = node.watching_daemon(&sb, sim);
+
+            let noticed = SystemTime::now();
+            let time = noticed + Duration::from_secs(90);
+            aws.imds.set_spot_instance_action(Some(("terminate", time)));
+            assert!(
+                wait_until(DRAIN_TIMEOUT, || node
+                    .marker()
+                    .is_some_and(|m| m.stage.is_terminal())),
+                "the spot drain did not end:\n{}",
+                d.log_text()
+            );
+            let m = node.marker().expect("marker");
+            assert_eq!(m.stage, Stage::Done, "{m:?}");
+            assert_decommissioned(&sr);
+            // It asked once (the verdict is logged), never waited.
+            assert_eq!(marathon.app_requests("/prod/api"), 1);
+            let drain_at = sr.drain_time_upper().expect("DRAIN_AGENT time");
+            assert!(
+                secs_between(noticed, drain_at) < 5.0,
+                "DRAIN_AGENT {:.2}s after the notice",
+                secs_between(noticed, drain_at)
+            );
+            let b = m.budget.expect("the budget decision recorded");
+            assert!(
+                b.overridden
+                    .as_deref()
+                    .is_some_and(|w| w.contains("/prod/api")),
+                "{b:?}"
+            );
+            assert!(
+                d.log_text()
+                    .contains("disruption budgets overridden (spot drain)"),
+                "{}",
+                d.log_text()
+            );
+            let body = scrape(metrics_port);
+            assert_eq!(
+                metric(
+                    &body,
+                    "mesos_maint_budget_overrides_total{trigger=\"spot\"}"
+                ),
+                Some(1.0),
+                "{body}"
+            );
+        },
+    );
+}
+
+#[test]
+fn a_scale_in_held_by_a_budget_keeps_heartbeating_then_goes_ahead_at_the_end_of_its_budget() {
+    run_isolated(
+        "a_scale_in_held_by_a_budget_keeps_heartbeating_then_goes_ahead_at_the_end_of_its_budget",
+        || {
+            let rt = runtime();
+            let (cfg, marathon, _) = lone_instance(&rt);
+            let sr = SimRun::start(&rt, cfg);
+            let sim = &sr.sim;
+            let aws = Aws::start(&rt);
+            let sb = node_sandbox("cloud-budget-scale-in", sim);
+            // Heartbeats every second; its budget: min(budget.wait, stuck_after) = 4 s.
+            let extra = budget_section(&marathon, "4s");
+            let node = CloudNode::new(&Conf {
+                aws: &extra,
+                stuck: "20s",
+                ..Conf::of(&aws)
+            });
+            let mut d = node.watching_daemon(&sb, sim);
+            let asked = SystemTime::now();
+            aws.scale_in();
+            let done = aws
+                .wait_completion(Duration::from_secs(60))
+                .unwrap_or_else(|| panic!("no completion:\n{}", d.log_text()));
+            assert_eq!(done.param("LifecycleActionResult"), Some("CONTINUE"));
+            assert_decommissioned(&sr);
+            let drain_at = sr.drain_time_upper().expect("DRAIN_AGENT time");
+            let waited = secs_between(asked, drain_at);
+            let beats = aws
+                .heartbeat_attempts()
+                .iter()
+                .filter(|c| c.error.is_none() && c.at < drain_at)
+                .count();
+            eprintln!("DRAIN_AGENT {waited:.2}s after the scale-in, {beats} heartbeats before it");
+            assert!(waited >= 4.0, "went ahead before its budget: {waited:.2}s");
+            assert!(beats >= 3, "{beats} heartbeats while the budget held it");
+            assert!(
+                marathon.app_requests("/prod/api") >= 2,
+                "asked again while waiting"
+            );
+            let m = node.marker().expect("marker");
+            let b = m.budget.expect("recorded");
+            assert!(b.overridden.is_some(), "{b:?}");
+            assert!(b.waited_secs >= 4, "{b:?}");
+            assert!(
+                d.log_text()
+                    .contains("disruption budgets overridden (autoscaling drain)"),
+                "{}",
+                d.log_text()
+            );
+            assert_eq!(d.stop(SOON), Some(0), "{}", d.log_text());
+        },
+    );
+}

@@ -96,7 +96,7 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
         Ok(AgentLookup::Registered(a)) => super::maintenance::machine_of(a),
         _ => None,
     };
-    let (local, units, maintenance, fleet) = tokio::join!(
+    let (local, units, maintenance, fleet, budgets) = tokio::join!(
         super::observe::observe_local(&agent),
         async {
             if req.policy.stop_units {
@@ -112,6 +112,7 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
             }
         },
         super::observe::observe_fleet(ctx, &master, Some(&agent_id)),
+        super::observe::observe_budgets(ctx, &agent, &master, &agent_id),
     );
     let agent_unit_stopped = match &units {
         Some(Ok(u)) => super::observe::unit_stopped(ctx, &u.agent.service).await,
@@ -152,6 +153,16 @@ async fn dry_run(ctx: &Ctx, req: &DrainRequest) -> anyhow::Result<Exit> {
             Some(e) => Err(e),
             None => Ok(r),
         }),
+        budgets: budgets.map(|b| {
+            b.map_err(|e| {
+                let kind = match e {
+                    crate::budget::round::LookError::Config(_) => BlockerKind::Config,
+                    crate::budget::round::LookError::Undetermined(_) => BlockerKind::Undetermined,
+                };
+                Blocker::new(kind, format!("disruption budgets: {e}"))
+            })
+        }),
+        ignore_budgets: req.budget == crate::budget::BudgetRule::Ignore,
     });
     match ctx.output {
         OutputFormat::Json => ctx.print_json(&p),

@@ -48,15 +48,45 @@ async fn open(ctx: &Ctx) -> anyhow::Result<Box<dyn FleetLock>> {
 
 async fn status(ctx: &Ctx, lock: &dyn FleetLock) -> anyhow::Result<Exit> {
     let groups = lock.groups().await?;
+    // The disruption budgets' intents (ZooKeeper backend only: the others have no store).
+    let intents = match lock.zookeeper() {
+        Some(zk) => crate::budget::intents::list(zk).await?,
+        None => Vec::new(),
+    };
     match ctx.output {
         OutputFormat::Json => ctx.print_json(&serde_json::json!({
             "backend": lock.backend(),
             "group": lock.group(),
             "groups": groups,
+            "budgets": intents
+                .iter()
+                .map(|(w, doc)| serde_json::json!({"workload": w, "holders": doc.holders}))
+                .collect::<Vec<_>>(),
         })),
-        OutputFormat::Text => print!("{}", render(&groups)),
+        OutputFormat::Text => {
+            print!("{}", render(&groups));
+            print!("{}", render_intents(&intents));
+        }
     }
     Ok(Exit::Ok)
+}
+
+/// The intents in flight, one block per workload that has any.
+pub fn render_intents(intents: &[(String, crate::budget::intents::IntentDoc)]) -> String {
+    let mut s = String::new();
+    for (w, doc) in intents.iter().filter(|(_, d)| !d.holders.is_empty()) {
+        s.push_str(&format!("budget intents on budgets/{w}:\n"));
+        for h in &doc.holders {
+            s.push_str(&format!(
+                "  {}  agent {}  tasks {}  since {}\n",
+                h.id,
+                or_dash(&h.agent_id),
+                h.tasks.join(","),
+                humantime::format_rfc3339_seconds(h.since)
+            ));
+        }
+    }
+    s
 }
 
 /// The text of `fleet status`: one block per group.
@@ -116,6 +146,14 @@ async fn release(ctx: &Ctx, lock: &dyn FleetLock, id: &str) -> anyhow::Result<Ex
         return Ok(Exit::Ok);
     }
     let released = lock.release(id).await? == Release::Released;
+    // The holder's budget intents go with its slot.
+    if let Some(zk) = lock.zookeeper() {
+        for (w, doc) in crate::budget::intents::list(zk).await? {
+            if doc.holders.iter().any(|h| h.id == id) {
+                crate::budget::intents::remove(zk, id, &w).await?;
+            }
+        }
+    }
     match ctx.output {
         OutputFormat::Json => ctx.print_json(&serde_json::json!({
             "backend": lock.backend(),

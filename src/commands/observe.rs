@@ -46,7 +46,7 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
         (Some(m), Some(id)) => m.decommission_finished(id),
         _ => false,
     };
-    let ((units, agent_unit_stopped), inhibitors, aws, maintenance, fleet) = tokio::join!(
+    let ((units, agent_unit_stopped), inhibitors, aws, maintenance, fleet, budgets) = tokio::join!(
         observe_units(ctx),
         observe_inhibitors(),
         observe_aws(ctx),
@@ -58,6 +58,12 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
             }
         },
         observe_fleet(ctx, &master_client, agent_id.as_deref()),
+        async {
+            match &agent_id {
+                Some(id) => observe_budgets(ctx, &agent, &master_client, id).await,
+                None => None,
+            }
+        },
     );
     let machine_down = maintenance
         .as_ref()
@@ -75,6 +81,7 @@ pub async fn observe(ctx: &Ctx) -> anyhow::Result<(Observed, Exceptions)> {
         maintenance,
         aws,
         fleet,
+        budgets,
     };
     Ok((
         observed,
@@ -124,6 +131,78 @@ pub async fn observe_fleet(
         }
         Err(e) => Some((report, Some(e.to_string()))),
     }
+}
+
+/// The disruption budgets of the local workloads, read only (no intent is written): `None` when
+/// none applies (nothing is asked then), `Err` for a malformed budget or a local agent that
+/// cannot be asked.
+pub async fn observe_budgets(
+    ctx: &Ctx,
+    agent: &AgentClient,
+    master: &crate::mesos::MasterClient,
+    agent_id: &str,
+) -> Option<Result<crate::budget::round::Look, crate::budget::round::LookError>> {
+    use crate::budget::round::LookError;
+    use crate::budget::{self, round};
+    let settings = &ctx.settings.budget;
+    if !settings.any() {
+        return None;
+    }
+    let (tasks, frameworks) = match tokio::join!(agent.get_tasks(), agent.get_frameworks()) {
+        (Ok(t), Ok(f)) => (t, f),
+        (Err(e), _) | (_, Err(e)) => {
+            return Some(Err(LookError::Undetermined(format!(
+                "the local agent's tasks: {e}"
+            ))))
+        }
+    };
+    let services: Vec<&str> = settings.services.keys().map(String::as_str).collect();
+    let local = budget::workloads::from_tasks(&tasks, &frameworks, &services);
+    let planned = match budget::plan(settings, local) {
+        Ok(p) if p.is_empty() => return None,
+        Ok(p) => p,
+        Err(e) => return Some(Err(LookError::Config(e))),
+    };
+    let transport = match ctx.budget_transport() {
+        Ok(t) => t,
+        Err(e) => return Some(Err(LookError::Config(e.to_string()))),
+    };
+    let sources = budget::Sources {
+        transport,
+        settings: settings.clone(),
+        agents: Box::new(crate::fleet::master::MasterCensus::new(
+            master.transport(),
+            master.leader_url(),
+        )),
+    };
+    let lock = match ctx.settings.fleet.backend {
+        crate::fleet::Backend::ZooKeeper => crate::fleet::open(&ctx.settings.fleet, None).ok(),
+        _ => None,
+    };
+    let holder = ctx.settings.fleet.holder_id();
+    let store = lock
+        .as_deref()
+        .and_then(|l| l.zookeeper())
+        .map(|zk| round::IntentStore {
+            zk,
+            holder_id: &holder,
+            record: false,
+        });
+    // A report must not wait on sources that do not answer (each request has its own bound too).
+    let evaluated = tokio::time::timeout(
+        crate::context::REPORT_RETRY_BUDGET,
+        round::evaluate_round(&sources, agent_id, &planned, store.as_ref()),
+    )
+    .await;
+    Some(match evaluated {
+        Ok(round) => Ok(round::Look {
+            round,
+            unknown: settings.unknown,
+        }),
+        Err(_) => Err(LookError::Undetermined(
+            "the disruption budgets' sources did not answer in time".into(),
+        )),
+    })
 }
 
 /// The work on the local agent: tasks by framework (with names) and non-terminal operations.

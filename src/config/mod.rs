@@ -125,6 +125,7 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         ));
     }
     s.fleet.validate().map_err(ConfigError::Invalid)?;
+    s.budget.validate().map_err(ConfigError::Invalid)?;
     validate_aws(&s.aws)
 }
 
@@ -185,6 +186,21 @@ fn apply_table(
         } else {
             format!("{prefix}.{key}")
         };
+        if path == "budget" {
+            let t = value
+                .as_table()
+                .ok_or_else(|| bad(source, &path, value, Kind::Table(&[])))?;
+            settings
+                .budget
+                .apply(t, source, warnings)
+                .map_err(|(key, value, expected)| ConfigError::Value {
+                    source_name: source.to_string(),
+                    key,
+                    value,
+                    expected,
+                })?;
+            continue;
+        }
         match schema.iter().find(|(k, _)| k == key) {
             None => warnings.push(format!("config {source}: unknown key '{path}' ignored")),
             Some((_, Kind::Table(inner))) => match value {

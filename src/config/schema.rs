@@ -115,6 +115,8 @@ pub const ROOT: &[(&str, Kind)] = &[
     ("aws", Kind::Table(AWS)),
     ("health", Kind::Table(HEALTH)),
     ("fleet", Kind::Table(FLEET)),
+    // `[budget]` has user-named sub-tables: parsed whole by `budget::settings`.
+    ("budget", Kind::Table(&[])),
 ];
 
 /// Top-level keys with an environment twin (`MESOS_MAINT_<KEY>`).

@@ -53,6 +53,8 @@ pub struct Settings {
     pub health: HealthSettings,
     /// `[fleet]`: the cluster-wide budget of nodes out.
     pub fleet: crate::fleet::FleetSettings,
+    /// `[budget]`: disruption budgets of the workloads on this node.
+    pub budget: crate::budget::BudgetSettings,
     /// Files that were merged, in order (for `self-test` and `-v`).
     pub sources: Vec<PathBuf>,
 }
@@ -211,6 +213,7 @@ impl Default for Settings {
             aws: AwsSettings::default(),
             health: HealthSettings::default(),
             fleet: crate::fleet::FleetSettings::default(),
+            budget: crate::budget::BudgetSettings::default(),
             sources: Vec::new(),
         }
     }

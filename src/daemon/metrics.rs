@@ -150,6 +150,13 @@ pub struct Metrics {
     fleet_wait: Counter<f64, AtomicU64>,
     fleet_over_budget: Counter,
     health_check: Family<CheckLabel, Gauge>,
+    budget_wait: Gauge<f64, AtomicU64>,
+    budget_overrides: Family<TriggerLabel, Counter>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TriggerLabel {
+    trigger: String,
 }
 
 impl Default for Metrics {
@@ -251,11 +258,25 @@ impl Metrics {
              (absent before the first check and while health.interval is 0)",
             health_check.clone(),
         );
+        let budget_wait = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "mesos_maint_budget_wait_seconds",
+            "Time the last drain of this node waited for the disruption budgets",
+            budget_wait.clone(),
+        );
+        let budget_overrides = Family::<TriggerLabel, Counter>::default();
+        registry.register(
+            "mesos_maint_budget_overrides",
+            "Drains that went on although the disruption budgets did not allow it (spot, shutdown, scale-in at the end of its budget, --ignore-budgets), by trigger",
+            budget_overrides.clone(),
+        );
         let m = Metrics {
             health_check,
             fleet_slot_held,
             fleet_wait,
             fleet_over_budget,
+            budget_wait,
+            budget_overrides,
             registry,
             stage: Mutex::new(None),
             drain_state,
@@ -368,6 +389,19 @@ impl Metrics {
             self.fleet_over_budget.inc();
         } else {
             self.fleet_slot_held.set(1);
+        }
+    }
+
+    /// The Budget stage of a `trigger` drain passed after `waited`; `overridden`: over the
+    /// budgets.
+    pub fn budget(&self, trigger: &str, overridden: bool, waited: Duration) {
+        self.budget_wait.set(waited.as_secs_f64());
+        if overridden {
+            self.budget_overrides
+                .get_or_create(&TriggerLabel {
+                    trigger: trigger.to_string(),
+                })
+                .inc();
         }
     }
 

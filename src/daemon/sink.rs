@@ -112,6 +112,27 @@ impl ProgressSink for DaemonSink {
     fn slot_released(&mut self) {
         self.metrics.fleet_slot_released();
     }
+
+    fn waiting_for_budget(&mut self, holding: &[String]) {
+        tracing::info!(target: crate::logging::PROGRESS, "waiting for the disruption budgets: {}", holding.join("; "));
+        if let Some(tx) = &self.progress {
+            // A scale-in keeps its lifecycle heartbeats while the budgets hold it.
+            let _ = tx.send(DrainProgress {
+                progress: CloudProgress {
+                    tasks_left: None,
+                    drain_state: Some("waiting for the disruption budgets".into()),
+                    // Not stuck either; the Budget stage bounds its own wait (scale-in: it
+                    // goes ahead at the end of its lifecycle budget).
+                    waiting_for_slot: true,
+                },
+                holders: Some(holding.to_vec()),
+            });
+        }
+    }
+
+    fn budget(&mut self, trigger: &str, overridden: bool, waited: std::time::Duration) {
+        self.metrics.budget(trigger, overridden, waited);
+    }
 }
 
 #[cfg(test)]

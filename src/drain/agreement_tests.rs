@@ -145,6 +145,8 @@ fn the_dry_run_and_the_drain_decide_alike() {
                             lock_holder: None,
                             refusals: vec![],
                             fleet: None,
+                            budgets: None,
+                            ignore_budgets: false,
                         };
                         let p = plan(&input);
                         let case = format!(

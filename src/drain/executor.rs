@@ -11,7 +11,7 @@ use super::hooks::{HookEnv, HookStage, Hooks};
 use super::identity;
 use super::lock::{DrainLock, LockError};
 use super::machine::{await_event, transition, Event, Stage};
-use super::marker::{current_boot_id, unix_now, FleetMark, Marker, MarkerStore};
+use super::marker::{current_boot_id, unix_now, BudgetMark, FleetMark, Marker, MarkerStore};
 use super::pace::{Pacer, MASTER_MAX_GAP};
 use super::progress::{ProgressSink, Snapshot};
 use super::request::DrainRequest;
@@ -36,6 +36,10 @@ pub struct DrainDeps {
     pub units: UnitSettings,
     /// `[fleet]`: the budget of nodes out the Slot stage takes a slot in.
     pub fleet: FleetSettings,
+    /// `[budget]`: the workloads' disruption budgets the Budget stage checks.
+    pub budget: crate::budget::BudgetSettings,
+    /// Marathon and SDK scheduler requests: the master's credentials, a 10 s bound, no retry.
+    pub budget_transport: Arc<Transport>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -151,6 +155,7 @@ impl Executor {
         }
         if decide::release_slot_at_end(stage, &policy, self.drain_maybe_sent) {
             self.release_slot(sink).await;
+            self.release_intents(sink).await;
         }
         match stage {
             Stage::Done => Ok(Outcome {
@@ -216,6 +221,7 @@ impl Executor {
         match stage {
             Stage::Resolve => self.resolve().await,
             Stage::Slot => self.take_slot(sink).await,
+            Stage::Budget => self.budget_stage(sink).await,
             Stage::PreHooks => self.hooks(HookStage::PreDrain, sink).await,
             Stage::RequestDrain => self.request_drain(sink).await,
             Stage::AwaitDrained => self.await_drained(sink).await,
@@ -384,6 +390,149 @@ impl Executor {
             m.fleet = Some(mark);
         }
         Event::SlotTaken
+    }
+
+    /// The Budget stage: the local workloads' disruption budgets, waited for, overridden or
+    /// ignored as the request says, with this node's intents recorded (ZooKeeper backend) in
+    /// the compare-and-set that decides. Recorded in the marker.
+    async fn budget_stage(&mut self, sink: &mut dyn ProgressSink) -> Event {
+        use crate::budget::{self, round, wait, BudgetRule};
+        let trigger = format!("{:?}", self.req.trigger).to_lowercase();
+        let holder = self.deps.fleet.holder_id();
+        if self.req.budget == BudgetRule::Ignore {
+            tracing::warn!(target: crate::logging::PROGRESS, "--ignore-budgets: the disruption budgets are not checked");
+            sink.budget(&trigger, true, Duration::ZERO);
+            if let Some(m) = self.marker.as_mut() {
+                m.budget = Some(BudgetMark {
+                    ignored: true,
+                    holder,
+                    ..BudgetMark::default()
+                });
+            }
+            return Event::BudgetPassed;
+        }
+        if !self.deps.budget.any() {
+            return Event::BudgetPassed;
+        }
+        let (tasks, frameworks) = match tokio::join!(
+            self.deps.agent.get_tasks(),
+            self.deps.agent.get_frameworks()
+        ) {
+            (Ok(t), Ok(f)) => (t, f),
+            (Err(e), _) | (_, Err(e)) => {
+                return self.budget_refused(budget::BudgetError::Unknown {
+                    waited: Duration::ZERO,
+                    holding: vec![format!("the local agent's tasks: {e}")],
+                })
+            }
+        };
+        let services: Vec<&str> = self
+            .deps
+            .budget
+            .services
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let local = budget::workloads::from_tasks(&tasks, &frameworks, &services);
+        let planned = match budget::plan(&self.deps.budget, local) {
+            Ok(p) => p,
+            Err(e) => return self.budget_refused(budget::BudgetError::Config(e)),
+        };
+        if planned.is_empty() {
+            return Event::BudgetPassed;
+        }
+        let zk = if self.deps.fleet.backend == Backend::ZooKeeper {
+            if let Err(e) = self.open_fleet() {
+                let text = e.to_string();
+                self.error = Some(DrainError::Fleet(e));
+                return Event::BudgetRefused(text);
+            }
+            self.fleet_lock.as_deref().and_then(|l| l.zookeeper())
+        } else {
+            None
+        };
+        let store = zk.map(|zk| round::IntentStore {
+            zk,
+            holder_id: &holder,
+            record: true,
+        });
+        let sources = budget::Sources {
+            transport: self.deps.budget_transport.clone(),
+            settings: self.deps.budget.clone(),
+            agents: Box::new(crate::fleet::master::MasterCensus::new(
+                self.deps.master_transport.clone(),
+                self.master_url(),
+            )),
+        };
+        let result = wait::pass(
+            &sources,
+            &self.agent_id,
+            &planned,
+            store.as_ref(),
+            self.req.budget,
+            |holding| sink.waiting_for_budget(holding),
+        )
+        .await;
+        match result {
+            Ok(p) => {
+                for line in &p.lines {
+                    sink.action(&format!("disruption budget {line}"));
+                }
+                if let Some(why) = &p.overridden {
+                    tracing::warn!(target: crate::logging::PROGRESS, "disruption budgets overridden ({trigger} drain): {why}");
+                }
+                sink.budget(&trigger, p.overridden.is_some(), p.waited);
+                if let Some(m) = self.marker.as_mut() {
+                    m.budget = Some(BudgetMark {
+                        ignored: false,
+                        overridden: p.overridden,
+                        intents: p.intents,
+                        holder,
+                        waited_secs: p.waited.as_secs(),
+                    });
+                }
+                Event::BudgetPassed
+            }
+            Err(e) => self.budget_refused(e),
+        }
+    }
+
+    fn budget_refused(&mut self, e: crate::budget::BudgetError) -> Event {
+        let text = e.to_string();
+        self.error = Some(DrainError::Budget(e));
+        Event::BudgetRefused(text)
+    }
+
+    /// Removes this node's budget intents (with its slot: never on a timer). A failure is
+    /// logged; the intents stay until the next release.
+    async fn release_intents(&mut self, sink: &mut dyn ProgressSink) {
+        let Some(mark) = self.marker.as_ref().and_then(|m| m.budget.clone()) else {
+            return;
+        };
+        if mark.intents.is_empty() || self.open_fleet().is_err() {
+            return;
+        }
+        let Some(zk) = self.fleet_lock.as_deref().and_then(|l| l.zookeeper()) else {
+            return;
+        };
+        let mut left = Vec::new();
+        for z in &mark.intents {
+            match crate::budget::intents::remove(zk, &mark.holder, z).await {
+                Ok(()) => sink.action(&format!("budget intent on budgets/{z} removed")),
+                Err(e) => {
+                    tracing::warn!("cannot remove the budget intent on budgets/{z}: {e}");
+                    left.push(z.clone());
+                }
+            }
+        }
+        if let Some(m) = self.marker.as_mut() {
+            if let Some(b) = m.budget.as_mut() {
+                b.intents = left;
+            }
+            if let Err(e) = self.deps.store.save(m) {
+                tracing::warn!("cannot write marker: {e}");
+            }
+        }
     }
 
     /// The fleet lock for this drain, opened once (the master backend asks the resolved leader).

@@ -27,6 +27,8 @@ pub enum Stage {
     Resolve,
     /// A slot in the fleet's budget of nodes out (design.md "Fleet coordination").
     Slot,
+    /// The workloads' disruption budgets allow this node to go (design.md "Disruption budgets").
+    Budget,
     PreHooks,
     RequestDrain,
     AwaitDrained,
@@ -91,6 +93,11 @@ pub enum Event {
     SlotTaken,
     /// No fleet slot within the wait, or the fleet lock cannot be asked: nothing is sent.
     SlotRefused(String),
+    /// The disruption budgets allow it (or were overridden, ignored, or none applies).
+    BudgetPassed,
+    /// Not allowed (impossible, not within the wait, a source that cannot be asked, a
+    /// malformed budget): nothing is sent.
+    BudgetRefused(String),
     HooksPassed,
     HookFailed(String),
     /// The master already has a drain for this agent: DRAIN_AGENT is not sent again.
@@ -141,7 +148,9 @@ pub fn transition(
         // Past Slot, the interrupted drain holds its slot already (never a second one).
         (S::Resolve, E::Resume(at)) if !at.is_terminal() && *at > S::Slot => Some(*at),
         (S::Resolve, E::Resume(_)) => Some(S::Slot),
-        (S::Slot, E::SlotTaken) => Some(S::PreHooks),
+        (S::Slot, E::SlotTaken) => Some(S::Budget),
+        (S::Budget, E::BudgetPassed) => Some(S::PreHooks),
+        (S::Budget, E::BudgetRefused(_)) => Some(S::Failed),
         (S::Slot, E::SlotRefused(_)) => Some(S::Failed),
         (S::PreHooks, E::HooksPassed) => Some(S::RequestDrain),
         (S::PreHooks, E::HookFailed(_)) => Some(S::Failed),

@@ -26,6 +26,7 @@ fn happy_path_visits_every_stage_in_order() {
         &[
             E::Resolved,
             E::SlotTaken,
+            E::BudgetPassed,
             E::HooksPassed,
             E::DrainRequested,
             E::Waiting,
@@ -42,6 +43,7 @@ fn happy_path_visits_every_stage_in_order() {
         vec![
             Resolve,
             Slot,
+            Budget,
             PreHooks,
             RequestDrain,
             AwaitDrained,
@@ -108,6 +110,8 @@ fn units_are_never_stopped_before_verification() {
         Event::Resolved,
         Event::SlotTaken,
         Event::SlotRefused("full".into()),
+        Event::BudgetPassed,
+        Event::BudgetRefused("no".into()),
         Event::HooksPassed,
         Event::AlreadyRequested,
         Event::DrainRequested,
@@ -122,6 +126,7 @@ fn units_are_never_stopped_before_verification() {
     for stage in [
         Stage::Resolve,
         Stage::Slot,
+        Stage::Budget,
         Stage::PreHooks,
         Stage::RequestDrain,
         Stage::AwaitDrained,
@@ -255,7 +260,7 @@ fn the_slot_comes_between_resolve_and_the_pre_hooks() {
     );
     assert_eq!(
         transition(Stage::Slot, &Event::SlotTaken, &KEEP),
-        Ok(Stage::PreHooks)
+        Ok(Stage::Budget)
     );
     // Refused: the drain ends before anything is sent or stopped.
     assert_eq!(
@@ -266,4 +271,26 @@ fn the_slot_comes_between_resolve_and_the_pre_hooks() {
     for e in [Event::HooksPassed, Event::DrainRequested, Event::Drained] {
         assert!(transition(Stage::Slot, &e, &KEEP).is_err(), "{e:?}");
     }
+}
+
+#[test]
+fn the_budget_comes_between_the_slot_and_the_pre_hooks() {
+    assert_eq!(
+        transition(Stage::Budget, &Event::BudgetPassed, &KEEP),
+        Ok(Stage::PreHooks)
+    );
+    // Refused: the drain ends before DRAIN_AGENT or any hook.
+    assert_eq!(
+        transition(Stage::Budget, &Event::BudgetRefused("no".into()), &KEEP),
+        Ok(Stage::Failed)
+    );
+    for e in [Event::SlotTaken, Event::HooksPassed, Event::DrainRequested] {
+        assert!(transition(Stage::Budget, &e, &KEEP).is_err(), "{e:?}");
+    }
+    // A drain interrupted in the Budget stage resumes there (its slot is held already).
+    assert_eq!(
+        transition(Stage::Resolve, &Event::Resume(Stage::Budget), &KEEP),
+        Ok(Stage::Budget)
+    );
+    assert!(!Stage::Budget.drain_requested());
 }

@@ -57,6 +57,29 @@ pub struct Marker {
     /// The fleet slot this drain took (absent with `fleet.backend = "none"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<FleetMark>,
+    /// What the Budget stage did (absent when no budget applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetMark>,
+}
+
+/// The Budget stage of a drain, as written to the marker.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetMark {
+    /// `--ignore-budgets`: the stage was skipped.
+    #[serde(default)]
+    pub ignored: bool,
+    /// The budgets did not allow it and the drain went on anyway: why (scale-in at the end of
+    /// its lifecycle budget, spot, shutdown, `budget.unknown = "proceed"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overridden: Option<String>,
+    /// The workload znodes (`budgets/<name>`) holding this node's intent, until the slot is
+    /// given back.
+    #[serde(default)]
+    pub intents: Vec<String>,
+    /// The holder id the intents were recorded under.
+    #[serde(default)]
+    pub holder: String,
+    pub waited_secs: u64,
 }
 
 /// The fleet slot of a drain, as written to the marker.
@@ -104,6 +127,7 @@ impl Marker {
             forced: false,
             error: None,
             fleet: None,
+            budget: None,
         }
     }
 

@@ -48,4 +48,8 @@ pub enum DrainError {
     /// No fleet slot (exit 5), the fleet lock cannot be asked (3), or `[fleet]` is wrong (2).
     #[error(transparent)]
     Fleet(crate::fleet::FleetError),
+    /// The disruption budgets refused (5), a source cannot be asked (3), or a budget is
+    /// malformed (2).
+    #[error(transparent)]
+    Budget(crate::budget::BudgetError),
 }

@@ -41,6 +41,11 @@ pub struct PlanInput<'a> {
     /// This node's fleet slot as the lock shows it, or why it could not be asked (`None`: no
     /// fleet backend).
     pub fleet: Option<Result<crate::fleet::FleetReport, String>>,
+    /// The disruption budgets of the moment (`None`: none applies); `Err`: a malformed budget
+    /// (exit 2) or the local agent's tasks could not be read.
+    pub budgets: Option<Result<crate::budget::round::Look, Blocker>>,
+    /// `--ignore-budgets`.
+    pub ignore_budgets: bool,
 }
 
 /// What kind of stop a blocker is: it decides the exit code the drain would end with.
@@ -122,6 +127,42 @@ fn slot_step(
     }
 }
 
+/// The Budget stage previewed: each local workload with its budget, required, healthy
+/// elsewhere, in flight and verdict; a budget that would refuse is a policy blocker (exit 5;
+/// the drain would wait up to budget.wait first, or refuse at once when it is impossible), a
+/// source that cannot be asked an undetermined one.
+fn budget_step(input: &PlanInput<'_>, steps: &mut Vec<String>, blockers: &mut Vec<Blocker>) {
+    let Some(look) = &input.budgets else {
+        return;
+    };
+    if input.ignore_budgets {
+        steps.push(
+            "disruption budgets: ignored (--ignore-budgets; logged, counted, in the marker)".into(),
+        );
+        return;
+    }
+    let look = match look {
+        Ok(l) => l,
+        Err(b) => {
+            blockers.push(b.clone());
+            return;
+        }
+    };
+    for v in &look.round.verdicts {
+        steps.push(format!("disruption budget {}", v.line()));
+    }
+    if let Some((policy, reasons)) = look.refusal() {
+        let kind = if policy {
+            BlockerKind::Policy
+        } else {
+            BlockerKind::Undetermined
+        };
+        for r in reasons {
+            blockers.push(Blocker::new(kind, format!("disruption budget {r}")));
+        }
+    }
+}
+
 pub fn plan(input: &PlanInput<'_>) -> Plan {
     let mut steps = Vec::new();
     let mut blockers: Vec<Blocker> = Vec::new();
@@ -169,6 +210,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     if let Some(f) = &input.fleet {
         slot_step(f, &mut steps, &mut blockers);
     }
+    budget_step(input, &mut steps, &mut blockers);
     for h in &input.pre_hooks {
         steps.push(format!("run pre-drain hook {}", h.display()));
     }
@@ -318,6 +360,8 @@ mod tests {
             lock_holder: None,
             refusals: vec![],
             fleet: None,
+            budgets: None,
+            ignore_budgets: false,
         }
     }
 

@@ -78,6 +78,17 @@ pub trait ProgressSink: Send {
     fn slot(&mut self, _over_budget: bool, _waited: Duration) {}
     /// The fleet slot was given back.
     fn slot_released(&mut self) {}
+    /// Still waiting for the disruption budgets: what holds the drain (when it changes).
+    /// Waiting for a budget is not being stuck either.
+    fn waiting_for_budget(&mut self, holding: &[String]) {
+        self.action(&format!(
+            "waiting for the disruption budgets: {}",
+            holding.join("; ")
+        ));
+    }
+    /// The Budget stage passed after `waited`; `overridden`: the budgets did not allow it (or
+    /// were ignored) and the `trigger`'s drain went on anyway.
+    fn budget(&mut self, _trigger: &str, _overridden: bool, _waited: Duration) {}
 }
 
 /// How often a non-terminal sink repeats an unchanged progress line in the log.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::decide::SlotRule;
 use super::machine::DrainOptions;
 use super::marker::Trigger;
+use crate::budget::BudgetRule;
 use crate::cli::DrainArgs;
 use crate::config::Settings;
 
@@ -23,6 +24,9 @@ pub struct DrainRequest {
     pub reason: Option<String>,
     /// How the fleet slot is taken: waited for, or never refused (the node goes down anyway).
     pub slot: SlotRule,
+    /// How the disruption budgets are met: waited for, overridden at the end, never waited
+    /// for, or ignored (`--ignore-budgets`).
+    pub budget: BudgetRule,
 }
 
 impl DrainRequest {
@@ -54,6 +58,11 @@ impl DrainRequest {
             },
             reason: args.reason.clone(),
             slot: SlotRule::Wait(args.fleet_wait.unwrap_or(s.fleet.wait)),
+            budget: if args.ignore_budgets {
+                BudgetRule::Ignore
+            } else {
+                BudgetRule::WaitThenRefuse(args.budget_wait.unwrap_or(s.budget.wait))
+            },
         }
     }
 
@@ -74,6 +83,7 @@ impl DrainRequest {
             deadline: Some(deadline),
             reason: Some("OS shutdown".into()),
             slot: SlotRule::NeverRefused,
+            budget: BudgetRule::NeverWait,
         }
     }
 
@@ -92,6 +102,8 @@ impl DrainRequest {
             reason: Some("Auto Scaling scale-in".into()),
             // The lifecycle hook's heartbeats go on while the drain waits (daemon::cloud).
             slot: SlotRule::Wait(s.fleet.wait),
+            // Waits within the lifecycle budget (heartbeats go on), then the instance goes.
+            budget: BudgetRule::WaitThenProceed(s.budget.wait.min(s.aws.stuck_after)),
         }
     }
 
@@ -116,6 +128,30 @@ impl DrainRequest {
             deadline: Some(deadline),
             reason: Some(format!("spot interruption: {notice}")),
             slot: SlotRule::NeverRefused,
+            budget: BudgetRule::NeverWait,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_rule_of_each_trigger() {
+        let mut s = Settings::default();
+        s.budget.wait = Duration::from_secs(600);
+        s.aws.stuck_after = Duration::from_secs(300);
+        // The node goes down anyway: never waits.
+        let shutdown =
+            DrainRequest::shutdown(&s, (Trigger::Shutdown, false), Duration::from_secs(60));
+        assert_eq!(shutdown.budget, BudgetRule::NeverWait);
+        let spot = DrainRequest::spot(&s, Duration::from_secs(60), Duration::from_secs(90), "n");
+        assert_eq!(spot.budget, BudgetRule::NeverWait);
+        // A scale-in waits within its lifecycle budget, then goes.
+        assert_eq!(
+            DrainRequest::scale_in(&s).budget,
+            BudgetRule::WaitThenProceed(Duration::from_secs(300))
+        );
     }
 }

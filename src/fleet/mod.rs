@@ -180,6 +180,12 @@ pub trait FleetLock: Send + Sync {
         Box::pin(async move { Ok(vec![self.status().await?]) })
     }
 
+    /// The ZooKeeper lock behind this backend, for the disruption budgets' intents (recorded in
+    /// the same ensemble, same session); `None` for the other backends, which have no store.
+    fn zookeeper(&self) -> Option<&zookeeper::ZkLock> {
+        None
+    }
+
     /// Resolves when the slots may have changed since `revision` was seen, or after at most `max`.
     /// The default waits `max` (polling backends); ZooKeeper sets a watch instead.
     fn changed(&self, revision: i64, max: Duration) -> BoxFuture<'_, Result<(), FleetError>> {

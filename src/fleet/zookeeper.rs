@@ -29,6 +29,9 @@ use zookeeper_client as zk;
 use super::settings::{Digest, FleetSettings, ZkUrl};
 use super::{FleetError, FleetLock, GroupStatus, Holder, Release, Take};
 
+/// The child of the chroot under which disruption budgets record their intents; not a group.
+pub const BUDGETS_ZNODE: &str = "budgets";
+
 /// The ZooKeeper version the client speaks to: DC/OS's.
 pub const SERVER_VERSION: (u32, u32, u32) = (3, 4, 14);
 
@@ -92,6 +95,14 @@ pub struct ZkLock {
     client: tokio::sync::Mutex<Option<zk::Client>>,
     /// A data watch set by `changed` and not fired yet: (version it was set at, fired flag).
     watch: std::sync::Mutex<Option<(i64, tokio::sync::watch::Receiver<bool>)>>,
+}
+
+/// What a [`ZkLock::compare_and_set`] decision does with the data it read.
+pub enum Cas<T> {
+    /// Leave it; the answer is `T`.
+    Keep(T),
+    /// Write these bytes over the version read; the answer, once written, is `T`.
+    Write(Vec<u8>, T),
 }
 
 /// What one attempt against the znode concluded.
@@ -211,6 +222,7 @@ impl ZkLock {
     async fn retrying<T>(
         &self,
         what: &str,
+        path: &str,
         mut attempt: impl FnMut(
             zk::Client,
             bool,
@@ -227,8 +239,7 @@ impl ZkLock {
         loop {
             if Instant::now() >= deadline {
                 return Err(FleetError::Unavailable(format!(
-                    "{what} in ZooKeeper group {} did not finish within {}: {last}",
-                    self.shared.path,
+                    "{what} in ZooKeeper znode {path} did not finish within {}: {last}",
                     humantime::format_duration(self.timeouts.operation)
                 )));
             }
@@ -274,14 +285,12 @@ impl ZkLock {
                 }
                 Ok(Err(ZkCallError::Zk(e @ (zk::Error::NoAuth | zk::Error::AuthFailed)))) => {
                     return Err(FleetError::Unavailable(format!(
-                        "ZooKeeper refused {what} on {} ({e}): its ACL does not grant this node; check fleet.zookeeper_digest_file",
-                        self.shared.path
+                        "ZooKeeper refused {what} on {path} ({e}): its ACL does not grant this node; check fleet.zookeeper_digest_file"
                     )));
                 }
                 Ok(Err(ZkCallError::Zk(e))) => {
                     return Err(FleetError::Unavailable(format!(
-                        "ZooKeeper {what} on {}: {e}",
-                        self.shared.path
+                        "ZooKeeper {what} on {path}: {e}"
                     )));
                 }
                 Ok(Err(ZkCallError::TimedOut(msg))) => {
@@ -302,48 +311,52 @@ impl ZkLock {
     async fn take_once(&self, holder: &Holder) -> Result<Take, FleetError> {
         let this = self.shared();
         let holder = holder.clone();
-        self.retrying("taking a slot", move |client, maybe_written, writing| {
-            let this = this.clone();
-            let holder = holder.clone();
-            Box::pin(async move {
-                let (mut doc, stat) = this.read(&client).await?;
-                if doc.holds(&holder.id) {
-                    return Ok(Step::Done(Take::Granted {
-                        already: !maybe_written,
-                    }));
-                }
-                if doc.holders.len() >= this.max_unavailable as usize {
-                    return Ok(Step::Done(Take::Full {
-                        detail: format!(
-                            "{} of {} slots held",
-                            doc.holders.len(),
-                            this.max_unavailable
-                        ),
-                        holders: doc.holders,
-                        revision: stat.version as i64,
-                    }));
-                }
-                doc.holders.push(holder);
-                writing.store(true, Ordering::SeqCst);
-                let written = this.write(&client, &doc, stat.version).await;
-                if !outcome_unknown(&written) {
-                    // Answered: applied or not, the outcome is known.
-                    writing.store(false, Ordering::SeqCst);
-                }
-                match written {
-                    Ok(_) => Ok(Step::Done(Take::Granted { already: false })),
-                    Err(ZkCallError::Zk(zk::Error::BadVersion)) => Ok(Step::Again),
-                    Err(e) => Err(e),
-                }
-            })
-        })
+        self.retrying(
+            "taking a slot",
+            &self.shared.path,
+            move |client, maybe_written, writing| {
+                let this = this.clone();
+                let holder = holder.clone();
+                Box::pin(async move {
+                    let (mut doc, stat) = this.read(&client).await?;
+                    if doc.holds(&holder.id) {
+                        return Ok(Step::Done(Take::Granted {
+                            already: !maybe_written,
+                        }));
+                    }
+                    if doc.holders.len() >= this.max_unavailable as usize {
+                        return Ok(Step::Done(Take::Full {
+                            detail: format!(
+                                "{} of {} slots held",
+                                doc.holders.len(),
+                                this.max_unavailable
+                            ),
+                            holders: doc.holders,
+                            revision: stat.version as i64,
+                        }));
+                    }
+                    doc.holders.push(holder);
+                    writing.store(true, Ordering::SeqCst);
+                    let written = this.write(&client, &doc, stat.version).await;
+                    if !outcome_unknown(&written) {
+                        // Answered: applied or not, the outcome is known.
+                        writing.store(false, Ordering::SeqCst);
+                    }
+                    match written {
+                        Ok(_) => Ok(Step::Done(Take::Granted { already: false })),
+                        Err(ZkCallError::Zk(zk::Error::BadVersion)) => Ok(Step::Again),
+                        Err(e) => Err(e),
+                    }
+                })
+            },
+        )
         .await
     }
 
     async fn release_once(&self, id: &str) -> Result<Release, FleetError> {
         let this = self.shared();
         let id = id.to_string();
-        self.retrying("releasing a slot", move |client, maybe_written, writing| {
+        self.retrying("releasing a slot", &self.shared.path, move |client, maybe_written, writing| {
             let this = this.clone();
             let id = id.clone();
             Box::pin(async move {
@@ -390,23 +403,27 @@ impl ZkLock {
     async fn status_once(&self) -> Result<GroupStatus, FleetError> {
         let this = self.shared();
         let doc = self
-            .retrying("reading the slots", move |client, _, _| {
-                let this = this.clone();
-                Box::pin(async move {
-                    match this.bounded("getData", client.get_data(&this.path)).await {
-                        Err(ZkCallError::Zk(zk::Error::NoNode)) => {
-                            Ok(Step::Done(GroupDoc::default()))
+            .retrying(
+                "reading the slots",
+                &self.shared.path,
+                move |client, _, _| {
+                    let this = this.clone();
+                    Box::pin(async move {
+                        match this.bounded("getData", client.get_data(&this.path)).await {
+                            Err(ZkCallError::Zk(zk::Error::NoNode)) => {
+                                Ok(Step::Done(GroupDoc::default()))
+                            }
+                            Err(e) => Err(e),
+                            Ok((data, _)) => GroupDoc::parse(&data).map(Step::Done).map_err(|e| {
+                                ZkCallError::Fatal(FleetError::Unavailable(format!(
+                                    "ZooKeeper znode {} does not hold a holder list ({e})",
+                                    this.path
+                                )))
+                            }),
                         }
-                        Err(e) => Err(e),
-                        Ok((data, _)) => GroupDoc::parse(&data).map(Step::Done).map_err(|e| {
-                            ZkCallError::Fatal(FleetError::Unavailable(format!(
-                                "ZooKeeper znode {} does not hold a holder list ({e})",
-                                this.path
-                            )))
-                        }),
-                    }
-                })
-            })
+                    })
+                },
+            )
             .await?;
         Ok(GroupStatus {
             backend: "zookeeper",
@@ -423,40 +440,45 @@ impl ZkLock {
         let this = self.shared();
         let mine = self.group.clone();
         let docs = self
-            .retrying("listing the groups", move |client, _, _| {
-                let this = this.clone();
-                let chroot = chroot.clone();
-                let mine = mine.clone();
-                Box::pin(async move {
-                    let mut names = match this
-                        .bounded("getChildren", client.list_children(&chroot))
-                        .await
-                    {
-                        Ok(n) => n,
-                        Err(ZkCallError::Zk(zk::Error::NoNode)) => Vec::new(),
-                        Err(e) => return Err(e),
-                    };
-                    names.sort();
-                    names.retain(|n| *n != mine);
-                    names.insert(0, mine);
-                    let mut out = Vec::new();
-                    for name in names {
-                        let path = format!("{chroot}/{name}");
-                        match this.bounded("getData", client.get_data(&path)).await {
-                            Ok((data, _)) => {
-                                if let Ok(doc) = GroupDoc::parse(&data) {
-                                    out.push((name, doc));
-                                }
-                            }
-                            Err(ZkCallError::Zk(zk::Error::NoNode)) => {
-                                out.push((name, GroupDoc::default()))
-                            }
+            .retrying(
+                "listing the groups",
+                &self.shared.path,
+                move |client, _, _| {
+                    let this = this.clone();
+                    let chroot = chroot.clone();
+                    let mine = mine.clone();
+                    Box::pin(async move {
+                        let mut names = match this
+                            .bounded("getChildren", client.list_children(&chroot))
+                            .await
+                        {
+                            Ok(n) => n,
+                            Err(ZkCallError::Zk(zk::Error::NoNode)) => Vec::new(),
                             Err(e) => return Err(e),
+                        };
+                        names.sort();
+                        // The budgets' intents live beside the groups (crate::budget::intents).
+                        names.retain(|n| *n != mine && n != BUDGETS_ZNODE);
+                        names.insert(0, mine);
+                        let mut out = Vec::new();
+                        for name in names {
+                            let path = format!("{chroot}/{name}");
+                            match this.bounded("getData", client.get_data(&path)).await {
+                                Ok((data, _)) => {
+                                    if let Ok(doc) = GroupDoc::parse(&data) {
+                                        out.push((name, doc));
+                                    }
+                                }
+                                Err(ZkCallError::Zk(zk::Error::NoNode)) => {
+                                    out.push((name, GroupDoc::default()))
+                                }
+                                Err(e) => return Err(e),
+                            }
                         }
-                    }
-                    Ok(Step::Done(out))
-                })
-            })
+                        Ok(Step::Done(out))
+                    })
+                },
+            )
             .await?;
         Ok(docs
             .into_iter()
@@ -520,6 +542,97 @@ impl ZkLock {
         };
         let _ = tokio::time::timeout(max, rx.wait_for(|fired| *fired)).await;
         Ok(())
+    }
+
+    /// A handle on another znode of the chroot, `<chroot>/<rel>`, with this lock's ACL and
+    /// request bound.
+    fn shared_at(&self, rel: &str) -> Arc<Shared> {
+        Arc::new(Shared {
+            path: format!("{}/{rel}", self.url.chroot),
+            max_unavailable: self.shared.max_unavailable,
+            acl: self.shared.acl.clone(),
+            request: self.shared.request,
+        })
+    }
+
+    /// One versioned compare-and-set on the JSON znode `<chroot>/<rel>` (created with its
+    /// parents when missing, holding `{"holders":[]}`): `decide` sees its data and whether an
+    /// earlier write of this call may have landed (an unknown outcome), and either keeps it or
+    /// gives the new data, which is written only over the version read. BadVersion means another
+    /// node changed it in between: read and decide again. The slot's loop, shared with the
+    /// budgets' intents.
+    pub async fn compare_and_set<T: Send + 'static>(
+        &self,
+        rel: &str,
+        what: &str,
+        decide: impl Fn(&[u8], bool) -> Result<Cas<T>, FleetError> + Send + Sync + 'static,
+    ) -> Result<T, FleetError> {
+        let this = self.shared_at(rel);
+        let path = this.path.clone();
+        let decide = Arc::new(decide);
+        self.retrying(what, &path, move |client, maybe_written, writing| {
+            let this = this.clone();
+            let decide = decide.clone();
+            Box::pin(async move {
+                let (data, stat) = this.read_raw(&client).await?;
+                let (bytes, value) =
+                    match decide(&data, maybe_written).map_err(ZkCallError::Fatal)? {
+                        Cas::Keep(v) => return Ok(Step::Done(v)),
+                        Cas::Write(bytes, v) => (bytes, v),
+                    };
+                writing.store(true, Ordering::SeqCst);
+                let written = this.write_raw(&client, &bytes, stat.version).await;
+                if !outcome_unknown(&written) {
+                    writing.store(false, Ordering::SeqCst);
+                }
+                match written {
+                    Ok(_) => Ok(Step::Done(value)),
+                    Err(ZkCallError::Zk(zk::Error::BadVersion)) => Ok(Step::Again),
+                    Err(e) => Err(e),
+                }
+            })
+        })
+        .await
+    }
+
+    /// The data of `<chroot>/<rel>`, `None` when it does not exist.
+    pub async fn read_znode(&self, rel: &str) -> Result<Option<Vec<u8>>, FleetError> {
+        let this = self.shared_at(rel);
+        let path = this.path.clone();
+        self.retrying("reading", &path, move |client, _, _| {
+            let this = this.clone();
+            Box::pin(async move {
+                match this.bounded("getData", client.get_data(&this.path)).await {
+                    Ok((data, _)) => Ok(Step::Done(Some(data))),
+                    Err(ZkCallError::Zk(zk::Error::NoNode)) => Ok(Step::Done(None)),
+                    Err(e) => Err(e),
+                }
+            })
+        })
+        .await
+    }
+
+    /// The children of `<chroot>/<rel>` (none when it does not exist).
+    pub async fn children(&self, rel: &str) -> Result<Vec<String>, FleetError> {
+        let this = self.shared_at(rel);
+        let path = this.path.clone();
+        self.retrying("listing", &path, move |client, _, _| {
+            let this = this.clone();
+            Box::pin(async move {
+                match this
+                    .bounded("getChildren", client.list_children(&this.path))
+                    .await
+                {
+                    Ok(mut n) => {
+                        n.sort();
+                        Ok(Step::Done(n))
+                    }
+                    Err(ZkCallError::Zk(zk::Error::NoNode)) => Ok(Step::Done(Vec::new())),
+                    Err(e) => Err(e),
+                }
+            })
+        })
+        .await
     }
 
     /// A cheap handle for the `'static` retry closures.
@@ -587,14 +700,19 @@ impl Shared {
         Ok(())
     }
 
-    async fn read(&self, client: &zk::Client) -> Result<(GroupDoc, zk::Stat), ZkCallError> {
-        let (data, stat) = match self.bounded("getData", client.get_data(&self.path)).await {
+    /// The znode's data and stat, creating it (and its parents) when missing.
+    async fn read_raw(&self, client: &zk::Client) -> Result<(Vec<u8>, zk::Stat), ZkCallError> {
+        match self.bounded("getData", client.get_data(&self.path)).await {
             Err(ZkCallError::Zk(zk::Error::NoNode)) => {
                 self.ensure_group(client).await?;
-                self.bounded("getData", client.get_data(&self.path)).await?
+                self.bounded("getData", client.get_data(&self.path)).await
             }
-            other => other?,
-        };
+            other => other,
+        }
+    }
+
+    async fn read(&self, client: &zk::Client) -> Result<(GroupDoc, zk::Stat), ZkCallError> {
+        let (data, stat) = self.read_raw(client).await?;
         let doc = GroupDoc::parse(&data).map_err(|e| {
             ZkCallError::Fatal(FleetError::Unavailable(format!(
                 "ZooKeeper znode {} does not hold a holder list ({e}); fix or delete it by hand",
@@ -610,12 +728,18 @@ impl Shared {
         doc: &GroupDoc,
         version: i32,
     ) -> Result<zk::Stat, ZkCallError> {
+        self.write_raw(client, &doc.to_bytes(), version).await
+    }
+
+    async fn write_raw(
+        &self,
+        client: &zk::Client,
+        data: &[u8],
+        version: i32,
+    ) -> Result<zk::Stat, ZkCallError> {
         // The compare-and-set: only over the version that was read.
-        self.bounded(
-            "setData",
-            client.set_data(&self.path, &doc.to_bytes(), Some(version)),
-        )
-        .await
+        self.bounded("setData", client.set_data(&self.path, data, Some(version)))
+            .await
     }
 }
 
@@ -692,5 +816,9 @@ impl FleetLock for ZkLock {
 
     fn changed(&self, revision: i64, max: Duration) -> BoxFuture<'_, Result<(), FleetError>> {
         Box::pin(self.changed_once(revision, max))
+    }
+
+    fn zookeeper(&self) -> Option<&ZkLock> {
+        Some(self)
     }
 }

@@ -29,6 +29,8 @@ pub struct Task {
     pub state: String,
     /// State of the latest status update not yet acknowledged by the scheduler, if any.
     pub status_update_state: Option<String>,
+    /// The task's labels, `(key, value)` (a label without a value has an empty one).
+    pub labels: Vec<(String, String)>,
 }
 
 impl From<TaskWire> for Task {
@@ -39,6 +41,15 @@ impl From<TaskWire> for Task {
             name: t.name,
             state: t.state,
             status_update_state: t.status_update_state,
+            labels: t
+                .labels
+                .map(|l| {
+                    l.labels
+                        .into_iter()
+                        .map(|l| (l.key, l.value.unwrap_or_default()))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 }

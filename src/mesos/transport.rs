@@ -336,6 +336,21 @@ impl Transport {
         Ok((url, bytes))
     }
 
+    /// Like `get`, also giving the 2xx status (an SDK scheduler's `/v1/health` tells 200 from
+    /// 202-208).
+    pub async fn get_with_status(
+        &self,
+        base: &Url,
+        path_and_query: &str,
+    ) -> Result<(u16, Bytes), MesosError> {
+        let (url, resp) = self.exchange(base, path_and_query, None).await?;
+        let status = resp.status().as_u16();
+        let bytes = self
+            .read_capped(&url, resp, self.inner.max_body_bytes)
+            .await?;
+        Ok((status, bytes))
+    }
+
     /// Like `call`, but hands the 2xx body over as a blocking reader, without a size cap and
     /// without buffering it whole. The reader blocks on the runtime: use it from
     /// `tokio::task::spawn_blocking`, never on an async worker thread.

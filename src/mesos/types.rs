@@ -350,6 +350,21 @@ pub struct TaskWire {
     /// base64 bytes.
     pub status_update_uuid: Option<String>,
     pub statuses: Vec<TaskStatusWire>,
+    /// `Labels{labels: [Label{key, value}]}`: Marathon copies an app's labels here.
+    pub labels: Option<LabelsWire>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct LabelsWire {
+    pub labels: Vec<LabelWire>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct LabelWire {
+    pub key: String,
+    pub value: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -117,6 +117,9 @@ pub struct Report {
     /// This node's fleet slot (absent with `fleet.backend = "none"`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fleet: Option<crate::fleet::FleetReport>,
+    /// The local workloads' disruption budgets (absent when none applies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budgets: Option<Vec<crate::budget::Verdict>>,
     /// What could not be asked, and why.
     pub errors: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -149,6 +152,8 @@ pub struct Observed {
     pub aws: Option<(AwsReport, Option<String>)>,
     /// With a fleet backend: this node's slot, and what could not be asked.
     pub fleet: Option<(crate::fleet::FleetReport, Option<String>)>,
+    /// When a budget applies to a local workload: its verdicts, or why they cannot be read.
+    pub budgets: Option<Result<crate::budget::round::Look, crate::budget::round::LookError>>,
 }
 
 impl Report {
@@ -174,6 +179,16 @@ impl Report {
         if let Some((_, Some(e))) = &o.fleet {
             errors.push(e.clone());
         }
+        match &o.budgets {
+            Some(Err(e)) => errors.push(format!("disruption budgets: {e}")),
+            Some(Ok(look)) => errors.extend(
+                look.round
+                    .unknown
+                    .iter()
+                    .map(|u| format!("disruption budgets: {u}")),
+            ),
+            None => {}
+        }
         Report {
             agent_id: o.agent_id.clone(),
             hostname: o.hostname.clone(),
@@ -190,6 +205,11 @@ impl Report {
             maintenance: o.maintenance.clone(),
             aws: o.aws.as_ref().map(|(r, _)| r.clone()),
             fleet: o.fleet.as_ref().map(|(r, _)| r.clone()),
+            budgets: match &o.budgets {
+                Some(Ok(look)) => Some(look.round.verdicts.clone()),
+                Some(Err(_)) => Some(Vec::new()),
+                None => None,
+            },
             errors,
             safe: verdict.map(|v| *v == Verdict::Safe),
             reasons: verdict.map(|v| v.reasons().to_vec()),
@@ -306,6 +326,9 @@ impl Report {
                 f.backend,
                 f.id
             ));
+        }
+        for v in self.budgets.iter().flatten() {
+            s.push_str(&format!("budget:         {}\n", v.line()));
         }
         if let Some(a) = &self.aws {
             s.push_str(&format!(

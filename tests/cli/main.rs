@@ -7,6 +7,7 @@ mod fleet_support;
 
 mod activation;
 mod aws;
+mod budget;
 mod check;
 mod drain;
 mod fleet;

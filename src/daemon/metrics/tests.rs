@@ -170,6 +170,30 @@ fn health_checks_have_one_series_each_until_the_checks_are_turned_off() {
 }
 
 #[test]
+fn budget_waits_and_overrides_by_trigger() {
+    let m = Metrics::new();
+    m.budget("manual", false, Duration::from_millis(2500));
+    let s = parse_exposition(&m.render());
+    assert_eq!(s["mesos_maint_budget_wait_seconds"], 2.5);
+    assert!(!s
+        .keys()
+        .any(|k| k.starts_with("mesos_maint_budget_overrides_total")));
+    m.budget("spot", true, Duration::ZERO);
+    m.budget("spot", true, Duration::ZERO);
+    m.budget("shutdown", true, Duration::ZERO);
+    let s = parse_exposition(&m.render());
+    assert_eq!(
+        s["mesos_maint_budget_overrides_total{trigger=\"spot\"}"],
+        2.0
+    );
+    assert_eq!(
+        s["mesos_maint_budget_overrides_total{trigger=\"shutdown\"}"],
+        1.0
+    );
+    assert_eq!(s["mesos_maint_budget_wait_seconds"], 0.0);
+}
+
+#[test]
 fn error_kinds_are_sanitised_and_bounded() {
     let m = Metrics::new();
     m.inc_error("Hook \"pre-drain\"\n");
@@ -206,6 +230,7 @@ fn exposition_before_the_crate() -> String {
     for stage in [
         "Resolve",
         "Slot",
+        "Budget",
         "PreHooks",
         "RequestDrain",
         "AwaitDrained",
@@ -261,6 +286,10 @@ fn exposition_before_the_crate() -> String {
     out += "# TYPE mesos_maint_fleet_over_budget_total counter\nmesos_maint_fleet_over_budget_total 0\n";
     // mesos_maint_health_check (issue 12) has no series before the first health pass, and
     // prometheus-client leaves a family without series out entirely.
+    // Added with disruption budgets (issue 14).
+    out += "# HELP mesos_maint_budget_wait_seconds Time the last drain of this node waited for the disruption budgets.\n";
+    out += "# TYPE mesos_maint_budget_wait_seconds gauge\nmesos_maint_budget_wait_seconds 0.0\n";
+    // mesos_maint_budget_overrides_total{trigger}: no series (and no lines) before the first.
     out
 }
 

@@ -108,6 +108,7 @@ async fn get_tasks_1_11_style() {
             name: "n-t1".into(),
             state: "TASK_KILLED".into(),
             status_update_state: Some("TASK_KILLED".into()),
+            labels: Vec::new(),
         }
     );
 }

@@ -1091,6 +1091,7 @@ fn control(sh: &Arc<Shared>, method: &str, path: &str, query: Option<&str>, body
                 id: a.id,
                 kill_grace: Duration::from_millis(a.kill_grace_ms.unwrap_or(300)),
                 state,
+                labels: Vec::new(),
             };
             sh.add_task(&a.framework_id, spec);
             ok()

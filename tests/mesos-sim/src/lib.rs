@@ -17,9 +17,12 @@
 //! registry write, mark_gone never reaching DRAINED, the REACTIVATE_AGENT codes, ...).
 
 mod agents;
+mod fake_http;
 mod http;
+pub mod marathon;
 mod proto;
 mod render;
+pub mod sdk;
 mod state;
 
 use std::sync::Arc;
@@ -108,6 +111,9 @@ pub struct TaskSpec {
     /// The task's own kill grace period (its kill policy).
     pub kill_grace: Duration,
     pub state: TaskSpecState,
+    /// `TaskInfo.labels` besides the simulator's own `owner=sim` (Marathon copies an app's
+    /// labels here).
+    pub labels: Vec<(String, String)>,
 }
 
 impl Default for TaskSpec {
@@ -117,6 +123,7 @@ impl Default for TaskSpec {
             name: "task".into(),
             kill_grace: Duration::from_millis(300),
             state: TaskSpecState::Launched,
+            labels: Vec::new(),
         }
     }
 }
@@ -130,7 +137,14 @@ impl TaskSpec {
             id,
             kill_grace,
             state: TaskSpecState::Launched,
+            labels: Vec::new(),
         }
+    }
+
+    /// Adds a task label (builder style).
+    pub fn with_label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.push((key.into(), value.into()));
+        self
     }
 
     pub fn with_state(mut self, state: TaskSpecState) -> Self {

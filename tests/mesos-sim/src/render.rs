@@ -678,10 +678,9 @@ pub(crate) fn task_v1(c: &Core, t: &Task) -> Value {
         json!({"grace_period": {"nanoseconds": t.kill_grace.as_nanos() as i64}}),
     );
     m.insert("user".into(), json!("nobody"));
-    m.insert(
-        "labels".into(),
-        json!({"labels": [{"key": "owner", "value": "sim"}]}),
-    );
+    let mut labels = vec![json!({"key": "owner", "value": "sim"})];
+    labels.extend(t.labels.iter().map(|(k, v)| json!({"key": k, "value": v})));
+    m.insert("labels".into(), json!({ "labels": labels }));
     // A field from a newer Mesos: clients must ignore it.
     m.insert(
         "x_future_field".into(),
