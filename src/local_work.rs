@@ -23,10 +23,7 @@ pub async fn observe(agent: &AgentClient, names: Names<'_>) -> LocalObs {
         Names::Skip => &[],
         Names::Cached(cache) => {
             let unknown = tasks
-                .pending
-                .iter()
-                .chain(&tasks.queued)
-                .chain(&tasks.launched)
+                .not_terminal()
                 .chain(&tasks.terminated)
                 .any(|t| !cache.iter().any(|f| f.id == t.framework_id));
             if unknown {

@@ -143,12 +143,7 @@ impl LocalWork {
     ) -> LocalWork {
         use std::collections::BTreeMap;
         let mut by_fw: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-        let live = tasks
-            .pending
-            .iter()
-            .chain(&tasks.queued)
-            .chain(&tasks.launched);
-        for t in live {
+        for t in tasks.not_terminal() {
             by_fw.entry(&t.framework_id).or_default().0 += 1;
         }
         for t in &tasks.terminated {

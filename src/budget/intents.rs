@@ -26,7 +26,7 @@ pub struct Intent {
     /// Its own tasks of the workload, which it is about to take out.
     #[serde(default)]
     pub tasks: Vec<String>,
-    #[serde(with = "rfc3339")]
+    #[serde(with = "crate::fleet::rfc3339")]
     pub since: SystemTime,
 }
 
@@ -176,21 +176,6 @@ fn parse_or_fail(data: &[u8], znode: &str) -> Result<IntentDoc, FleetError> {
 
 fn to_bytes(doc: &IntentDoc) -> Vec<u8> {
     serde_json::to_vec(doc).expect("intents serialize")
-}
-
-mod rfc3339 {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_rfc3339_seconds(*t))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
-    }
 }
 
 #[cfg(test)]

@@ -76,12 +76,7 @@ pub fn from_tasks(
             .map(|f| f.name.as_str())
     };
     let mut out: BTreeMap<WorkloadId, Workload> = BTreeMap::new();
-    let live = tasks
-        .pending
-        .iter()
-        .chain(&tasks.queued)
-        .chain(&tasks.launched);
-    for t in live {
+    for t in tasks.not_terminal() {
         let Some(id) = workload_of(t, name_of(&t.framework_id), services) else {
             continue;
         };

@@ -107,7 +107,8 @@ pub fn describe_holders(holders: &[Holder]) -> String {
         .join(", ")
 }
 
-mod rfc3339 {
+/// `since` fields as RFC 3339 seconds, readable in `zkCli get` (also the budget intents').
+pub(crate) mod rfc3339 {
     use std::time::SystemTime;
 
     use serde::{Deserialize, Deserializer, Serializer};

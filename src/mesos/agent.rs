@@ -72,6 +72,15 @@ impl TaskBuckets {
     pub fn is_empty(&self) -> bool {
         self.live_count() == 0
     }
+
+    /// The tasks that are not terminal: pending, queued and launched (without the terminal
+    /// ones still waiting for their acknowledgement).
+    pub fn not_terminal(&self) -> impl Iterator<Item = &Task> {
+        self.pending
+            .iter()
+            .chain(&self.queued)
+            .chain(&self.launched)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
