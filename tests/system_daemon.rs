@@ -747,9 +747,6 @@ fn after_a_new_boot_the_daemon_reactivates_an_agent_it_drained_for_a_reboot() {
     );
 }
 
-/// design.md "Fleet coordination": a drain for a reboot keeps its slot until the daemon has
-/// reactivated the agent after the boot, and then gives it back. Meanwhile the daemon (started,
-/// then restarted, while the node holds the slot) shows it in `mesos_maint_fleet_slot_held`.
 /// design.md "Fleet coordination": an OS shutdown already under way is never refused. With the
 /// group's one slot held by another node, the shutdown drain goes on at once, over budget:
 /// logged, counted in `mesos_maint_fleet_over_budget_total`, recorded in the marker.
@@ -820,6 +817,83 @@ fn a_shutdown_with_the_fleet_budget_full_drains_over_budget() {
     );
 }
 
+/// design.md "Disruption budgets": an OS shutdown under way never waits for a budget. This node
+/// holds the only instance of `/prod/api` and `min_available = 1` can never allow the drain; the
+/// shutdown drain still goes on at once (reboot.target is reached within logind's delay, not
+/// after `budget.wait`): Marathon asked once, the override logged, recorded in the marker and
+/// counted by trigger.
+#[test]
+fn a_shutdown_with_a_budget_that_refuses_drains_at_once_and_counts_the_override() {
+    run_isolated_requiring(
+        "a_shutdown_with_a_budget_that_refuses_drains_at_once_and_counts_the_override",
+        &[LOGIND],
+        || {
+            use mesos_sim::marathon::{task_id, FakeMarathon, MarathonApp};
+            let rt = runtime();
+            let task = task_id("/prod/api");
+            let cfg = SimConfig {
+                frameworks: vec![mesos_sim::FrameworkSpec::new(
+                    "fw-marathon",
+                    "marathon",
+                    mesos_sim::AckMode::After(Duration::from_millis(20)),
+                )
+                .task(TaskSpec::new(task.as_str(), Duration::from_millis(300)))],
+                ..SimConfig::default()
+            };
+            let marathon = rt.block_on(FakeMarathon::start(mesos_sim::SimAuth::None));
+            marathon.put_app(MarathonApp::new("/prod/api", 1));
+            let sr = SimRun::start(&rt, cfg);
+            let sim = &sr.sim;
+            let sb = node_sandbox("daemon-shutdown-budget", sim, Some(Duration::from_secs(30)));
+            let node = DaemonNode::new();
+            let budget = format!(
+                "\n[budget]\nmarathon = \"{}\"\nwait = \"30m\"\n[budget.app.\"/prod/api\"]\nmin_available = 1\n",
+                marathon.url()
+            );
+            fs::write(node.config(), node.config_text("") + &budget).unwrap();
+            let d = node.daemon(&sb, sim);
+            let pid = d.pid();
+            assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
+
+            logind::reboot(&sb);
+            let (s, ok) =
+                sb.wait_for_state(REBOOT_TARGET, Duration::from_secs(40), |s| s.is_active());
+            assert!(ok, "reboot.target never started: {s:?}\n{}", d.log_text());
+            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1, "{}", d.log_text());
+            let m = node.marker().expect("marker");
+            assert_eq!(m.trigger, Trigger::Shutdown);
+            assert_eq!(m.stage, Stage::Done);
+            let b = m.budget.expect("the budget decision recorded");
+            assert!(
+                b.overridden
+                    .as_deref()
+                    .is_some_and(|w| w.contains("/prod/api")),
+                "{b:?}"
+            );
+            // Evaluated once, never waited.
+            assert_eq!(marathon.app_requests("/prod/api"), 1);
+            assert!(
+                d.log_text()
+                    .contains("disruption budgets overridden (shutdown drain)"),
+                "{}",
+                d.log_text()
+            );
+            let body = d.metrics();
+            assert_eq!(
+                metric(
+                    &body,
+                    "mesos_maint_budget_overrides_total{trigger=\"shutdown\"}"
+                ),
+                Some(1.0),
+                "{body}"
+            );
+        },
+    );
+}
+
+/// design.md "Fleet coordination": a drain for a reboot keeps its slot until the daemon has
+/// reactivated the agent after the boot, and then gives it back. Meanwhile the daemon (started,
+/// then restarted, while the node holds the slot) shows it in `mesos_maint_fleet_slot_held`.
 #[test]
 fn after_a_new_boot_the_daemon_gives_the_fleet_slot_back_once_the_agent_is_reactivated() {
     run_isolated_requiring(
