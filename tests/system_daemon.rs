@@ -747,6 +747,35 @@ fn after_a_new_boot_the_daemon_reactivates_an_agent_it_drained_for_a_reboot() {
     );
 }
 
+/// A node whose daemon (with `extra` configuration) is started, then logind reboots it: the
+/// shutdown drain must run to its end within logind's 30 s delay, with exactly one DRAIN_AGENT.
+/// Returns what the caller still inspects; the simulator, sandbox and node dir (the daemon's log
+/// and state) live as long as the caller keeps them.
+fn shutdown_drain(
+    rt: &tokio::runtime::Runtime,
+    cfg: SimConfig,
+    name: &str,
+    extra: &str,
+) -> (SimRun, Sandbox, DaemonNode, Daemon, Marker) {
+    let sr = SimRun::start(rt, cfg);
+    let sim = &sr.sim;
+    let sb = node_sandbox(name, sim, Some(Duration::from_secs(30)));
+    let node = DaemonNode::new();
+    fs::write(node.config(), node.config_text("") + extra).unwrap();
+    let d = node.daemon(&sb, sim);
+    let pid = d.pid();
+    assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
+
+    logind::reboot(&sb);
+    let (s, ok) = sb.wait_for_state(REBOOT_TARGET, Duration::from_secs(40), |s| s.is_active());
+    assert!(ok, "reboot.target never started: {s:?}\n{}", d.log_text());
+    assert_eq!(sim.count_calls("DRAIN_AGENT"), 1, "{}", d.log_text());
+    let m = node.marker().expect("marker");
+    assert_eq!(m.trigger, Trigger::Shutdown);
+    assert_eq!(m.stage, Stage::Done);
+    (sr, sb, node, d, m)
+}
+
 /// design.md "Fleet coordination": an OS shutdown already under way is never refused. With the
 /// group's one slot held by another node, the shutdown drain goes on at once, over budget:
 /// logged, counted in `mesos_maint_fleet_over_budget_total`, recorded in the marker.
@@ -761,27 +790,16 @@ fn a_shutdown_with_the_fleet_budget_full_drains_over_budget() {
                 cloud_fakes::Flavor::Airlock,
             ));
             fake.hold("default", "other-node");
-            let sr = SimRun::start(&rt, busy_config(Duration::from_millis(200)));
-            let sim = &sr.sim;
-            let sb = node_sandbox("daemon-shutdown-fleet", sim, Some(Duration::from_secs(30)));
-            let node = DaemonNode::new();
             let fleet = format!(
                 "\n[fleet]\nbackend = \"fleetlock\"\nfleetlock_url = \"{}\"\nid = \"this-node\"\nwait = \"10m\"\n",
                 fake.url()
             );
-            fs::write(node.config(), node.config_text("") + &fleet).unwrap();
-            let d = node.daemon(&sb, sim);
-            let pid = d.pid();
-            assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
-
-            logind::reboot(&sb);
-            let (s, ok) =
-                sb.wait_for_state(REBOOT_TARGET, Duration::from_secs(40), |s| s.is_active());
-            assert!(ok, "reboot.target never started: {s:?}\n{}", d.log_text());
-            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1, "{}", d.log_text());
-            let m = node.marker().expect("marker");
-            assert_eq!(m.trigger, Trigger::Shutdown);
-            assert_eq!(m.stage, Stage::Done);
+            let (_sr, _sb, _node, d, m) = shutdown_drain(
+                &rt,
+                busy_config(Duration::from_millis(200)),
+                "daemon-shutdown-fleet",
+                &fleet,
+            );
             let f = m.fleet.expect("the budget decision recorded");
             assert!(f.over_budget, "{f:?}");
             assert!(
@@ -842,27 +860,12 @@ fn a_shutdown_with_a_budget_that_refuses_drains_at_once_and_counts_the_override(
             };
             let marathon = rt.block_on(FakeMarathon::start(mesos_sim::SimAuth::None));
             marathon.put_app(MarathonApp::new("/prod/api", 1));
-            let sr = SimRun::start(&rt, cfg);
-            let sim = &sr.sim;
-            let sb = node_sandbox("daemon-shutdown-budget", sim, Some(Duration::from_secs(30)));
-            let node = DaemonNode::new();
             let budget = format!(
                 "\n[budget]\nmarathon = \"{}\"\nwait = \"30m\"\n[budget.app.\"/prod/api\"]\nmin_available = 1\n",
                 marathon.url()
             );
-            fs::write(node.config(), node.config_text("") + &budget).unwrap();
-            let d = node.daemon(&sb, sim);
-            let pid = d.pid();
-            assert!(wait_until(SOON, || delay_lock_of(&sb, pid).is_some()));
-
-            logind::reboot(&sb);
-            let (s, ok) =
-                sb.wait_for_state(REBOOT_TARGET, Duration::from_secs(40), |s| s.is_active());
-            assert!(ok, "reboot.target never started: {s:?}\n{}", d.log_text());
-            assert_eq!(sim.count_calls("DRAIN_AGENT"), 1, "{}", d.log_text());
-            let m = node.marker().expect("marker");
-            assert_eq!(m.trigger, Trigger::Shutdown);
-            assert_eq!(m.stage, Stage::Done);
+            let (_sr, _sb, _node, d, m) =
+                shutdown_drain(&rt, cfg, "daemon-shutdown-budget", &budget);
             let b = m.budget.expect("the budget decision recorded");
             assert!(
                 b.overridden
