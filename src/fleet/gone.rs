@@ -14,11 +14,10 @@ use std::io::Read;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
-use serde::Deserialize;
 use url::Url;
 
 use super::Holder;
-use crate::mesos::types::{Call, IdValue};
+use crate::mesos::types::Call;
 use crate::mesos::Transport;
 
 /// The holder triggers that are decommissions (`Holder::trigger`, the drain's trigger).
@@ -92,34 +91,10 @@ impl GoneAgents for MasterGone {
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Doc {
-    get_agents: GetAgents,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct GetAgents {
-    agents: Vec<Entry>,
-    recovered_agents: Vec<Info>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Entry {
-    agent_info: Info,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Info {
-    id: Option<IdValue>,
-}
-
 /// The ids of the registered and the recovered agents in a GET_AGENTS answer.
 pub fn listed_ids<R: Read>(reader: R) -> Result<HashSet<String>, serde_json::Error> {
-    let doc: Doc = serde_json::from_reader(std::io::BufReader::with_capacity(256 * 1024, reader))?;
+    let doc: super::master::Doc =
+        serde_json::from_reader(std::io::BufReader::with_capacity(256 * 1024, reader))?;
     let a = doc.get_agents;
     Ok(a.agents
         .into_iter()

@@ -64,31 +64,34 @@ impl AgentCensus for MasterCensus {
     }
 }
 
+/// The few fields of a GET_AGENTS answer the fleet reads (here the agents out; `gone.rs` the
+/// ids of the registered and recovered agents); the rest is skipped unparsed.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Doc {
-    get_agents: GetAgents,
+pub(super) struct Doc {
+    pub(super) get_agents: GetAgents,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct GetAgents {
-    agents: Vec<Entry>,
+pub(super) struct GetAgents {
+    pub(super) agents: Vec<Entry>,
+    pub(super) recovered_agents: Vec<Info>,
 }
 
 /// The few fields of an `agents[]` entry the count needs; the rest is skipped unparsed.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Entry {
-    agent_info: Info,
+pub(super) struct Entry {
+    pub(super) agent_info: Info,
     deactivated: bool,
     drain_info: Option<DrainInfoWire>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Info {
-    id: Option<IdValue>,
+pub(super) struct Info {
+    pub(super) id: Option<IdValue>,
     hostname: String,
 }
 
